@@ -1,0 +1,1 @@
+"""Pintuan: a GraphQL API server for headless social storefronts."""

@@ -1,0 +1,105 @@
+"""The ASGI application: routes, middleware and the lifespan that owns connections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from tortoise import Tortoise, connections
+
+from pintuan.db import tortoise_config
+from pintuan.live.connection import connect
+from pintuan.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from pintuan.schema import build_schema
+from pintuan.schema.context import Context
+from pintuan.settings import Settings
+
+log = logging.getLogger("pintuan")
+READY_TIMEOUT_SECONDS = 2.0
+
+
+class PintuanGraphQL(GraphQL[Context, None]):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            allowed_origins=settings.allowed_origins_list,
+        )
+        self.settings = settings
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None
+    ) -> Context:
+        return Context(request=request, response=response, settings=self.settings)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    checks = {"database": _check_database(), "live": _check_live(request)}
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check, READY_TIMEOUT_SECONDS)
+            results[name] = "ok"
+        except Exception as exc:  # any failure means not ready; the reason is logged
+            log.warning("readiness check %s failed: %r", name, exc)
+            results[name] = "unavailable"
+    ready = all(v == "ok" for v in results.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": results},
+        status_code=200 if ready else 503,
+    )
+
+
+async def _check_database() -> None:
+    await connections.get("default").execute_query("SELECT 1")
+
+
+async def _check_live(request: Request) -> None:
+    await request.app.state.redis.ping()
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await Tortoise.init(
+            config=tortoise_config(settings.database_url), _enable_global_fallback=True
+        )
+        app.state.redis = connect(settings)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await Tortoise.close_connections()
+
+    graphql = PintuanGraphQL(settings)
+    app = Starlette(
+        debug=False,
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app

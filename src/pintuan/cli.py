@@ -1,0 +1,109 @@
+"""The ``pintuan`` command: serve, migrate, seed and export the schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging.config
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pintuan.settings import Settings, SettingsError
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from pintuan.logs import logging_config
+
+    uvicorn.run(
+        "pintuan.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=logging_config(settings.log_level),
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    from tortoise import Tortoise
+    from tortoise.migrations.api import migrate
+
+    from pintuan.db import tortoise_config
+
+    try:
+        await migrate(config=tortoise_config(settings.database_url))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def _seed(settings: Settings) -> str:
+    from tortoise import Tortoise
+
+    from pintuan.db import tortoise_config
+    from pintuan.demo import seed_demo
+
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        return await seed_demo()
+    finally:
+        await Tortoise.close_connections()
+
+
+def _export_schema(args: argparse.Namespace) -> int:
+    from pintuan.schema import export_sdl
+
+    sdl = export_sdl()
+    if args.output:
+        Path(args.output).write_text(sdl, encoding="utf-8")
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pintuan", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP and WebSocket server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    commands.add_parser("migrate", help="bring the database to the current schema")
+
+    seed = commands.add_parser("seed", help="load data into the database")
+    seed.add_argument("--demo", action="store_true", required=True, help="the demo store")
+
+    export = commands.add_parser("export-schema", help="print the GraphQL SDL")
+    export.add_argument("--output", help="write to this file instead of stdout")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "export-schema":
+        return _export_schema(args)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"pintuan: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(args, settings)
+    logging.basicConfig(level=logging.WARNING)
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        print("Database is up to date.")
+    elif args.command == "seed":
+        print(asyncio.run(_seed(settings)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Domain operations: plain Python in, plain Python out; no GraphQL types."""

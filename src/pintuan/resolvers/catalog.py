@@ -1,0 +1,142 @@
+"""Catalog reads: public product lists, lookups by id and handle, batch loads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
+
+from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.resolvers.errors import DomainError
+from pintuan.resolvers.pagination import (
+    Page,
+    SortKey,
+    keyset_page,
+    parse_datetime,
+    parse_int,
+    parse_str,
+)
+
+MAX_SEARCH_LENGTH = 200
+MAX_TAG_LENGTH = 64
+
+
+class ProductSort(StrEnum):
+    NEWEST = "NEWEST"
+    PRICE_ASC = "PRICE_ASC"
+    PRICE_DESC = "PRICE_DESC"
+    TITLE = "TITLE"
+
+
+SORT_KEYS: dict[ProductSort, SortKey] = {
+    ProductSort.NEWEST: SortKey(("created_at", "id"), True, (parse_datetime, parse_int)),
+    ProductSort.PRICE_ASC: SortKey(("price_min", "id"), False, (parse_int, parse_int)),
+    ProductSort.PRICE_DESC: SortKey(("price_min", "id"), True, (parse_int, parse_int)),
+    ProductSort.TITLE: SortKey(("title", "id"), False, (parse_str, parse_int)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFilter:
+    merchant_id: int | None = None
+    tag: str | None = None
+    search: str | None = None
+    price_min: int | None = None
+    price_max: int | None = None
+
+    def validate(self) -> None:
+        if self.search is not None and len(self.search) > MAX_SEARCH_LENGTH:
+            raise DomainError(
+                "INVALID_FILTER",
+                f"Search text may be at most {MAX_SEARCH_LENGTH} characters.",
+                "filter.search",
+            )
+        if self.tag is not None and not 0 < len(self.tag) <= MAX_TAG_LENGTH:
+            raise DomainError(
+                "INVALID_FILTER", f"A tag has 1 to {MAX_TAG_LENGTH} characters.", "filter.tag"
+            )
+        for name, value in (("priceMin", self.price_min), ("priceMax", self.price_max)):
+            if value is not None and value < 0:
+                raise DomainError("INVALID_FILTER", "Prices are never negative.", f"filter.{name}")
+        if (
+            self.price_min is not None
+            and self.price_max is not None
+            and self.price_min > self.price_max
+        ):
+            raise DomainError(
+                "INVALID_FILTER", "priceMin must not exceed priceMax.", "filter.priceMin"
+            )
+
+
+def public_products(flt: ProductFilter) -> QuerySet[Product]:
+    """ACTIVE products matching the filter; the only products anonymous callers see."""
+    flt.validate()
+    query = Product.filter(status=ProductStatus.ACTIVE)
+    if flt.merchant_id is not None:
+        query = query.filter(merchant_id=flt.merchant_id)
+    if flt.tag is not None:
+        tagged = ProductTag.filter(tag=flt.tag).values("product_id")
+        query = query.filter(id__in=Subquery(tagged))
+    if flt.search:
+        query = query.filter(Q(title__icontains=flt.search) | Q(description__icontains=flt.search))
+    if flt.price_min is not None or flt.price_max is not None:
+        priced = Variant.all()
+        if flt.price_min is not None:
+            priced = priced.filter(price_amount__gte=flt.price_min)
+        if flt.price_max is not None:
+            priced = priced.filter(price_amount__lte=flt.price_max)
+        query = query.filter(id__in=Subquery(priced.values("product_id")))
+    return query
+
+
+async def list_products(
+    flt: ProductFilter, sort: ProductSort, first: int, after: Sequence[Any] | None
+) -> Page[Product]:
+    return await keyset_page(public_products(flt), SORT_KEYS[sort], first, after)
+
+
+async def count_products(flt: ProductFilter) -> int:
+    return await public_products(flt).count()
+
+
+async def public_product_by_handle(handle: str) -> Product | None:
+    return await Product.get_or_none(handle=handle, status=ProductStatus.ACTIVE)
+
+
+async def merchant_by_handle(handle: str) -> Merchant | None:
+    return await Merchant.get_or_none(handle=handle)
+
+
+async def merchants_by_ids(ids: Sequence[int]) -> list[Merchant | None]:
+    found = {m.id: m for m in await Merchant.filter(id__in=list(ids))}
+    return [found.get(i) for i in ids]
+
+
+async def public_products_by_ids(ids: Sequence[int]) -> list[Product | None]:
+    rows = await Product.filter(id__in=list(ids), status=ProductStatus.ACTIVE)
+    found = {p.id: p for p in rows}
+    return [found.get(i) for i in ids]
+
+
+async def products_by_ids(ids: Sequence[int]) -> list[Product | None]:
+    """Any status: a variant's product is shown whatever its state."""
+    found = {p.id: p for p in await Product.filter(id__in=list(ids))}
+    return [found.get(i) for i in ids]
+
+
+async def variants_by_ids(ids: Sequence[int]) -> list[Variant | None]:
+    found = {v.id: v for v in await Variant.filter(id__in=list(ids))}
+    return [found.get(i) for i in ids]
+
+
+async def variants_by_product_ids(product_ids: Sequence[int]) -> list[list[Variant]]:
+    grouped: dict[int, list[Variant]] = defaultdict(list)
+    rows = await Variant.filter(product_id__in=list(product_ids)).order_by("position", "id")
+    for variant in rows:
+        grouped[variant.product_id].append(variant)
+    return [grouped.get(pid, []) for pid in product_ids]

@@ -1,0 +1,29 @@
+"""Per-request DataLoaders: every relation a type exposes is batched here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from strawberry.dataloader import DataLoader
+
+from pintuan.models.catalog import Merchant, Product, Variant
+from pintuan.resolvers import catalog
+
+
+@dataclass
+class Loaders:
+    merchant: DataLoader[int, Merchant | None] = field(
+        default_factory=lambda: DataLoader(catalog.merchants_by_ids)
+    )
+    product: DataLoader[int, Product | None] = field(
+        default_factory=lambda: DataLoader(catalog.products_by_ids)
+    )
+    public_product: DataLoader[int, Product | None] = field(
+        default_factory=lambda: DataLoader(catalog.public_products_by_ids)
+    )
+    variant: DataLoader[int, Variant | None] = field(
+        default_factory=lambda: DataLoader(catalog.variants_by_ids)
+    )
+    variants_by_product: DataLoader[int, list[Variant]] = field(
+        default_factory=lambda: DataLoader(catalog.variants_by_product_ids)
+    )

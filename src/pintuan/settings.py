@@ -1,0 +1,82 @@
+"""One typed settings object, read from ``PINTUAN_*`` environment variables.
+
+With nothing set the server runs embedded: a SQLite file in the working
+directory, an in-process live layer, debug mode and GraphiQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite://pintuan.db"
+
+
+class SettingsError(ValueError):
+    """A PINTUAN_* variable holds a value that cannot be used."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"expected a boolean, got {raw!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    debug: bool = True
+    graphiql: bool | None = None
+    log_level: str = "INFO"
+    max_query_depth: int = 12
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_page_size: int = 100
+    default_page_size: int = 20
+    max_body_bytes: int = 1024 * 1024
+    allowed_origins: str = ""
+
+    @property
+    def allowed_origins_list(self) -> list[str]:
+        """Browser origins allowed to open WebSockets (comma-separated)."""
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL follows debug mode unless set explicitly."""
+        return self.debug if self.graphiql is None else self.graphiql
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(f"PINTUAN_{field.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            try:
+                values[field.name] = _convert(field.name, str(field.type), raw)
+            except ValueError as exc:
+                raise SettingsError(f"PINTUAN_{field.name.upper()}: {exc}") from exc
+        return cls(**values)
+
+
+def _convert(name: str, type_name: str, raw: str) -> Any:
+    if "bool" in type_name:
+        return _parse_bool(raw)
+    if type_name == "int":
+        number = int(raw)
+        if number <= 0:
+            raise SettingsError(f"expected a positive integer, got {raw!r}")
+        return number
+    return raw
