@@ -1,0 +1,57 @@
+"""Catalog rows for tests, written the way the seed writes them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
+
+_serial = count(1)
+BASE_TIME = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+async def merchant(handle: str | None = None, name: str = "Test Merchant") -> Merchant:
+    return await Merchant.create(handle=handle or f"merchant-{next(_serial)}", name=name)
+
+
+async def product(
+    owner: Merchant,
+    *,
+    title: str | None = None,
+    prices: tuple[int, ...] = (1000,),
+    currency: str = "CNY",
+    tags: tuple[str, ...] = (),
+    status: ProductStatus = ProductStatus.ACTIVE,
+    created_at: datetime | None = None,
+    description: str = "",
+    stock: int = 10,
+    reserved: int = 0,
+) -> Product:
+    n = next(_serial)
+    row = await Product.create(
+        merchant=owner,
+        handle=f"product-{n}",
+        title=title or f"Product {n}",
+        description=description,
+        tags=list(tags),
+        status=status,
+        price_min=min(prices, default=0),
+        price_max=max(prices, default=0),
+        created_at=created_at or BASE_TIME + timedelta(minutes=n),
+    )
+    for position, price in enumerate(prices):
+        await Variant.create(
+            product=row,
+            sku=f"sku-{n}-{position}",
+            title=f"Variant {position}",
+            options=[{"name": "Size", "value": str(position)}],
+            price_amount=price,
+            currency=currency,
+            stock_on_hand=stock,
+            stock_reserved=reserved,
+            position=position,
+        )
+    for tag in tags:
+        await ProductTag.create(product=row, tag=tag)
+    return row

@@ -1,0 +1,86 @@
+"""Request limits: each refused with a clear error before any work is done."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests import factories
+from tests.conftest import GraphQLClient
+
+
+def nested_query(depth: int) -> str:
+    """A query whose deepest field is at ``depth``, root fields being at depth 0."""
+    chain = ["variants" if i % 2 == 0 else "product" for i in range(depth - 3)]
+    inner = "id"
+    for field in reversed(chain):
+        inner = f"{field} {{ {inner} }}"
+    return f"{{ products(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
+
+
+async def test_page_size_is_capped_at_100(gql: GraphQLClient) -> None:
+    ok = await gql("{ products(first: 100) { edges { cursor } } }")
+    too_big = await gql("{ products(first: 101) { edges { cursor } } }")
+    negative = await gql("{ products(first: -1) { edges { cursor } } }")
+
+    assert "errors" not in ok
+    assert too_big["errors"][0]["extensions"]["code"] == "PAGE_SIZE_EXCEEDED"
+    assert "100" in too_big["errors"][0]["message"]
+    assert negative["errors"][0]["extensions"]["code"] == "INVALID_PAGE_SIZE"
+
+
+async def test_nested_page_size_is_capped_too(gql: GraphQLClient) -> None:
+    await factories.product(await factories.merchant(handle="shop"))
+    body = await gql('{ merchant(handle: "shop") { products(first: 101) { totalCount } } }')
+    assert body["errors"][0]["extensions"]["code"] == "PAGE_SIZE_EXCEEDED"
+    assert body["errors"][0]["path"] == ["merchant", "products"]
+
+
+async def test_query_depth_is_limited(gql: GraphQLClient) -> None:
+    allowed = await gql(nested_query(12))
+    refused = await gql(nested_query(13))
+
+    assert "errors" not in allowed, allowed
+    assert refused["data"] is None
+    assert "exceeds maximum operation depth of 12" in refused["errors"][0]["message"]
+
+
+async def test_introspection_is_not_depth_limited(gql: GraphQLClient) -> None:
+    body = await gql(
+        "{ __schema { types { fields { type { ofType { ofType { ofType { ofType "
+        "{ ofType { ofType { name } } } } } } } } } } }"
+    )
+    assert "errors" not in body
+
+
+async def test_aliases_are_limited(gql: GraphQLClient) -> None:
+    aliases = " ".join(f"a{i}: serverTime" for i in range(16))
+    body = await gql(f"{{ {aliases} }}")
+    assert "aliases" in body["errors"][0]["message"]
+
+
+async def test_token_count_is_limited(gql: GraphQLClient) -> None:
+    fields = " ".join(["serverTime"] * 2100)
+    body = await gql(f"{{ {fields} }}")
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_request_body_is_limited_to_one_mebibyte(http: httpx.AsyncClient) -> None:
+    padding = " " * (1024 * 1024)
+    response = await http.post(
+        "/graphql",
+        content=f'{{"query": "{{ serverTime }}{padding}"}}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+
+
+async def test_chunked_body_without_length_is_limited(http: httpx.AsyncClient) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b" " * 65536
+
+    response = await http.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413

@@ -1,0 +1,142 @@
+"""The server around the schema: probes, GraphiQL, request ids, error masking, WebSockets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+from httpx_ws import WebSocketDisconnect, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+from starlette.applications import Starlette
+
+from pintuan.app import create_app
+from pintuan.resolvers import catalog
+from pintuan.settings import Settings
+from tests.conftest import GraphQLClient
+
+
+async def test_healthz_and_readyz(http: httpx.AsyncClient) -> None:
+    health = await http.get("/healthz")
+    ready = await http.get("/readyz")
+
+    assert health.status_code == 200
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "live": "ok"}}
+
+
+async def test_readyz_is_503_when_the_live_layer_is_unreachable(settings: Settings) -> None:
+    app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "ok", "live": "unavailable"}
+
+
+async def test_every_response_carries_a_request_id(http: httpx.AsyncClient) -> None:
+    generated = await http.get("/healthz")
+    echoed = await http.get("/healthz", headers={"x-request-id": "client-chosen-123"})
+    hostile = await http.get("/healthz", headers={"x-request-id": "bad id\twith junk"})
+
+    assert len(generated.headers["x-request-id"]) == 32
+    assert echoed.headers["x-request-id"] == "client-chosen-123"
+    assert hostile.headers["x-request-id"] != "bad id\twith junk"
+
+
+async def test_graphiql_is_served_in_debug_mode_only(
+    http: httpx.AsyncClient, make_app: Any
+) -> None:
+    page = await http.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()
+
+    async with make_app(debug=False) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            hidden = await client.get("/graphql", headers={"accept": "text/html"})
+    assert hidden.status_code != 200 or "graphiql" not in hidden.text.lower()
+
+
+async def test_unexpected_errors_are_masked_outside_debug(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(handle: str) -> None:
+        raise RuntimeError("connection string postgres://secret")
+
+    monkeypatch.setattr(catalog, "merchant_by_handle", broken)
+    query = '{ merchant(handle: "x") { id } }'
+    async with make_app(debug=False) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            masked = (await client.post("/graphql", json={"query": query})).json()
+            client_error = (
+                await client.post("/graphql", json={"query": '{ node(id: "!") { id } }'})
+            ).json()
+
+    assert masked["errors"][0]["message"] == "Unexpected error."
+    assert "secret" not in str(masked)
+    assert "Traceback" not in str(masked)
+    assert client_error["errors"][0]["extensions"]["code"] == "INVALID_ID"
+
+
+async def test_malformed_requests_get_graphql_errors(
+    gql: GraphQLClient, http: httpx.AsyncClient
+) -> None:
+    syntax = await gql("{ products(first: ) }")
+    assert "Syntax Error" in syntax["errors"][0]["message"]
+
+    not_json = await http.post(
+        "/graphql", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert not_json.status_code == 400
+    assert "Traceback" not in not_json.text
+
+
+TICKS = "subscription { serverTime(intervalSeconds: 0.01, count: 3) }"
+
+
+async def test_subscription_over_graphql_transport_ws(app: Starlette) -> None:
+    transport = ASGIWebSocketTransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        assert ws.subprotocol == "graphql-transport-ws"
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_json(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {
+                    "query": "subscription { serverTime(intervalSeconds: 0.01, count: 3) }"
+                },
+            }
+        )
+        messages = [await ws.receive_json() for _ in range(4)]
+
+    assert [m["type"] for m in messages] == ["next", "next", "next", "complete"]
+    times = [m["payload"]["data"]["serverTime"] for m in messages[:3]]
+    assert times == sorted(times)
+
+
+async def _handshake(client: httpx.AsyncClient, origin: str) -> str | None:
+    async with aconnect_ws(
+        "/graphql", client, subprotocols=["graphql-transport-ws"], headers={"origin": origin}
+    ) as ws:
+        await ws.send_json({"type": "connection_init"})
+        message: dict[str, Any] = await ws.receive_json()
+        return message.get("type")
+
+
+async def test_cross_origin_websocket_is_refused_unless_allowed(make_app: Any) -> None:
+    async with make_app(allowed_origins="https://shop.example") as app:
+        transport = ASGIWebSocketTransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert await _handshake(client, "https://shop.example") == "connection_ack"
+            with pytest.raises(WebSocketDisconnect) as refused:
+                await _handshake(client, "https://evil.example")
+    assert refused.value.code == 1008

@@ -1,0 +1,43 @@
+"""Settings come from PINTUAN_* variables, with embedded defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from pintuan.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
+
+
+def test_nothing_set_means_embedded_debug_with_graphiql() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.redis_url is None
+    assert settings.debug is True
+    assert settings.graphiql_enabled is True
+    assert settings.is_postgres is False
+
+
+def test_production_values_are_read_and_typed() -> None:
+    settings = Settings.from_env(
+        {
+            "PINTUAN_DATABASE_URL": "postgres://db:5432/pintuan",
+            "PINTUAN_REDIS_URL": "redis://cache:6379/0",
+            "PINTUAN_DEBUG": "false",
+            "PINTUAN_MAX_QUERY_DEPTH": "8",
+            "PINTUAN_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+        }
+    )
+    assert settings.is_postgres
+    assert settings.redis_url == "redis://cache:6379/0"
+    assert settings.debug is False
+    assert settings.graphiql_enabled is False
+    assert settings.max_query_depth == 8
+    assert settings.allowed_origins_list == ["https://a.example", "https://b.example"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PINTUAN_DEBUG", "maybe"), ("PINTUAN_MAX_PAGE_SIZE", "lots"), ("PINTUAN_MAX_TOKENS", "0")],
+)
+def test_unusable_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
