@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import math
 import os
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -344,14 +345,20 @@ def migrate(database_url: str, workdir: Path) -> None:
 
 
 async def seed(database_url: str, products: int) -> int:
-    from tortoise import Tortoise
+    """Seed, then ANALYZE: a fresh PostgreSQL database has no planner statistics until
+    autovacuum gets round to it, and without them it seq-scans ``variant`` and sorts every
+    active product (a hundred times slower than with them), for both targets alike.
+    """
+    from tortoise import Tortoise, connections
 
     from pintuan.db import tortoise_config
     from pintuan.demo import seed_catalog
 
     await Tortoise.init(config=tortoise_config(database_url))
     try:
-        return await seed_catalog(products)
+        created: int = await seed_catalog(products)
+        await connections.get("default").execute_script("ANALYZE")
+        return created
     finally:
         await Tortoise.close_connections()
 
@@ -476,8 +483,8 @@ class Result:
         return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] * 1000
 
 
-async def drive(client: httpx.AsyncClient, url: str, concurrency: int, seconds: float) -> Result:
-    """Closed loop: each of ``concurrency`` clients sends its next request on a reply.
+async def drive(clients: list[httpx.AsyncClient], url: str, seconds: float) -> Result:
+    """Closed loop: each client keeps one request in flight and sends the next on a reply.
 
     Only requests started before the deadline are sent; the elapsed time runs until the
     last of them is answered, so late replies are not dropped from the rate.
@@ -485,7 +492,7 @@ async def drive(client: httpx.AsyncClient, url: str, concurrency: int, seconds: 
     result = Result(url)
     deadline = time.perf_counter() + seconds
 
-    async def client_loop() -> None:
+    async def client_loop(client: httpx.AsyncClient) -> None:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
@@ -501,10 +508,37 @@ async def drive(client: httpx.AsyncClient, url: str, concurrency: int, seconds: 
 
     cpu_before = time.process_time()
     started = time.perf_counter()
-    await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+    await asyncio.gather(*(client_loop(client) for client in clients))
     result.elapsed = time.perf_counter() - started
     result.client_cpu = time.process_time() - cpu_before
     return result
+
+
+def make_clients(concurrency: int, shared_pool: bool) -> list[httpx.AsyncClient]:
+    """One entry per concurrent client; all entries are the same object with --shared-pool.
+
+    httpcore's pool does work quadratic in its size on every request (an idle-connection
+    count inside a loop over connections, plus a liveness probe per connection), so one
+    32-connection pool costs the load generator several times the CPU of 32 one-connection
+    pools and caps the faster target. Separate pools keep the client out of the way; the
+    shared pool is kept as an option to show the difference.
+    """
+    if shared_pool:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        return [httpx.AsyncClient(limits=limits, timeout=30.0)] * concurrency
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    return [httpx.AsyncClient(limits=limits, timeout=30.0) for _ in range(concurrency)]
+
+
+def skip_sniffio_probe() -> None:
+    """Make httpcore's per-request ``import sniffio`` fail fast when sniffio is absent.
+
+    httpcore tries the optional import on every request; a failed import is not cached and
+    walks sys.path each time (about a sixth of the load generator's CPU here). Recording
+    the absence in sys.modules turns that into a dict lookup, with the same outcome.
+    """
+    if importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 async def first_page(client: httpx.AsyncClient, name: str, url: str) -> dict[str, Any]:
@@ -521,16 +555,18 @@ async def first_page(client: httpx.AsyncClient, name: str, url: str) -> dict[str
     return products
 
 
-async def measure(
-    server: Server, path: str, args: argparse.Namespace, limits: httpx.Limits
-) -> Result:
+async def measure(server: Server, path: str, args: argparse.Namespace) -> Result:
     url = server.url + path
-    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+    clients = make_clients(args.concurrency, args.shared_pool)
+    try:
         if args.warmup > 0:
-            await drive(client, url, args.concurrency, args.warmup)
+            await drive(clients, url, args.warmup)
         cpu_before = tree_cpu_seconds(server.process.pid)
-        result = await drive(client, url, args.concurrency, args.duration)
+        result = await drive(clients, url, args.duration)
         cpu_after = tree_cpu_seconds(server.process.pid)
+    finally:
+        for client in set(clients):
+            await client.aclose()
     result.name = server.name
     if cpu_before is not None and cpu_after is not None:
         result.server_cpu = cpu_after - cpu_before
@@ -541,7 +577,8 @@ def report(args: argparse.Namespace, database: str, results: list[Result]) -> No
     print(
         f"\ncatalog page, {database}, {args.products} products, {args.workers} worker(s), "
         f"concurrency {args.concurrency}, {args.duration:g}s per target after "
-        f"{args.warmup:g}s warm-up, {os.cpu_count()} CPU(s)"
+        f"{args.warmup:g}s warm-up, {os.cpu_count()} CPU(s), "
+        f"{'one shared' if args.shared_pool else 'one per client'} httpx pool"
     )
     header = (
         f"{'target':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failures':>9} "
@@ -566,9 +603,6 @@ def report(args: argparse.Namespace, database: str, results: list[Result]) -> No
 
 
 async def run_targets(args: argparse.Namespace, graphql: Server, baseline: Server) -> None:
-    limits = httpx.Limits(
-        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-    )
     await asyncio.gather(wait_ready(graphql), wait_ready(baseline))
     async with httpx.AsyncClient(timeout=30.0) as client:
         expected = await first_page(client, "graphql", graphql.url + "/graphql")
@@ -580,11 +614,20 @@ async def run_targets(args: argparse.Namespace, graphql: Server, baseline: Serve
         )
     print("first responses verified: 20 products, no errors, identical on both targets")
     results = [
-        await measure(graphql, "/graphql", args, limits),
-        await measure(baseline, "/products", args, limits),
+        await measure(graphql, "/graphql", args),
+        await measure(baseline, "/products", args),
     ]
     database = "postgresql" if is_postgres(args.database_url) else "sqlite"
     report(args, database, results)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed: the servers run on it, and the load generator needs the speed."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -627,7 +670,9 @@ def bench(args: argparse.Namespace) -> int:
                     workdir,
                 )
             )
-            asyncio.run(run_targets(args, servers[0], servers[1]))
+            skip_sniffio_probe()
+            with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+                runner.run(run_targets(args, servers[0], servers[1]))
         except BenchError as exc:
             print(f"bench failed: {exc}", file=sys.stderr)
             return 1
@@ -657,6 +702,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--port", type=int, default=8765, help="GraphQL; the baseline uses +1")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers per server")
+    parser.add_argument(
+        "--shared-pool",
+        action="store_true",
+        help="one httpx client with a pool of --concurrency connections instead of one "
+        "single-connection client each (slower load generator; see make_clients)",
+    )
     parser.add_argument(
         "--keep-database", action="store_true", help="leave the PostgreSQL database in place"
     )
