@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -324,6 +325,7 @@ def server_env(database_url: str, redis_url: str | None) -> dict[str, str]:
     env.update(
         PINTUAN_DATABASE_URL=database_url,
         PINTUAN_DEBUG="false",
+        PINTUAN_SECRET_KEY=secrets.token_urlsafe(48),
         PINTUAN_LOG_LEVEL="WARNING",
     )
     if redis_url:

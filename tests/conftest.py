@@ -31,7 +31,7 @@ from pintuan.settings import Settings
 
 PG_URL = os.environ.get("PINTUAN_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("PINTUAN_TEST_REDIS_URL")
-TABLES = ("variant", "product_tag", "product", "merchant")
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
 
 
 def pytest_report_header() -> str:
@@ -73,17 +73,28 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, redis_url=REDIS_URL, debug=True)
+    return Settings(
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        debug=True,
+        secret_key=TEST_SECRET_KEY,
+    )
 
 
 async def _empty_tables() -> None:
+    assert Tortoise.apps is not None
+    tables = [model._meta.db_table for model in Tortoise.apps["pintuan"].values()]
     conn = connections.get("default")
+    quoted = ", ".join(f'"{t}"' for t in tables)
     if PG_URL:
-        await conn.execute_script(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        await conn.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
     else:
-        for table in TABLES:
-            await conn.execute_script(f'DELETE FROM "{table}"')
-        await conn.execute_script("DELETE FROM sqlite_sequence")
+        statements = [f'DELETE FROM "{t}";' for t in tables]
+        await conn.execute_script(
+            "PRAGMA foreign_keys = OFF;"
+            + "".join(statements)
+            + "DELETE FROM sqlite_sequence; PRAGMA foreign_keys = ON;"
+        )
 
 
 async def _started(app: Starlette) -> AsyncIterator[Starlette]:

@@ -14,10 +14,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UnsetType
 from tortoise import Tortoise, connections
 
+from pintuan.access import AccessMiddleware, browser_origin
+from pintuan.auth.viewer import AccessDenied, authenticate
 from pintuan.db import tortoise_config
 from pintuan.live.connection import connect
+from pintuan.live.ratelimit import RateLimiter
+from pintuan.live.throttle import SigninThrottle
 from pintuan.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from pintuan.schema import build_schema
 from pintuan.schema.context import Context
@@ -39,7 +45,27 @@ class PintuanGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
-        return Context(request=request, response=response, settings=self.settings)
+        context = Context(request=request, response=response, settings=self.settings)
+        if isinstance(request, Request):
+            context.viewer = request.state.viewer
+        return context
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        """Decided by AccessMiddleware, which may consult the API keys."""
+        return bool(request.state.origin_allowed)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket from its connection_init payload."""
+        params = context.connection_params or {}
+        authorization, api_key = params.get("authorization"), params.get("apiKey")
+        if not isinstance(authorization, str | None) or not isinstance(api_key, str | None):
+            raise ConnectionRejectionError({"message": "Credentials must be strings."})
+        origin = browser_origin(context.request.headers)
+        try:
+            context.viewer = await authenticate(authorization, api_key, origin, self.settings)
+        except AccessDenied as exc:
+            raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
+        return await super().on_ws_connect(context)
 
 
 async def healthz(request: Request) -> Response:
@@ -73,6 +99,7 @@ async def _check_live(request: Request) -> None:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    settings.check_production_safety()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -80,6 +107,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             config=tortoise_config(settings.database_url), _enable_global_fallback=True
         )
         app.state.redis = connect(settings)
+        app.state.limiter = RateLimiter(app.state.redis)
+        app.state.throttle = SigninThrottle(
+            app.state.redis, settings.signin_free_failures, settings.signin_max_lockout_seconds
+        )
         try:
             yield
         finally:
@@ -98,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(AccessMiddleware, settings=settings),
         ],
         lifespan=lifespan,
     )

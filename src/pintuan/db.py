@@ -6,7 +6,7 @@ from typing import Any
 
 from pintuan.settings import Settings
 
-MODEL_MODULES = ["pintuan.models.catalog"]
+MODEL_MODULES = ["pintuan.models.catalog", "pintuan.models.accounts"]
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:

@@ -12,6 +12,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite://pintuan.db"
+# Good enough for a laptop; outside debug mode the server refuses to start with it.
+DEV_SECRET_KEY = "pintuan-development-secret-key-not-for-production"
+MIN_SECRET_KEY_BYTES = 32
 
 
 class SettingsError(ValueError):
@@ -41,6 +44,17 @@ class Settings:
     default_page_size: int = 20
     max_body_bytes: int = 1024 * 1024
     allowed_origins: str = ""
+    allow_graphiql_in_production: bool = False
+    secret_key: str = DEV_SECRET_KEY
+    jwt_issuer: str = "pintuan"
+    jwt_audience: str = "pintuan-api"
+    access_token_seconds: int = 15 * 60
+    refresh_token_seconds: int = 30 * 24 * 3600
+    rate_limit_key_per_minute: int = 600
+    rate_limit_ip_per_minute: int = 300
+    rate_limit_auth_per_minute: int = 10
+    signin_free_failures: int = 5
+    signin_max_lockout_seconds: int = 15 * 60
 
     @property
     def allowed_origins_list(self) -> list[str]:
@@ -51,6 +65,20 @@ class Settings:
     def graphiql_enabled(self) -> bool:
         """GraphiQL follows debug mode unless set explicitly."""
         return self.debug if self.graphiql is None else self.graphiql
+
+    def check_production_safety(self) -> None:
+        """Outside debug mode, refuse settings that are only fit for a laptop."""
+        if self.debug:
+            return
+        if self.secret_key == DEV_SECRET_KEY:
+            raise SettingsError("PINTUAN_SECRET_KEY must be set outside debug mode")
+        if len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+            raise SettingsError(f"PINTUAN_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+        if self.graphiql_enabled and not self.allow_graphiql_in_production:
+            raise SettingsError(
+                "GraphiQL is on outside debug mode; set PINTUAN_ALLOW_GRAPHIQL_IN_PRODUCTION=true "
+                "if that is intended"
+            )
 
     @property
     def is_postgres(self) -> bool:

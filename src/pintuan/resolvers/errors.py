@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Every code a client may see in ``userErrors`` or ``extensions.code``."""
+
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_FILTER = "INVALID_FILTER"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
+    PAGE_SIZE_EXCEEDED = "PAGE_SIZE_EXCEEDED"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
+    INVALID_INVITE_CODE = "INVALID_INVITE_CODE"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    TOKEN_REUSED = "TOKEN_REUSED"
+    HANDLE_TAKEN = "HANDLE_TAKEN"
+    SKU_TAKEN = "SKU_TAKEN"
+    ALREADY_STAFF = "ALREADY_STAFF"
+    UNSUPPORTED_CURRENCY = "UNSUPPORTED_CURRENCY"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    ARCHIVED = "ARCHIVED"
+    ALREADY_REVOKED = "ALREADY_REVOKED"
+
 
 class DomainError(Exception):
-    """A rule refused the request; nothing was written.
+    """A rule refused the request; nothing was written."""
 
-    ``code`` is a stable machine-readable name, ``field`` the input it concerns.
-    """
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, code: ErrorCode | str, message: str, field: str | None = None) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = ErrorCode(code)
         self.message = message
         self.field = field

@@ -17,13 +17,19 @@ from strawberry.extensions import (
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.tools import merge_types
 
+from pintuan.schema.accounts import AccountMutation, AccountQuery
 from pintuan.schema.catalog import CatalogQuery
+from pintuan.schema.catalog_admin import CatalogAdminMutation
 from pintuan.schema.errors import is_unexpected
+from pintuan.schema.merchant_admin import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.schema.node import NodeQuery
 from pintuan.schema.system import SystemQuery, SystemSubscription
 from pintuan.settings import Settings
 
-Query = merge_types("Query", (CatalogQuery, NodeQuery, SystemQuery))
+Query = merge_types(
+    "Query", (CatalogQuery, AccountQuery, MerchantAdminQuery, NodeQuery, SystemQuery)
+)
+Mutation = merge_types("Mutation", (AccountMutation, MerchantAdminMutation, CatalogAdminMutation))
 Subscription = merge_types("Subscription", (SystemSubscription,))
 
 
@@ -41,7 +47,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.debug:
         extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
-    return strawberry.Schema(query=Query, subscription=Subscription, extensions=extensions)
+    return strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
 
 
 def export_sdl() -> str:

@@ -1,14 +1,18 @@
-"""What every resolver can see: the request, settings and fresh loaders."""
+"""What every resolver can see: the request, the viewer, settings and fresh loaders."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from pintuan.auth.viewer import Viewer
+from pintuan.live.ratelimit import RateLimiter
+from pintuan.live.throttle import SigninThrottle
 from pintuan.schema.loaders import Loaders
 from pintuan.settings import Settings
 
@@ -18,7 +22,24 @@ class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None
     settings: Settings
+    viewer: Viewer = field(default_factory=Viewer)
     loaders: Loaders = field(default_factory=Loaders)
+    connection_params: dict[str, Any] | None = None
+
+    @property
+    def client_ip(self) -> str:
+        client = self.request.client
+        return client.host if client else "unknown"
+
+    @property
+    def limiter(self) -> RateLimiter:
+        limiter: RateLimiter = self.request.app.state.limiter
+        return limiter
+
+    @property
+    def throttle(self) -> SigninThrottle:
+        throttle: SigninThrottle = self.request.app.state.throttle
+        return throttle
 
 
 Info = StrawberryInfo[Context, None]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import strawberry
 from graphql import GraphQLError
 
-from pintuan.resolvers.errors import DomainError
+from pintuan.resolvers.errors import DomainError, ErrorCode
 
 
 class ApiError(GraphQLError):
@@ -31,3 +32,17 @@ def is_unexpected(error: GraphQLError) -> bool:
     """Errors raised by our own code that were not meant for clients get masked."""
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError)
+
+
+strawberry.enum(ErrorCode, name="ErrorCode", description="Stable codes for every refusal.")
+
+
+@strawberry.type(description="Why a mutation changed nothing; `field` names the input at fault.")
+class UserError:
+    field: str | None
+    code: ErrorCode
+    message: str
+
+
+def user_errors(error: DomainError) -> list[UserError]:
+    return [UserError(field=error.field, code=error.code, message=error.message)]

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from strawberry.dataloader import DataLoader
 
+from pintuan.models.accounts import User
 from pintuan.models.catalog import Merchant, Product, Variant
-from pintuan.resolvers import catalog
+from pintuan.resolvers import accounts, catalog
 
 
 @dataclass
@@ -26,4 +27,10 @@ class Loaders:
     )
     variants_by_product: DataLoader[int, list[Variant]] = field(
         default_factory=lambda: DataLoader(catalog.variants_by_product_ids)
+    )
+    user: DataLoader[int, User | None] = field(
+        default_factory=lambda: DataLoader(accounts.users_by_ids)
+    )
+    staff_of_user: DataLoader[int, frozenset[int]] = field(
+        default_factory=lambda: DataLoader(accounts.staff_merchant_ids_by_users)
     )

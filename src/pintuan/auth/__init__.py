@@ -1,0 +1,1 @@
+"""Who is calling: passwords, tokens, API keys and the permission checks built on them."""

@@ -1,0 +1,50 @@
+"""Input rules shared by every domain; each failure names its field."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from pintuan.resolvers.errors import DomainError
+
+HANDLE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+def text(value: str, field: str, *, min_length: int = 1, max_length: int) -> str:
+    cleaned = value.strip()
+    if not min_length <= len(cleaned) <= max_length:
+        raise DomainError(
+            "INVALID", f"Must be {min_length} to {max_length} characters long.", field
+        )
+    return cleaned
+
+
+def handle(value: str, field: str = "handle") -> str:
+    cleaned = value.strip()
+    if not HANDLE.match(cleaned):
+        raise DomainError(
+            "INVALID",
+            "Use 1 to 64 lower-case letters, digits and inner hyphens.",
+            field,
+        )
+    return cleaned
+
+
+def url(value: str, field: str) -> str:
+    cleaned = value.strip()
+    parts = urlsplit(cleaned)
+    if parts.scheme not in ("https", "http") or not parts.netloc or len(cleaned) > 500:
+        raise DomainError("INVALID", "Must be an http(s) URL of at most 500 characters.", field)
+    return cleaned
+
+
+def origin(value: str, field: str) -> str:
+    """A browser origin, normalised: scheme://host[:port], lower-case, no path."""
+    parts = urlsplit(value.strip().lower())
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.path not in ("", "/"):
+        raise DomainError(
+            "INVALID", f"{value[:80]!r} is not an origin like https://shop.example.", field
+        )
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise DomainError("INVALID", f"{value[:80]!r} is not an origin.", field)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -1,0 +1,197 @@
+"""Catalog writes for a merchant's staff (or its secret key): products, variants, stock."""
+
+from __future__ import annotations
+
+import strawberry
+
+from pintuan.models import catalog as models
+from pintuan.models.catalog import ProductStatus
+from pintuan.resolvers import catalog_admin
+from pintuan.resolvers.catalog_admin import ProductChanges, VariantChanges
+from pintuan.resolvers.errors import DomainError
+from pintuan.schema.catalog import Product, Variant
+from pintuan.schema.context import Info
+from pintuan.schema.errors import ApiError, UserError, user_errors
+from pintuan.schema.ids import decode_id
+from pintuan.schema.permissions import MerchantActor, allow, require_merchant
+
+
+@strawberry.input
+class MoneyInput:
+    amount: int = strawberry.field(description="Minor units: fen, cents.")
+    currency: str
+
+
+@strawberry.input
+class VariantOptionInput:
+    name: str
+    value: str
+
+
+@strawberry.input
+class ProductCreateInput:
+    merchant_id: strawberry.ID
+    handle: str
+    title: str
+    description: str = ""
+    images: list[str] = strawberry.field(default_factory=list)
+    tags: list[str] = strawberry.field(default_factory=list)
+    status: ProductStatus = ProductStatus.DRAFT
+
+
+@strawberry.input(description="Only the fields given change.")
+class ProductUpdateInput:
+    id: strawberry.ID
+    handle: str | None = None
+    title: str | None = None
+    description: str | None = None
+    images: list[str] | None = None
+    tags: list[str] | None = None
+    status: ProductStatus | None = None
+
+
+@strawberry.input
+class VariantCreateInput:
+    product_id: strawberry.ID
+    sku: str
+    title: str
+    price: MoneyInput
+    options: list[VariantOptionInput] = strawberry.field(default_factory=list)
+    stock_on_hand: int = 0
+
+
+@strawberry.input(description="Only the fields given change.")
+class VariantUpdateInput:
+    id: strawberry.ID
+    sku: str | None = None
+    title: str | None = None
+    price: MoneyInput | None = None
+    options: list[VariantOptionInput] | None = None
+
+
+@strawberry.input(description="Receive (positive) or write off (negative) stock on hand.")
+class StockAdjustInput:
+    variant_id: strawberry.ID
+    delta: int
+
+
+@strawberry.type
+class ProductPayload:
+    product: Product | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class VariantPayload:
+    variant: Variant | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def _product(info: Info, product_id: strawberry.ID, field: str) -> models.Product:
+    product = await info.context.loaders.product.load(decode_id(product_id, "Product", field))
+    if product is None:
+        raise ApiError("NOT_FOUND", "No such product.", field)
+    require_merchant(info, product.merchant_id)
+    return product
+
+
+async def _variant(info: Info, variant_id: strawberry.ID, field: str) -> models.Variant:
+    variant = await info.context.loaders.variant.load(decode_id(variant_id, "Variant", field))
+    if variant is None:
+        raise ApiError("NOT_FOUND", "No such variant.", field)
+    product = await info.context.loaders.product.load(variant.product_id)
+    require_merchant(info, product.merchant_id if product else -1)
+    return variant
+
+
+def _options(options: list[VariantOptionInput] | None) -> list[tuple[str, str]] | None:
+    return None if options is None else [(o.name, o.value) for o in options]
+
+
+@strawberry.type
+class CatalogAdminMutation:
+    @strawberry.mutation(extensions=allow(MerchantActor()))
+    async def product_create(self, info: Info, input: ProductCreateInput) -> ProductPayload:
+        merchant_id = decode_id(input.merchant_id, "Merchant", "merchantId")
+        require_merchant(info, merchant_id)
+        try:
+            product = await catalog_admin.create_product(
+                merchant_id,
+                input.handle,
+                input.title,
+                input.description,
+                input.images,
+                input.tags,
+                input.status,
+            )
+        except DomainError as exc:
+            return ProductPayload(user_errors=user_errors(exc))
+        return ProductPayload(product=Product.of(product))
+
+    @strawberry.mutation(extensions=allow(MerchantActor()))
+    async def product_update(self, info: Info, input: ProductUpdateInput) -> ProductPayload:
+        product = await _product(info, input.id, "id")
+        changes = ProductChanges(
+            handle=input.handle,
+            title=input.title,
+            description=input.description,
+            images=input.images,
+            tags=input.tags,
+            status=input.status,
+        )
+        try:
+            updated = await catalog_admin.update_product(product, changes)
+        except DomainError as exc:
+            return ProductPayload(user_errors=user_errors(exc))
+        return ProductPayload(product=Product.of(updated))
+
+    @strawberry.mutation(extensions=allow(MerchantActor()), description="Hide a product for good.")
+    async def product_archive(self, info: Info, id: strawberry.ID) -> ProductPayload:
+        product = await _product(info, id, "id")
+        try:
+            archived = await catalog_admin.archive_product(product)
+        except DomainError as exc:
+            return ProductPayload(user_errors=user_errors(exc))
+        return ProductPayload(product=Product.of(archived))
+
+    @strawberry.mutation(extensions=allow(MerchantActor()))
+    async def variant_create(self, info: Info, input: VariantCreateInput) -> VariantPayload:
+        product = await _product(info, input.product_id, "productId")
+        try:
+            variant = await catalog_admin.create_variant(
+                product,
+                input.sku,
+                input.title,
+                input.price.amount,
+                input.price.currency,
+                _options(input.options),
+                input.stock_on_hand,
+            )
+        except DomainError as exc:
+            return VariantPayload(user_errors=user_errors(exc))
+        return VariantPayload(variant=Variant.of(variant))
+
+    @strawberry.mutation(extensions=allow(MerchantActor()))
+    async def variant_update(self, info: Info, input: VariantUpdateInput) -> VariantPayload:
+        variant = await _variant(info, input.id, "id")
+        changes = VariantChanges(
+            sku=input.sku,
+            title=input.title,
+            options=_options(input.options),
+            price_amount=input.price.amount if input.price else None,
+            currency=input.price.currency if input.price else None,
+        )
+        try:
+            updated = await catalog_admin.update_variant(variant, changes)
+        except DomainError as exc:
+            return VariantPayload(user_errors=user_errors(exc))
+        return VariantPayload(variant=Variant.of(updated))
+
+    @strawberry.mutation(extensions=allow(MerchantActor()))
+    async def stock_adjust(self, info: Info, input: StockAdjustInput) -> VariantPayload:
+        variant = await _variant(info, input.variant_id, "variantId")
+        try:
+            adjusted = await catalog_admin.adjust_stock(variant.id, input.delta)
+        except DomainError as exc:
+            return VariantPayload(user_errors=user_errors(exc))
+        return VariantPayload(variant=Variant.of(adjusted))
