@@ -129,12 +129,23 @@ class GraphQLClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
 
-    async def __call__(
-        self, query: str, variables: dict[str, Any] | None = None, **headers: str
-    ) -> dict[str, Any]:
-        response = await self.http.post(
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        return await self.http.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )
+
+    async def __call__(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = await self.post(query, variables, headers)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

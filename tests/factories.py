@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
+from argon2 import PasswordHasher
+
+from pintuan.auth.tokens import issue_access_token
+from pintuan.models.accounts import MerchantStaff, User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.settings import Settings
 
 _serial = count(1)
 BASE_TIME = datetime(2026, 10, 1, tzinfo=UTC)
+DEFAULT_PASSWORD = "correct horse battery"
 
 
 async def merchant(handle: str | None = None, name: str = "Test Merchant") -> Merchant:
@@ -55,3 +61,34 @@ async def product(
     for tag in tags:
         await ProductTag.create(product=row, tag=tag)
     return row
+
+
+_PASSWORD_HASH = PasswordHasher().hash(DEFAULT_PASSWORD)
+
+
+async def user(
+    email: str | None = None,
+    *,
+    admin: bool = False,
+    staff_of: Merchant | None = None,
+    inviter: User | None = None,
+) -> User:
+    """An account whose password is DEFAULT_PASSWORD (hashed once per run, for speed)."""
+    n = next(_serial)
+    row = await User.create(
+        email=email or f"user{n}@example.com",
+        password_hash=_PASSWORD_HASH,
+        handle=f"user-{n}",
+        display_name=f"User {n}",
+        invite_code=f"INV{n:05d}",
+        inviter=inviter,
+        is_admin=admin,
+    )
+    if staff_of is not None:
+        await MerchantStaff.create(merchant=staff_of, user=row)
+    return row
+
+
+def bearer(account: User, settings: Settings) -> dict[str, str]:
+    token = issue_access_token(account.id, settings).token
+    return {"authorization": f"Bearer {token}"}

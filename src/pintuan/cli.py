@@ -55,6 +55,37 @@ async def _seed(settings: Settings) -> str:
         await Tortoise.close_connections()
 
 
+async def _create_user(args: argparse.Namespace, settings: Settings) -> str:
+    from tortoise import Tortoise
+
+    from pintuan.db import tortoise_config
+    from pintuan.models.catalog import Merchant
+    from pintuan.resolvers import accounts, merchants
+    from pintuan.resolvers.errors import DomainError
+
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        merchant = None
+        if args.role == "merchant":
+            merchant = await Merchant.get_or_none(handle=args.merchant or "")
+            if merchant is None:
+                raise SystemExit(f"pintuan: no merchant with handle {args.merchant!r}")
+        try:
+            user = await accounts.register(
+                args.email,
+                args.password,
+                args.name or args.email.split("@")[0],
+                is_admin=args.role == "admin",
+            )
+            if merchant is not None:
+                await merchants.add_staff(merchant, user)
+        except DomainError as exc:
+            raise SystemExit(f"pintuan: {exc.field or 'user'}: {exc.message}") from None
+        return f"Created {args.role} {user.email} (handle {user.handle})."
+    finally:
+        await Tortoise.close_connections()
+
+
 def _export_schema(args: argparse.Namespace) -> int:
     from pintuan.schema import export_sdl
 
@@ -80,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="load data into the database")
     seed.add_argument("--demo", action="store_true", required=True, help="the demo store")
 
+    user = commands.add_parser("user", help="manage accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    create = user_commands.add_parser("create", help="create an account with a role")
+    create.add_argument("email")
+    create.add_argument("--password", required=True)
+    create.add_argument("--role", choices=["admin", "merchant", "customer"], default="customer")
+    create.add_argument("--merchant", help="the merchant's handle, for --role merchant")
+    create.add_argument("--name", help="display name (default: the email's local part)")
+
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.add_argument("--output", help="write to this file instead of stdout")
     return parser
@@ -102,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Database is up to date.")
     elif args.command == "seed":
         print(asyncio.run(_seed(settings)))
+    elif args.command == "user":
+        if args.role == "merchant" and not args.merchant:
+            print("pintuan: --role merchant needs --merchant HANDLE", file=sys.stderr)
+            return 2
+        print(asyncio.run(_create_user(args, settings)))
     return 0
 
 

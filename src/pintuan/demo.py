@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
+from pintuan.models.accounts import MerchantStaff, User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.resolvers import accounts
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,50 @@ async def _insert(batch: list[tuple[Product, list[Variant], str]]) -> None:
     await ProductTag.bulk_create(tags)
 
 
+ADMIN = ("admin@pintuan.dev", "pintuan-admin-demo", "Pintuan Admin")
+STAFF_PASSWORD = "pintuan-staff-demo"
+CUSTOMER_PASSWORD = "pintuan-demo"
+CUSTOMERS = (
+    ("alice@example.com", "Alice 爱丽丝"),
+    ("bob@example.com", "Bob 小波"),
+    ("carol@example.com", "Carol 卡罗"),
+    ("dave@example.com", "Dave 大卫"),
+)
+
+
+def staff_email(merchant_handle: str) -> str:
+    return f"{merchant_handle}@staff.pintuan.dev"
+
+
+async def _account(
+    email: str, password: str, name: str, *, invited_by: User | None = None, admin: bool = False
+) -> User:
+    existing = await User.get_or_none(email=email)
+    if existing is not None:
+        return existing
+    code = invited_by.invite_code if invited_by else None
+    return await accounts.register(email, password, name, code, is_admin=admin)
+
+
+async def seed_accounts() -> int:
+    """The documented demo logins: an admin, staff for each merchant, invited customers."""
+    before = await User.all().count()
+    await _account(*ADMIN, admin=True)
+    for spec in MERCHANTS:
+        staff = await _account(staff_email(spec.handle), STAFF_PASSWORD, f"{spec.name} staff")
+        merchant = await Merchant.get(handle=spec.handle)
+        await MerchantStaff.get_or_create(merchant=merchant, user=staff)
+    inviter = None
+    for email, name in CUSTOMERS:
+        # Each customer invites the next: a small referral chain to explore.
+        inviter = await _account(email, CUSTOMER_PASSWORD, name, invited_by=inviter)
+    return await User.all().count() - before
+
+
 async def seed_demo() -> str:
     created = await seed_catalog(200)
-    return f"Demo catalog ready: {created} new products ({len(MERCHANTS)} merchants)."
+    users = await seed_accounts()
+    return (
+        f"Demo store ready: {created} new products ({len(MERCHANTS)} merchants), "
+        f"{users} new accounts."
+    )

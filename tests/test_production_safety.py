@@ -1,0 +1,32 @@
+"""Outside debug mode the server refuses to start with laptop-only settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from pintuan.app import create_app
+from pintuan.settings import DEV_SECRET_KEY, Settings, SettingsError
+
+STRONG = "a-production-secret-key-with-plenty-of-entropy-0123456789"
+
+
+def test_default_secret_key_is_refused_outside_debug() -> None:
+    with pytest.raises(SettingsError, match="PINTUAN_SECRET_KEY"):
+        create_app(Settings(debug=False, secret_key=DEV_SECRET_KEY))
+
+
+def test_short_secret_key_is_refused_outside_debug() -> None:
+    with pytest.raises(SettingsError, match="at least 32 bytes"):
+        create_app(Settings(debug=False, secret_key="short"))
+
+
+def test_graphiql_outside_debug_needs_explicit_consent() -> None:
+    with pytest.raises(SettingsError, match="GraphiQL"):
+        create_app(Settings(debug=False, secret_key=STRONG, graphiql=True))
+    create_app(
+        Settings(debug=False, secret_key=STRONG, graphiql=True, allow_graphiql_in_production=True)
+    )
+
+
+def test_debug_mode_starts_with_the_development_key() -> None:
+    create_app(Settings(debug=True))
