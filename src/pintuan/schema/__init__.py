@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
 from pintuan.schema.accounts import AccountMutation, AccountQuery
@@ -38,10 +40,15 @@ def _is_introspection(context: IgnoreContext) -> bool:
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The rules are built once: the validation cache keys on them, so rules made
+    # per request would make every request validate afresh.
+    limits: list[type[ASTValidationRule]] = [
+        depth_rule(settings.max_query_depth, _is_introspection),
+        alias_rule(settings.max_aliases),
+    ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: QueryDepthLimiter(settings.max_query_depth, should_ignore=_is_introspection),
         lambda: MaxTokensLimiter(settings.max_tokens),
-        lambda: MaxAliasesLimiter(settings.max_aliases),
+        lambda: AddValidationRules(limits),
         ParserCache,
         ValidationCache,
     ]
