@@ -78,6 +78,7 @@ def settings(database_url: str) -> Settings:
         redis_url=REDIS_URL,
         debug=True,
         secret_key=TEST_SECRET_KEY,
+        run_scheduler=False,
     )
 
 

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from pintuan.auth.tokens import issue_access_token
 from pintuan.models.accounts import MerchantStaff, User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.models.groupbuys import GroupBuy
 from pintuan.settings import Settings
 
 _serial = count(1)
@@ -92,3 +93,36 @@ async def user(
 def bearer(account: User, settings: Settings) -> dict[str, str]:
     token = issue_access_token(account.id, settings).token
     return {"authorization": f"Bearer {token}"}
+
+
+async def offer(
+    owner: Merchant | None = None,
+    *,
+    group_size: int = 3,
+    group_price: int = 800,
+    solo_price: int = 1000,
+    stock: int = 100,
+    stock_limit: int = 50,
+    per_user_limit: int = 2,
+    duration_seconds: int = 3600,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> GroupBuy:
+    shop = owner or await merchant()
+    item = await product(shop, prices=(solo_price,), stock=stock)
+    variant = await Variant.get(product_id=item.id)
+    now = datetime.now(UTC)
+    return await GroupBuy.create(
+        merchant=shop,
+        product=item,
+        variant=variant,
+        solo_price=solo_price,
+        group_price=group_price,
+        currency="CNY",
+        group_size=group_size,
+        duration_seconds=duration_seconds,
+        starts_at=starts_at or now - timedelta(hours=1),
+        ends_at=ends_at or now + timedelta(days=2),
+        per_user_limit=per_user_limit,
+        stock_limit=stock_limit,
+    )

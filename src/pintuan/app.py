@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -21,13 +22,20 @@ from tortoise import Tortoise, connections
 from pintuan.access import AccessMiddleware, browser_origin
 from pintuan.auth.viewer import AccessDenied, authenticate
 from pintuan.db import tortoise_config
+from pintuan.live.bus import EventBus
 from pintuan.live.connection import connect
+from pintuan.live.deadlines import Deadlines
+from pintuan.live.progress import GroupProgress
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.live.throttle import SigninThrottle
 from pintuan.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from pintuan.payments import gateway_named
+from pintuan.resolvers.runtime import Runtime
+from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema import build_schema
 from pintuan.schema.context import Context
 from pintuan.settings import Settings
+from pintuan.webhooks import payment_webhook
 
 log = logging.getLogger("pintuan")
 READY_TIMEOUT_SECONDS = 2.0
@@ -97,6 +105,16 @@ async def _check_live(request: Request) -> None:
     await request.app.state.redis.ping()
 
 
+def build_runtime(settings: Settings, redis: Redis, bus: EventBus) -> Runtime:
+    return Runtime(
+        gateway=gateway_named(settings.payment_gateway),
+        progress=GroupProgress(redis, bus),
+        group_deadlines=Deadlines(redis, "deadlines:groups"),
+        payment_deadlines=Deadlines(redis, "deadlines:payments"),
+        payment_window_seconds=settings.payment_window_seconds,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check_production_safety()
@@ -106,15 +124,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await Tortoise.init(
             config=tortoise_config(settings.database_url), _enable_global_fallback=True
         )
-        app.state.redis = connect(settings)
-        app.state.limiter = RateLimiter(app.state.redis)
+        redis = connect(settings)
+        bus = EventBus(redis)
+        app.state.redis = redis
+        app.state.limiter = RateLimiter(redis)
         app.state.throttle = SigninThrottle(
-            app.state.redis, settings.signin_free_failures, settings.signin_max_lockout_seconds
+            redis, settings.signin_free_failures, settings.signin_max_lockout_seconds
         )
+        app.state.runtime = build_runtime(settings, redis, bus)
+        scheduler = None
+        if settings.run_scheduler:
+            runner = ExpiryScheduler(app.state.runtime, settings.sweep_interval_seconds)
+            scheduler = asyncio.create_task(runner.run(), name="expiry-scheduler")
         try:
             yield
         finally:
-            await app.state.redis.aclose()
+            if scheduler is not None:
+                scheduler.cancel()
+                with suppress(asyncio.CancelledError):
+                    await scheduler
+            await bus.aclose()
+            await redis.aclose()
             await Tortoise.close_connections()
 
     graphql = PintuanGraphQL(settings)
@@ -125,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/webhooks/payments", payment_webhook, methods=["POST"]),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

@@ -6,7 +6,12 @@ from typing import Any
 
 from pintuan.settings import Settings
 
-MODEL_MODULES = ["pintuan.models.catalog", "pintuan.models.accounts"]
+MODEL_MODULES = [
+    "pintuan.models.catalog",
+    "pintuan.models.accounts",
+    "pintuan.models.groupbuys",
+    "pintuan.models.orders",
+]
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:

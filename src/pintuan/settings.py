@@ -55,6 +55,11 @@ class Settings:
     rate_limit_auth_per_minute: int = 10
     signin_free_failures: int = 5
     signin_max_lockout_seconds: int = 15 * 60
+    payment_gateway: str = "instant"
+    payment_window_seconds: int = 10 * 60
+    webhook_secret: str = "pintuan-development-webhook-secret"
+    run_scheduler: bool = True
+    sweep_interval_seconds: int = 5
 
     @property
     def allowed_origins_list(self) -> list[str]:

@@ -23,16 +23,22 @@ from pintuan.schema.accounts import AccountMutation, AccountQuery
 from pintuan.schema.catalog import CatalogQuery
 from pintuan.schema.catalog_admin import CatalogAdminMutation
 from pintuan.schema.errors import is_unexpected
+from pintuan.schema.groupbuy_mutations import GroupBuyMutation
+from pintuan.schema.groupbuys import GroupBuyQuery
+from pintuan.schema.live import LiveSubscription
 from pintuan.schema.merchant_admin import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.schema.node import NodeQuery
 from pintuan.schema.system import SystemQuery, SystemSubscription
 from pintuan.settings import Settings
 
 Query = merge_types(
-    "Query", (CatalogQuery, AccountQuery, MerchantAdminQuery, NodeQuery, SystemQuery)
+    "Query",
+    (CatalogQuery, GroupBuyQuery, AccountQuery, MerchantAdminQuery, NodeQuery, SystemQuery),
 )
-Mutation = merge_types("Mutation", (AccountMutation, MerchantAdminMutation, CatalogAdminMutation))
-Subscription = merge_types("Subscription", (SystemSubscription,))
+Mutation = merge_types(
+    "Mutation", (AccountMutation, GroupBuyMutation, MerchantAdminMutation, CatalogAdminMutation)
+)
+Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))
 
 
 def _is_introspection(context: IgnoreContext) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from starlette.responses import Response
@@ -15,6 +16,11 @@ from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError, UserError, user_errors
 from pintuan.schema.ids import to_global_id
 from pintuan.schema.node import Node, register_node
+from pintuan.schema.pagination import Connection
+
+if TYPE_CHECKING:
+    from pintuan.models.groupbuys import GroupStatus
+    from pintuan.schema.groupbuys import Group, Order
 
 
 @strawberry.enum(description="CUSTOMER applies to everyone; the others are granted.")
@@ -56,6 +62,30 @@ class User(Node):
     @strawberry.field(description="Share it: new users who register with it are your invitees.")
     def invite_code(self, info: Info) -> str | None:
         return self.row.invite_code if self._private(info) else None
+
+    @strawberry.field(description="Your own orders, newest first; null for other users.")
+    async def orders(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Order, strawberry.lazy("pintuan.schema.groupbuys")]] | None:
+        from pintuan.schema.groupbuys import user_orders
+
+        return await user_orders(info, self.pk, first, after) if self._own(info) else None
+
+    @strawberry.field(description="Groups you are in, newest first; null for other users.")
+    async def groups(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: Annotated[GroupStatus, strawberry.lazy("pintuan.schema.groupbuys")] | None = None,
+    ) -> Connection[Annotated[Group, strawberry.lazy("pintuan.schema.groupbuys")]] | None:
+        from pintuan.schema.groupbuys import user_groups
+
+        return await user_groups(info, self.pk, status, first, after) if self._own(info) else None
+
+    def _own(self, info: Info) -> bool:
+        user = info.context.viewer.user
+        return user is not None and user.id == self.pk
 
     @strawberry.field(description="Visible to the user themself and to admins.")
     async def roles(self, info: Info) -> list[Role] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -17,6 +18,9 @@ from pintuan.schema.ids import decode_id, to_global_id
 from pintuan.schema.money import Money
 from pintuan.schema.node import Node, register_node
 from pintuan.schema.pagination import Connection, build_connection, decode_cursor, page_size
+
+if TYPE_CHECKING:
+    from pintuan.schema.groupbuys import GroupBuy
 
 strawberry.enum(ProductStatus, description="Only ACTIVE products are visible to the public.")
 strawberry.enum(ProductSort, description="Orderings for product lists; ties break by ID.")
@@ -128,6 +132,14 @@ class Product(Node):
     @strawberry.field
     async def variants(self, info: Info) -> list[Variant]:
         return [Variant.of(v) for v in await info.context.loaders.variants_by_product.load(self.pk)]
+
+    @strawberry.field(description="Group-buy offers on this product, newest first.")
+    async def group_buys(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[GroupBuy, strawberry.lazy("pintuan.schema.groupbuys")]]:
+        from pintuan.schema.groupbuys import offer_connection
+
+        return await offer_connection(info, self.pk, None, first, after)
 
     @strawberry.field(description="Null while the product has no variants.")
     async def price_range(self, info: Info) -> PriceRange | None:

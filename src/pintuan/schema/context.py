@@ -13,6 +13,7 @@ from strawberry.types import Info as StrawberryInfo
 from pintuan.auth.viewer import Viewer
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.live.throttle import SigninThrottle
+from pintuan.resolvers.runtime import Runtime
 from pintuan.schema.loaders import Loaders
 from pintuan.settings import Settings
 
@@ -35,6 +36,11 @@ class Context:
     def limiter(self) -> RateLimiter:
         limiter: RateLimiter = self.request.app.state.limiter
         return limiter
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.request.app.state.runtime
+        return runtime
 
     @property
     def throttle(self) -> SigninThrottle:

@@ -8,7 +8,9 @@ from strawberry.dataloader import DataLoader
 
 from pintuan.models.accounts import User
 from pintuan.models.catalog import Merchant, Product, Variant
-from pintuan.resolvers import accounts, catalog
+from pintuan.models.groupbuys import Group, GroupBuy, GroupMember
+from pintuan.models.orders import Order
+from pintuan.resolvers import accounts, catalog, groupbuys
 
 
 @dataclass
@@ -33,4 +35,19 @@ class Loaders:
     )
     staff_of_user: DataLoader[int, frozenset[int]] = field(
         default_factory=lambda: DataLoader(accounts.staff_merchant_ids_by_users)
+    )
+    group_buy: DataLoader[int, GroupBuy | None] = field(
+        default_factory=lambda: DataLoader(groupbuys.offers_by_ids)
+    )
+    group: DataLoader[int, Group | None] = field(
+        default_factory=lambda: DataLoader(groupbuys.groups_by_ids)
+    )
+    members: DataLoader[int, list[GroupMember]] = field(
+        default_factory=lambda: DataLoader(groupbuys.members_by_groups)
+    )
+    filled_groups: DataLoader[int, int] = field(
+        default_factory=lambda: DataLoader(groupbuys.filled_count)
+    )
+    order: DataLoader[int, Order | None] = field(
+        default_factory=lambda: DataLoader(groupbuys.orders_by_ids)
     )

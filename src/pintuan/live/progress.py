@@ -1,0 +1,89 @@
+"""Each open group's live state, mirrored in Redis and published on every change.
+
+The database stays the source of truth: a missing mirror is rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from pintuan.live.bus import EventBus
+
+MIRROR_GRACE_SECONDS = 3600
+
+# KEYS[1] mirror; ARGV[1] version, ARGV[2] expire-at (unix s), ARGV[3..] field/value pairs.
+# Writes only a newer version, so a late writer cannot roll the mirror back.
+_MIRROR = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')
+if current >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+def group_channel(group_id: int) -> str:
+    return f"group:{group_id}"
+
+
+def offer_channel(group_buy_id: int) -> str:
+    return f"offer:{group_buy_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    group_id: int
+    group_buy_id: int
+    member_count: int
+    paid_count: int
+    size: int
+    status: str
+    expires_at: datetime
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["expires_at"] = self.expires_at.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GroupState:
+        return cls(
+            group_id=int(data["group_id"]),
+            group_buy_id=int(data["group_buy_id"]),
+            member_count=int(data["member_count"]),
+            paid_count=int(data["paid_count"]),
+            size=int(data["size"]),
+            status=str(data["status"]),
+            expires_at=datetime.fromisoformat(str(data["expires_at"])),
+            version=int(data["version"]),
+        )
+
+
+class GroupProgress:
+    def __init__(self, redis: Redis, bus: EventBus) -> None:
+        self.redis = redis
+        self.bus = bus
+        self._mirror = redis.register_script(_MIRROR)
+
+    async def mirror(self, state: GroupState) -> None:
+        pairs = [str(item) for pair in state.to_json().items() for item in pair]
+        expire_at = int(state.expires_at.timestamp()) + MIRROR_GRACE_SECONDS
+        await self._mirror(
+            keys=[f"groupstate:{state.group_id}"], args=[state.version, expire_at, *pairs]
+        )
+
+    async def read(self, group_id: int) -> GroupState | None:
+        data: dict[str, Any] = await self.redis.hgetall(f"groupstate:{group_id}")  # type: ignore[assignment]
+        return GroupState.from_json(data) if data else None
+
+    async def changed(self, event: str, state: GroupState) -> None:
+        """Mirror the new state, then tell the group's and the offer's listeners."""
+        await self.mirror(state)
+        message = {"event": event, "state": state.to_json()}
+        await self.bus.publish(group_channel(state.group_id), message)
+        await self.bus.publish(offer_channel(state.group_buy_id), message)

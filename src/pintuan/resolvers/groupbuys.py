@@ -1,0 +1,703 @@
+"""Group buys: offers, starting and joining groups, buying alone, expiry.
+
+Every hold (a slot, offer stock, variant stock, the per-user allowance) is
+taken by a conditional update inside one transaction, so concurrent requests
+can never overfill a group or oversell stock; a failed check rolls back all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from pintuan.models.catalog import ProductStatus, Variant
+from pintuan.models.groupbuys import (
+    Group,
+    GroupBuy,
+    GroupBuyStatus,
+    GroupMember,
+    GroupStatus,
+    OfferAllowance,
+)
+from pintuan.models.orders import Order, OrderKind, OrderStatus
+from pintuan.resolvers import orders
+from pintuan.resolvers.errors import DomainError, ErrorCode
+from pintuan.resolvers.orders import announce, now_utc
+from pintuan.resolvers.pagination import Page, SortKey, keyset_page, parse_datetime, parse_int
+from pintuan.resolvers.runtime import Runtime
+
+T = TypeVar("T")
+MAX_GROUP_SIZE = 1000
+MIN_DURATION = 60
+MAX_DURATION = 7 * 24 * 3600
+MAX_QUANTITY = 1000
+SHARE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class _Refused(Exception):
+    """Unwinds a transaction: the wrapped DomainError reaches the caller, nothing is kept."""
+
+    def __init__(self, error: DomainError) -> None:
+        self.error = error
+
+
+def _refuse(code: ErrorCode, message: str, field: str | None = None) -> _Refused:
+    return _Refused(DomainError(code, message, field))
+
+
+# ---- offers -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OfferTerms:
+    variant_id: int
+    group_price: int
+    group_size: int
+    duration_seconds: int
+    starts_at: datetime
+    ends_at: datetime
+    per_user_limit: int
+    stock_limit: int
+    solo_price: int | None = None
+
+
+def _check_terms(terms: OfferTerms, variant: Variant, now: datetime) -> None:
+    solo = variant.price_amount if terms.solo_price is None else terms.solo_price
+    checks = [
+        (terms.group_price >= 0, "groupPrice", "The group price is 0 or more."),
+        (terms.group_price <= solo, "groupPrice", "The group price may not exceed the solo price."),
+        (
+            2 <= terms.group_size <= MAX_GROUP_SIZE,
+            "groupSize",
+            f"Groups have 2 to {MAX_GROUP_SIZE} members.",
+        ),
+        (
+            MIN_DURATION <= terms.duration_seconds <= MAX_DURATION,
+            "durationSeconds",
+            f"A group's timer runs {MIN_DURATION} s to {MAX_DURATION} s.",
+        ),
+        (terms.starts_at < terms.ends_at, "endsAt", "The offer must end after it starts."),
+        (terms.ends_at > now, "endsAt", "The offer must end in the future."),
+        (terms.stock_limit >= 1, "stockLimit", "Offer at least one unit."),
+        (
+            1 <= terms.per_user_limit <= terms.stock_limit,
+            "perUserLimit",
+            "The per-person limit is 1 to the offer's stock.",
+        ),
+    ]
+    for ok, field_name, message in checks:
+        if not ok:
+            raise DomainError(ErrorCode.INVALID, message, field_name)
+    for moment, name in ((terms.starts_at, "startsAt"), (terms.ends_at, "endsAt")):
+        if moment.tzinfo is None:
+            raise DomainError(ErrorCode.INVALID, "Give times with a timezone.", name)
+
+
+async def create_offer(merchant_id: int, terms: OfferTerms) -> GroupBuy:
+    variant = await Variant.get_or_none(id=terms.variant_id).select_related("product")
+    if variant is None or variant.product.merchant_id != merchant_id:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such variant.", "variantId")
+    if variant.product.status == ProductStatus.ARCHIVED:
+        raise DomainError(ErrorCode.ARCHIVED, "The product is archived.", "variantId")
+    _check_terms(terms, variant, now_utc())
+    return await GroupBuy.create(
+        merchant_id=merchant_id,
+        product_id=variant.product_id,
+        variant_id=variant.id,
+        solo_price=variant.price_amount if terms.solo_price is None else terms.solo_price,
+        group_price=terms.group_price,
+        currency=variant.currency,
+        group_size=terms.group_size,
+        duration_seconds=terms.duration_seconds,
+        starts_at=terms.starts_at,
+        ends_at=terms.ends_at,
+        per_user_limit=terms.per_user_limit,
+        stock_limit=terms.stock_limit,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OfferChanges:
+    solo_price: int | None = None
+    group_price: int | None = None
+    group_size: int | None = None
+    duration_seconds: int | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    per_user_limit: int | None = None
+    stock_limit: int | None = None
+
+
+# Changing these once a group exists would change the deal members joined on.
+_FIXED_ONCE_GROUPS_EXIST = ("group_price", "group_size", "duration_seconds", "starts_at")
+
+
+async def update_offer(offer: GroupBuy, changes: OfferChanges) -> GroupBuy:
+    if offer.cancelled_at is not None:
+        raise DomainError(ErrorCode.ALREADY_CANCELLED, "The offer is cancelled.", "id")
+    has_groups = await Group.exists(group_buy_id=offer.id)
+    if has_groups:
+        for name in _FIXED_ONCE_GROUPS_EXIST:
+            if getattr(changes, name) is not None:
+                camel = "".join(w.capitalize() if i else w for i, w in enumerate(name.split("_")))
+                raise DomainError(
+                    ErrorCode.GROUPS_EXIST, "Groups have formed: this can no longer change.", camel
+                )
+        if changes.ends_at is not None and changes.ends_at < offer.ends_at:
+            raise DomainError(
+                ErrorCode.GROUPS_EXIST,
+                "Groups have formed: the offer may only be extended.",
+                "endsAt",
+            )
+    terms = OfferTerms(
+        variant_id=offer.variant_id,
+        group_price=_pick(changes.group_price, offer.group_price),
+        group_size=_pick(changes.group_size, offer.group_size),
+        duration_seconds=_pick(changes.duration_seconds, offer.duration_seconds),
+        starts_at=_pick(changes.starts_at, offer.starts_at),
+        ends_at=_pick(changes.ends_at, offer.ends_at),
+        per_user_limit=_pick(changes.per_user_limit, offer.per_user_limit),
+        stock_limit=_pick(changes.stock_limit, offer.stock_limit),
+        solo_price=_pick(changes.solo_price, offer.solo_price),
+    )
+    variant = await Variant.get(id=offer.variant_id)
+    _check_terms(terms, variant, now_utc())
+    values = {
+        "solo_price": terms.solo_price,
+        "group_price": terms.group_price,
+        "group_size": terms.group_size,
+        "duration_seconds": terms.duration_seconds,
+        "starts_at": terms.starts_at,
+        "ends_at": terms.ends_at,
+        "per_user_limit": terms.per_user_limit,
+        "stock_limit": terms.stock_limit,
+    }
+    changed = await GroupBuy.filter(id=offer.id, stock_taken__lte=terms.stock_limit).update(
+        **values
+    )
+    if not changed:
+        raise DomainError(
+            ErrorCode.INVALID,
+            "The stock limit cannot fall below what is already taken.",
+            "stockLimit",
+        )
+    return await GroupBuy.get(id=offer.id)
+
+
+def _pick(new: T | None, old: T) -> T:
+    return old if new is None else new
+
+
+async def cancel_offer(offer: GroupBuy, runtime: Runtime) -> GroupBuy:
+    """Stop the offer; its open groups are cancelled and every member made whole."""
+    now = now_utc()
+    changed = await GroupBuy.filter(id=offer.id, cancelled_at=None).update(cancelled_at=now)
+    if not changed:
+        raise DomainError(ErrorCode.ALREADY_CANCELLED, "The offer is already cancelled.", "id")
+    for group in await Group.filter(group_buy_id=offer.id, status=GroupStatus.OPEN):
+        if await Group.filter(id=group.id, status=GroupStatus.OPEN).update(
+            status=GroupStatus.CANCELLED, closed_at=now, version=F("version") + 1
+        ):
+            await orders.settle_group_orders(group.id, runtime, "OFFER_CANCELLED")
+            await runtime.group_deadlines.cancel(group.id)
+            await announce(runtime, "CANCELLED", group.id)
+    return await GroupBuy.get(id=offer.id)
+
+
+# ---- reads ------------------------------------------------------------------
+
+OFFER_ORDER = SortKey(("id",), True, (parse_int,))
+# "1 more person needed" first: fewest free slots, then soonest to expire.
+OPEN_GROUP_ORDER = SortKey(
+    ("free_slots", "expires_at", "id"), False, (parse_int, parse_datetime, parse_int)
+)
+MEMBER_GROUP_ORDER = SortKey(("id",), True, (parse_int,))
+
+
+def offers(product_id: int | None, status: GroupBuyStatus | None) -> QuerySet[GroupBuy]:
+    query = GroupBuy.filter(product__status=ProductStatus.ACTIVE)
+    if product_id is not None:
+        query = query.filter(product_id=product_id)
+    now = now_utc()
+    if status == GroupBuyStatus.CANCELLED:
+        query = query.filter(cancelled_at__isnull=False)
+    elif status is not None:
+        query = query.filter(cancelled_at=None)
+        if status == GroupBuyStatus.SCHEDULED:
+            query = query.filter(starts_at__gt=now)
+        elif status == GroupBuyStatus.ACTIVE:
+            query = query.filter(starts_at__lte=now, ends_at__gt=now)
+        else:
+            query = query.filter(ends_at__lte=now)
+    return query
+
+
+async def offer_page(
+    product_id: int | None,
+    status: GroupBuyStatus | None,
+    first: int,
+    after: Sequence[object] | None,
+) -> Page[GroupBuy]:
+    return await keyset_page(offers(product_id, status), OFFER_ORDER, first, after)
+
+
+def joinable_groups(offer_id: int) -> QuerySet[Group]:
+    return (
+        Group.filter(group_buy_id=offer_id, status=GroupStatus.OPEN, expires_at__gt=now_utc())
+        .annotate(free_slots=F("size") - F("slots_taken"))
+        .filter(free_slots__gt=0)
+    )
+
+
+async def open_group_page(offer_id: int, first: int, after: Sequence[object] | None) -> Page[Group]:
+    return await keyset_page(joinable_groups(offer_id), OPEN_GROUP_ORDER, first, after)
+
+
+def groups_of_user(user_id: int, status: GroupStatus | None) -> QuerySet[Group]:
+    query = Group.filter(members__user_id=user_id)
+    return query.filter(status=status) if status is not None else query
+
+
+async def user_group_page(
+    user_id: int, status: GroupStatus | None, first: int, after: Sequence[object] | None
+) -> Page[Group]:
+    return await keyset_page(groups_of_user(user_id, status), MEMBER_GROUP_ORDER, first, after)
+
+
+def orders_of_user(user_id: int) -> QuerySet[Order]:
+    return Order.filter(buyer_id=user_id)
+
+
+async def user_order_page(user_id: int, first: int, after: Sequence[object] | None) -> Page[Order]:
+    return await keyset_page(orders_of_user(user_id), OFFER_ORDER, first, after)
+
+
+async def filled_count(offer_ids: Sequence[int]) -> list[int]:
+    counts: dict[int, int] = {}
+    for offer_id in await Group.filter(
+        group_buy_id__in=list(offer_ids), status=GroupStatus.FILLED
+    ).values_list("group_buy_id", flat=True):
+        counts[int(offer_id)] = counts.get(int(offer_id), 0) + 1  # type: ignore[call-overload]
+    return [counts.get(i, 0) for i in offer_ids]
+
+
+async def group_by_share_code(code: str) -> Group | None:
+    return await Group.get_or_none(share_code=code.strip().upper())
+
+
+# ---- buying -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """The result a retried request gets back unchanged."""
+
+    order: Order
+    group: Group | None = None
+    errors: list[DomainError] = field(default_factory=list)
+
+
+def _request_hash(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _check_request(quantity: int, idempotency_key: str) -> None:
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise DomainError(ErrorCode.INVALID_QUANTITY, "Quantity must be at least 1.", "quantity")
+    if not 1 <= len(idempotency_key) <= 100:
+        raise DomainError(
+            ErrorCode.INVALID, "Give an idempotency key of 1 to 100 characters.", "idempotencyKey"
+        )
+
+
+async def _replay(request: _Request) -> Purchase | None:
+    order = await Order.get_or_none(buyer_id=request.buyer_id, idempotency_key=request.key)
+    if order is None:
+        return None
+    if order.request_hash != request.request_hash:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "This idempotency key was used for a different request.",
+            "idempotencyKey",
+        )
+    group = await Group.get(id=order.group_id) if order.group_id else None
+    errors = []
+    if order.failure_code == ErrorCode.PAYMENT_DECLINED:
+        errors.append(
+            DomainError(ErrorCode.PAYMENT_DECLINED, "The payment was declined.", "paymentToken")
+        )
+    return Purchase(order, group, errors)
+
+
+async def _hold_allowance(offer: GroupBuy, allowance_id: int, quantity: int) -> None:
+    allowed = await OfferAllowance.filter(
+        id=allowance_id, quantity__lte=offer.per_user_limit - quantity
+    ).update(quantity=F("quantity") + quantity)
+    if not allowed:
+        raise _refuse(
+            ErrorCode.LIMIT_EXCEEDED,
+            f"At most {offer.per_user_limit} per person for this offer.",
+            "quantity",
+        )
+
+
+async def _hold_offer_stock(offer: GroupBuy, quantity: int) -> None:
+    taken = await GroupBuy.filter(id=offer.id, stock_taken__lte=F("stock_limit") - quantity).update(
+        stock_taken=F("stock_taken") + quantity
+    )
+    if not taken:
+        raise _refuse(ErrorCode.OUT_OF_STOCK, "The offer has no stock left.", "quantity")
+
+
+async def _allowance_id(offer_id: int, buyer_id: int) -> int:
+    """The buyer's allowance row, made before any transaction locks it.
+
+    Locking it first in every purchase serialises one buyer's parallel
+    requests without holding any shared row while they wait.
+    """
+    allowance, _ = await OfferAllowance.get_or_create(group_buy_id=offer_id, user_id=buyer_id)
+    return allowance.id
+
+
+async def _hold_variant_stock(variant_id: int, quantity: int) -> None:
+    reserved = await Variant.filter(
+        id=variant_id, stock_on_hand__gte=F("stock_reserved") + quantity
+    ).update(stock_reserved=F("stock_reserved") + quantity)
+    if not reserved:
+        raise _refuse(ErrorCode.OUT_OF_STOCK, "Not enough stock.", "quantity")
+
+
+def _payment_due(runtime: Runtime, group: Group | None, now: datetime) -> datetime:
+    due = now + timedelta(seconds=runtime.payment_window_seconds)
+    return min(due, group.expires_at) if group is not None else due
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    buyer_id: int
+    quantity: int
+    key: str
+    request_hash: str
+
+
+async def _claim_order(request: _Request, offer: GroupBuy) -> Order:
+    """Insert the order before taking any hold.
+
+    A parallel retry of the same request then stops at the idempotency key's
+    unique index while holding no other lock, so it can never deadlock.
+    """
+    return await Order.create(
+        buyer_id=request.buyer_id,
+        merchant_id=offer.merchant_id,
+        kind=OrderKind.GROUP,
+        group_buy_id=offer.id,
+        variant_id=offer.variant_id,
+        quantity=request.quantity,
+        unit_price=offer.group_price,
+        currency=offer.currency,
+        idempotency_key=request.key,
+        request_hash=request.request_hash,
+    )
+
+
+async def _take_slot(
+    offer: GroupBuy,
+    group: Group,
+    order: Order,
+    runtime: Runtime,
+    now: datetime,
+    *,
+    allowance_id: int | None,
+    leader: bool,
+) -> None:
+    """Take every hold for one member, locking rows as the order state machine does:
+    allowance, group, offer, variant. A leader's allowance is already held."""
+    if await GroupMember.exists(group_id=group.id, user_id=order.buyer_id):
+        raise _refuse(ErrorCode.ALREADY_MEMBER, "You are already in this group.", "groupId")
+    if allowance_id is not None:
+        await _hold_allowance(offer, allowance_id, order.quantity)
+    slot = await Group.filter(
+        id=group.id, status=GroupStatus.OPEN, expires_at__gt=now, slots_taken__lt=F("size")
+    ).update(slots_taken=F("slots_taken") + 1, version=F("version") + 1)
+    if not slot:
+        fresh = await Group.get(id=group.id)
+        if fresh.status != GroupStatus.OPEN or fresh.expires_at <= now:
+            raise _refuse(ErrorCode.GROUP_CLOSED, "This group is no longer open.", "groupId")
+        raise _refuse(ErrorCode.GROUP_FULL, "This group is full.", "groupId")
+    await _hold_offer_stock(offer, order.quantity)
+    await _hold_variant_stock(offer.variant_id, order.quantity)
+    order.group_id = group.id
+    order.payment_due_at = _payment_due(runtime, group, now)
+    await order.save(update_fields=["group_id", "payment_due_at"])
+    await GroupMember.create(
+        group_id=group.id, user_id=order.buyer_id, order_id=order.id, is_leader=leader
+    )
+
+
+def _require_active(offer: GroupBuy, now: datetime) -> None:
+    status = offer.status_at(now)
+    if status != GroupBuyStatus.ACTIVE:
+        raise _refuse(
+            ErrorCode.OFFER_NOT_ACTIVE, f"The offer is {status.value.lower()}.", "groupBuyId"
+        )
+
+
+def _new_share_code() -> str:
+    return "".join(secrets.choice(SHARE_ALPHABET) for _ in range(8))
+
+
+async def start_group(
+    offer_id: int,
+    buyer_id: int,
+    quantity: int,
+    idempotency_key: str,
+    payment_token: str,
+    runtime: Runtime,
+) -> Purchase:
+    """Open a group with the buyer as its paying leader."""
+    _check_request(quantity, idempotency_key)
+    request = _Request(
+        buyer_id, quantity, idempotency_key, _request_hash("start", offer_id, quantity)
+    )
+    if replay := await _replay(request):
+        return replay
+    if not await GroupBuy.exists(id=offer_id):
+        raise DomainError(ErrorCode.NOT_FOUND, "No such group buy.", "groupBuyId")
+    allowance_id = await _allowance_id(offer_id, buyer_id)
+    now = now_utc()
+    try:
+        async with in_transaction():
+            offer = await GroupBuy.get(id=offer_id)
+            _require_active(offer, now)
+            order = await _claim_order(request, offer)
+            await _hold_allowance(offer, allowance_id, quantity)
+            group = await Group.create(
+                group_buy_id=offer.id,
+                leader_id=buyer_id,
+                size=offer.group_size,
+                share_code=_new_share_code(),
+                opened_at=now,
+                expires_at=min(now + timedelta(seconds=offer.duration_seconds), offer.ends_at),
+            )
+            await _take_slot(offer, group, order, runtime, now, allowance_id=None, leader=True)
+    except _Refused as refused:
+        raise refused.error from None
+    except IntegrityError:
+        return await _concurrent_retry(request)
+    await runtime.group_deadlines.schedule(group.id, group.expires_at)
+    await announce(runtime, "JOINED", group.id)
+    return await _pay(order, payment_token, runtime)
+
+
+async def join_group(
+    group_id: int,
+    buyer_id: int,
+    quantity: int,
+    idempotency_key: str,
+    payment_token: str,
+    runtime: Runtime,
+) -> Purchase:
+    _check_request(quantity, idempotency_key)
+    request = _Request(
+        buyer_id, quantity, idempotency_key, _request_hash("join", group_id, quantity)
+    )
+    if replay := await _replay(request):
+        return replay
+    group = await Group.get_or_none(id=group_id)
+    if group is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such group.", "groupId")
+    allowance_id = await _allowance_id(group.group_buy_id, buyer_id)
+    now = now_utc()
+    try:
+        async with in_transaction():
+            offer = await GroupBuy.get(id=group.group_buy_id)
+            _require_active(offer, now)
+            order = await _claim_order(request, offer)
+            await _take_slot(
+                offer, group, order, runtime, now, allowance_id=allowance_id, leader=False
+            )
+    except _Refused as refused:
+        raise refused.error from None
+    except IntegrityError:
+        # Same idempotency key in flight, or the same user joining twice at once.
+        if await Order.exists(buyer_id=buyer_id, idempotency_key=idempotency_key):
+            return await _concurrent_retry(request)
+        raise DomainError(
+            ErrorCode.ALREADY_MEMBER, "You are already in this group.", "groupId"
+        ) from None
+    await announce(runtime, "JOINED", group_id)
+    return await _pay(order, payment_token, runtime)
+
+
+async def buy_alone(
+    variant_id: int,
+    buyer_id: int,
+    quantity: int,
+    idempotency_key: str,
+    payment_token: str,
+    runtime: Runtime,
+) -> Purchase:
+    """An ordinary order at the variant's own (solo) price."""
+    _check_request(quantity, idempotency_key)
+    request = _Request(
+        buyer_id, quantity, idempotency_key, _request_hash("solo", variant_id, quantity)
+    )
+    if replay := await _replay(request):
+        return replay
+    now = now_utc()
+    try:
+        async with in_transaction():
+            variant = await Variant.get_or_none(id=variant_id).select_related("product")
+            if variant is None or variant.product.status != ProductStatus.ACTIVE:
+                raise _refuse(ErrorCode.NOT_FOUND, "No such variant on sale.", "variantId")
+            order = await Order.create(
+                buyer_id=buyer_id,
+                merchant_id=variant.product.merchant_id,
+                kind=OrderKind.SOLO,
+                variant_id=variant.id,
+                quantity=quantity,
+                unit_price=variant.price_amount,
+                currency=variant.currency,
+                idempotency_key=idempotency_key,
+                request_hash=request.request_hash,
+                payment_due_at=_payment_due(runtime, None, now),
+            )
+            await _hold_variant_stock(variant.id, quantity)
+    except _Refused as refused:
+        raise refused.error from None
+    except IntegrityError:
+        return await _concurrent_retry(request)
+    return await _pay(order, payment_token, runtime)
+
+
+async def _concurrent_retry(request: _Request) -> Purchase:
+    replay = await _replay(request)
+    if replay is None:
+        raise DomainError(ErrorCode.INVALID, "The request conflicted; try again.", "idempotencyKey")
+    return replay
+
+
+async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
+    """Charge after the holds are committed; no network call ever runs inside a transaction."""
+    outcome = await runtime.gateway.charge(order.id, order.total, order.currency, payment_token)
+    if not outcome.settled:
+        await runtime.payment_deadlines.schedule(order.id, order.payment_due_at or now_utc())
+        group = await Group.get(id=order.group_id) if order.group_id else None
+        return Purchase(await Order.get(id=order.id), group)
+    if not outcome.approved:
+        settled = await orders.cancel_pending(order.id, ErrorCode.PAYMENT_DECLINED.value)
+        if settled.changed and order.group_id is not None:
+            await announce(runtime, "LEFT", order.group_id)
+        group = await Group.get(id=order.group_id) if order.group_id else None
+        error = DomainError(ErrorCode.PAYMENT_DECLINED, "The payment was declined.", "paymentToken")
+        return Purchase(settled.order, group, [error])
+    await after_payment(
+        await orders.mark_paid(order.id, outcome.reference or "", runtime.gateway.name), runtime
+    )
+    group = await Group.get(id=order.group_id) if order.group_id else None
+    return Purchase(await Order.get(id=order.id), group)
+
+
+async def after_payment(settled: orders.Settled, runtime: Runtime) -> None:
+    order = settled.order
+    if not settled.changed or order.group_id is None:
+        return
+    if settled.filled:
+        await runtime.group_deadlines.cancel(order.group_id)
+        await announce(runtime, "FILLED", order.group_id)
+    else:
+        await announce(runtime, "PAID", order.group_id)
+
+
+# ---- expiry -----------------------------------------------------------------
+
+
+async def expire_group(group_id: int, runtime: Runtime) -> bool:
+    """OPEN past its timer -> FAILED, once; then every member is made whole."""
+    now = now_utc()
+    failed = await Group.filter(id=group_id, status=GroupStatus.OPEN, expires_at__lte=now).update(
+        status=GroupStatus.FAILED, closed_at=now, version=F("version") + 1
+    )
+    if failed:
+        await orders.settle_group_orders(group_id, runtime, "GROUP_FAILED")
+        await announce(runtime, "FAILED", group_id)
+    return bool(failed)
+
+
+async def sweep(runtime: Runtime) -> int:
+    """Catch up on anything a crashed or absent scheduler left: returns how much it did."""
+    now = now_utc()
+    done = 0
+    for group_id in await Group.filter(status=GroupStatus.OPEN, expires_at__lte=now).values_list(
+        "id", flat=True
+    ):
+        done += await expire_group(int(group_id), runtime)  # type: ignore[call-overload]
+    closed = Q(group__status=GroupStatus.FAILED) | Q(group__status=GroupStatus.CANCELLED)
+    for order in await Order.filter(
+        closed, status__in=[OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]
+    ):
+        await orders.settle_group_orders(order.group_id or 0, runtime, "GROUP_FAILED")
+        done += 1
+    for order in await orders.refunds_owed():
+        await orders.issue_refund(order, runtime)
+        done += 1
+    for order in await Order.filter(status=OrderStatus.PENDING_PAYMENT, payment_due_at__lte=now):
+        done += await lapse_payment(order.id, runtime)
+    return done
+
+
+async def lapse_payment(order_id: int, runtime: Runtime) -> bool:
+    settled = await orders.cancel_pending(order_id, "PAYMENT_EXPIRED")
+    if settled.changed and settled.order.group_id is not None:
+        await announce(runtime, "LEFT", settled.order.group_id)
+    return settled.changed
+
+
+async def live_deadlines() -> tuple[list[tuple[int, datetime]], list[tuple[int, datetime]]]:
+    """Every open group's expiry and every pending payment's due time, to rebuild the live layer."""
+    groups = await Group.filter(status=GroupStatus.OPEN).values_list("id", "expires_at")
+    payments = await Order.filter(
+        status=OrderStatus.PENDING_PAYMENT, payment_due_at__isnull=False
+    ).values_list("id", "payment_due_at")
+    return [(int(i), at) for i, at in groups], [(int(i), at) for i, at in payments]
+
+
+# ---- batch loads ------------------------------------------------------------
+
+
+async def offers_by_ids(ids: Sequence[int]) -> list[GroupBuy | None]:
+    found = {o.id: o for o in await GroupBuy.filter(id__in=list(ids))}
+    return [found.get(i) for i in ids]
+
+
+async def groups_by_ids(ids: Sequence[int]) -> list[Group | None]:
+    found = {g.id: g for g in await Group.filter(id__in=list(ids))}
+    return [found.get(i) for i in ids]
+
+
+async def members_by_groups(group_ids: Sequence[int]) -> list[list[GroupMember]]:
+    grouped: dict[int, list[GroupMember]] = {i: [] for i in group_ids}
+    for member in await GroupMember.filter(group_id__in=list(group_ids)).order_by(
+        "joined_at", "id"
+    ):
+        grouped[member.group_id].append(member)
+    return [grouped[i] for i in group_ids]
+
+
+async def orders_by_ids(ids: Sequence[int]) -> list[Order | None]:
+    found = {o.id: o for o in await Order.filter(id__in=list(ids))}
+    return [found.get(i) for i in ids]
+
+
+async def group_row(group_id: int) -> Group | None:
+    return await Group.get_or_none(id=group_id)

@@ -1,0 +1,180 @@
+"""The order state machine: pay, cancel, refund. Each step runs at most once per order.
+
+Rows are always locked in one order (allowance, group, offer, variant), the
+same as when slots are taken, so concurrent transactions cannot deadlock.
+
+Every transition is a conditional update on the order's status inside a
+transaction with the holds it moves; side effects (gateway calls, live events)
+come after the commit. A crash between the two is finished by the sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Subquery
+from tortoise.transactions import in_transaction
+
+from pintuan.live.progress import GroupState
+from pintuan.models.catalog import Variant
+from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
+from pintuan.models.orders import (
+    Order,
+    OrderStatus,
+    PaymentTransaction,
+    TransactionKind,
+)
+from pintuan.resolvers.runtime import Runtime
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def group_state(group: Group) -> GroupState:
+    return GroupState(
+        group_id=group.id,
+        group_buy_id=group.group_buy_id,
+        member_count=group.slots_taken,
+        paid_count=group.paid_count,
+        size=group.size,
+        status=group.status.value,
+        expires_at=group.expires_at,
+        version=group.version,
+    )
+
+
+async def announce(runtime: Runtime, event: str, group_id: int) -> None:
+    """Publish a group's fresh state from the database after a committed change."""
+    group = await Group.get(id=group_id)
+    await runtime.progress.changed(event, group_state(group))
+
+
+async def _release_allowance(order: Order) -> None:
+    if order.group_buy_id is not None:
+        await OfferAllowance.filter(group_buy_id=order.group_buy_id, user_id=order.buyer_id).update(
+            quantity=F("quantity") - order.quantity
+        )
+
+
+async def _release_offer_stock(order: Order) -> None:
+    if order.group_buy_id is not None:
+        await GroupBuy.filter(id=order.group_buy_id).update(
+            stock_taken=F("stock_taken") - order.quantity
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    order: Order
+    changed: bool
+    filled: bool = False
+
+
+async def mark_paid(order_id: int, reference: str, gateway: str) -> Settled:
+    """PENDING_PAYMENT -> PAID: record the charge, commit the stock, count the member."""
+    now = now_utc()
+    filled = False
+    async with in_transaction():
+        changed = await Order.filter(id=order_id, status=OrderStatus.PENDING_PAYMENT).update(
+            status=OrderStatus.PAID, paid_at=now
+        )
+        order = await Order.get(id=order_id)
+        if changed:
+            await PaymentTransaction.create(
+                order_id=order.id,
+                kind=TransactionKind.CHARGE,
+                amount=order.total,
+                currency=order.currency,
+                gateway=gateway,
+                reference=reference,
+            )
+            if order.group_id is not None:
+                await Group.filter(id=order.group_id).update(
+                    paid_count=F("paid_count") + 1, version=F("version") + 1
+                )
+                filled = bool(
+                    await Group.filter(
+                        id=order.group_id, status=GroupStatus.OPEN, paid_count=F("size")
+                    ).update(status=GroupStatus.FILLED, filled_at=now, version=F("version") + 1)
+                )
+                await GroupMember.filter(order_id=order.id).update(paid=True)
+            await Variant.filter(id=order.variant_id).update(
+                stock_on_hand=F("stock_on_hand") - order.quantity,
+                stock_reserved=F("stock_reserved") - order.quantity,
+            )
+    return Settled(order, bool(changed), filled)
+
+
+async def cancel_pending(order_id: int, reason: str) -> Settled:
+    """PENDING_PAYMENT -> CANCELLED: give back the slot, the stock and the allowance."""
+    async with in_transaction():
+        changed = await Order.filter(id=order_id, status=OrderStatus.PENDING_PAYMENT).update(
+            status=OrderStatus.CANCELLED, cancelled_at=now_utc(), failure_code=reason
+        )
+        order = await Order.get(id=order_id)
+        if changed:
+            await _release_allowance(order)
+            if order.group_id is not None:
+                await Group.filter(id=order.group_id).update(
+                    slots_taken=F("slots_taken") - 1, version=F("version") + 1
+                )
+                await GroupMember.filter(order_id=order.id).delete()
+            await _release_offer_stock(order)
+            await Variant.filter(id=order.variant_id).update(
+                stock_reserved=F("stock_reserved") - order.quantity
+            )
+    return Settled(order, bool(changed))
+
+
+async def refund_paid(order_id: int, runtime: Runtime) -> Settled:
+    """PAID -> REFUNDED: stock returns to the shelf, then the gateway returns the money."""
+    async with in_transaction():
+        changed = await Order.filter(id=order_id, status=OrderStatus.PAID).update(
+            status=OrderStatus.REFUNDED, refunded_at=now_utc()
+        )
+        order = await Order.get(id=order_id)
+        if changed:
+            await _release_allowance(order)
+            await _release_offer_stock(order)
+            await Variant.filter(id=order.variant_id).update(
+                stock_on_hand=F("stock_on_hand") + order.quantity
+            )
+    if changed:
+        await issue_refund(order, runtime)
+    return Settled(order, bool(changed))
+
+
+async def issue_refund(order: Order, runtime: Runtime) -> None:
+    """Ask the gateway (idempotent per order) and record it; the unique row stops a second."""
+    if await PaymentTransaction.exists(order_id=order.id, kind=TransactionKind.REFUND):
+        return
+    reference = await runtime.gateway.refund(order.id, order.total, order.currency)
+    try:
+        await PaymentTransaction.create(
+            order_id=order.id,
+            kind=TransactionKind.REFUND,
+            amount=order.total,
+            currency=order.currency,
+            gateway=runtime.gateway.name,
+            reference=reference,
+        )
+    except IntegrityError:
+        return
+
+
+async def refunds_owed() -> Sequence[Order]:
+    """Orders marked refunded whose refund never reached the gateway (a crash in between)."""
+    refunded = PaymentTransaction.filter(kind=TransactionKind.REFUND).values("order_id")
+    return await Order.filter(status=OrderStatus.REFUNDED).exclude(id__in=Subquery(refunded))
+
+
+async def settle_group_orders(group_id: int, runtime: Runtime, reason: str) -> None:
+    """After a group failed or was cancelled: refund the paid, cancel the pending."""
+    for order in await Order.filter(group_id=group_id, status=OrderStatus.PAID):
+        await refund_paid(order.id, runtime)
+    for order in await Order.filter(group_id=group_id, status=OrderStatus.PENDING_PAYMENT):
+        await cancel_pending(order.id, reason)

@@ -1,0 +1,87 @@
+"""Payment outcomes reported by the gateway's webhook, each handled at most once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from pintuan.models.orders import (
+    Order,
+    OrderStatus,
+    PaymentEvent,
+    PaymentTransaction,
+    TransactionKind,
+)
+from pintuan.resolvers import groupbuys, orders
+from pintuan.resolvers.orders import now_utc
+from pintuan.resolvers.runtime import Runtime
+
+
+class Outcome(StrEnum):
+    PAID = "PAID"
+    DECLINED = "DECLINED"
+    DUPLICATE = "DUPLICATE"
+    LATE_REFUNDED = "LATE_REFUNDED"
+    IGNORED = "IGNORED"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+
+
+async def handle_event(
+    event_id: str, kind: str, order_id: int, reference: str, runtime: Runtime
+) -> Outcome:
+    """Apply a gateway event; replays of an event id change nothing.
+
+    The event is recorded after it is applied: every step is itself idempotent,
+    so a delivery retried after a crash in between is simply applied again.
+    """
+    if await PaymentEvent.exists(event_id=event_id):
+        return Outcome.DUPLICATE
+    order = await Order.get_or_none(id=order_id)
+    if order is None:
+        return Outcome.UNKNOWN_ORDER
+    if kind == "payment.succeeded":
+        outcome = await _succeeded(order, reference, runtime)
+    elif kind == "payment.failed":
+        settled = await orders.cancel_pending(order.id, "PAYMENT_DECLINED")
+        if settled.changed and order.group_id is not None:
+            await orders.announce(runtime, "LEFT", order.group_id)
+        outcome = Outcome.DECLINED if settled.changed else Outcome.IGNORED
+    else:
+        outcome = Outcome.IGNORED
+    try:
+        await PaymentEvent.create(event_id=event_id, order_id=order.id, kind=kind, outcome=outcome)
+    except IntegrityError:
+        return Outcome.DUPLICATE
+    return outcome
+
+
+async def _succeeded(order: Order, reference: str, runtime: Runtime) -> Outcome:
+    settled = await orders.mark_paid(order.id, reference, runtime.gateway.name)
+    if settled.changed:
+        await groupbuys.after_payment(settled, runtime)
+        return Outcome.PAID
+    if settled.order.status == OrderStatus.CANCELLED:
+        await _refund_late_charge(settled.order, reference, runtime)
+        return Outcome.LATE_REFUNDED
+    return Outcome.IGNORED
+
+
+async def _refund_late_charge(order: Order, reference: str, runtime: Runtime) -> None:
+    """Money arrived after the order's window closed: record it and send it back."""
+    async with in_transaction():
+        changed = await Order.filter(id=order.id, status=OrderStatus.CANCELLED).update(
+            status=OrderStatus.REFUNDED, refunded_at=now_utc()
+        )
+        if changed:
+            await PaymentTransaction.create(
+                order_id=order.id,
+                kind=TransactionKind.CHARGE,
+                amount=order.total,
+                currency=order.currency,
+                gateway=runtime.gateway.name,
+                reference=reference,
+            )
+    if changed:
+        await orders.issue_refund(order, runtime)

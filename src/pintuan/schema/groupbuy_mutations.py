@@ -1,0 +1,226 @@
+"""Running offers (merchant staff) and buying into them (signed-in shoppers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from pintuan.models import groupbuys as models
+from pintuan.resolvers import groupbuys
+from pintuan.resolvers.errors import DomainError, ErrorCode
+from pintuan.schema.context import Info
+from pintuan.schema.errors import ApiError, UserError, user_errors
+from pintuan.schema.groupbuys import Group, GroupBuy, Order
+from pintuan.schema.ids import decode_id
+from pintuan.schema.permissions import MerchantActor, SignedIn, allow, require_merchant
+
+
+@strawberry.input(description="Prices are in minor units of the variant's currency.")
+class GroupBuyCreateInput:
+    variant_id: strawberry.ID
+    group_price: int
+    group_size: int
+    starts_at: datetime
+    ends_at: datetime
+    stock_limit: int
+    duration_seconds: int = 24 * 3600
+    per_user_limit: int = 1
+    solo_price: int | None = strawberry.field(
+        default=None, description="Defaults to the variant's price."
+    )
+
+
+@strawberry.input(
+    description="Once groups exist: only soloPrice, a later endsAt, perUserLimit, stockLimit."
+)
+class GroupBuyUpdateInput:
+    id: strawberry.ID
+    solo_price: int | None = None
+    group_price: int | None = None
+    group_size: int | None = None
+    duration_seconds: int | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    per_user_limit: int | None = None
+    stock_limit: int | None = None
+
+
+@strawberry.type
+class GroupBuyPayload:
+    group_buy: GroupBuy | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class GroupStartInput:
+    group_buy_id: strawberry.ID
+    idempotency_key: str
+    payment_token: str
+    quantity: int = 1
+
+
+@strawberry.input(description="Name the group by groupId or by shareCode.")
+class GroupJoinInput:
+    idempotency_key: str
+    payment_token: str
+    group_id: strawberry.ID | None = None
+    share_code: str | None = None
+    quantity: int = 1
+
+
+@strawberry.input(description="Buy alone at the variant's own price.")
+class OrderCreateInput:
+    variant_id: strawberry.ID
+    idempotency_key: str
+    payment_token: str
+    quantity: int = 1
+
+
+@strawberry.type
+class PurchasePayload:
+    order: Order | None = None
+    group: Group | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, purchase: groupbuys.Purchase) -> PurchasePayload:
+        return cls(
+            order=Order.of(purchase.order),
+            group=Group.of(purchase.group) if purchase.group else None,
+            user_errors=[e for error in purchase.errors for e in user_errors(error)],
+        )
+
+
+async def _offer(info: Info, id: strawberry.ID) -> models.GroupBuy:
+    offer = await info.context.loaders.group_buy.load(decode_id(id, "GroupBuy"))
+    if offer is None:
+        raise ApiError("NOT_FOUND", "No such group buy.", "id")
+    require_merchant(info, offer.merchant_id)
+    return offer
+
+
+def _buyer(info: Info) -> int:
+    user = info.context.viewer.user
+    if user is None:
+        raise ApiError("UNAUTHENTICATED", "Sign in to buy.")
+    return user.id
+
+
+async def _group_id(input: GroupJoinInput) -> int:
+    if (input.group_id is None) == (input.share_code is None):
+        raise DomainError(
+            ErrorCode.INVALID, "Give exactly one of groupId and shareCode.", "groupId"
+        )
+    if input.group_id is not None:
+        return decode_id(input.group_id, "Group", "groupId")
+    group = await groupbuys.group_by_share_code(input.share_code or "")
+    if group is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No group has that share code.", "shareCode")
+    return group.id
+
+
+@strawberry.type
+class GroupBuyMutation:
+    @strawberry.mutation(extensions=allow(MerchantActor()))
+    async def group_buy_create(self, info: Info, input: GroupBuyCreateInput) -> GroupBuyPayload:
+        variant = await info.context.loaders.variant.load(
+            decode_id(input.variant_id, "Variant", "variantId")
+        )
+        product = await info.context.loaders.product.load(variant.product_id) if variant else None
+        if variant is None or product is None:
+            raise ApiError("NOT_FOUND", "No such variant.", "variantId")
+        require_merchant(info, product.merchant_id)
+        terms = groupbuys.OfferTerms(
+            variant_id=variant.id,
+            group_price=input.group_price,
+            group_size=input.group_size,
+            duration_seconds=input.duration_seconds,
+            starts_at=input.starts_at,
+            ends_at=input.ends_at,
+            per_user_limit=input.per_user_limit,
+            stock_limit=input.stock_limit,
+            solo_price=input.solo_price,
+        )
+        try:
+            offer = await groupbuys.create_offer(product.merchant_id, terms)
+        except DomainError as exc:
+            return GroupBuyPayload(user_errors=user_errors(exc))
+        return GroupBuyPayload(group_buy=GroupBuy.of(offer))
+
+    @strawberry.mutation(extensions=allow(MerchantActor()))
+    async def group_buy_update(self, info: Info, input: GroupBuyUpdateInput) -> GroupBuyPayload:
+        offer = await _offer(info, input.id)
+        changes = groupbuys.OfferChanges(
+            solo_price=input.solo_price,
+            group_price=input.group_price,
+            group_size=input.group_size,
+            duration_seconds=input.duration_seconds,
+            starts_at=input.starts_at,
+            ends_at=input.ends_at,
+            per_user_limit=input.per_user_limit,
+            stock_limit=input.stock_limit,
+        )
+        try:
+            updated = await groupbuys.update_offer(offer, changes)
+        except DomainError as exc:
+            return GroupBuyPayload(user_errors=user_errors(exc))
+        return GroupBuyPayload(group_buy=GroupBuy.of(updated))
+
+    @strawberry.mutation(
+        extensions=allow(MerchantActor()), description="Open groups are cancelled and refunded."
+    )
+    async def group_buy_cancel(self, info: Info, id: strawberry.ID) -> GroupBuyPayload:
+        offer = await _offer(info, id)
+        try:
+            cancelled = await groupbuys.cancel_offer(offer, info.context.runtime)
+        except DomainError as exc:
+            return GroupBuyPayload(user_errors=user_errors(exc))
+        return GroupBuyPayload(group_buy=GroupBuy.of(cancelled))
+
+    @strawberry.mutation(extensions=allow(SignedIn()), description="Start a group as its leader.")
+    async def group_start(self, info: Info, input: GroupStartInput) -> PurchasePayload:
+        offer_id = decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
+        try:
+            purchase = await groupbuys.start_group(
+                offer_id,
+                _buyer(info),
+                input.quantity,
+                input.idempotency_key,
+                input.payment_token,
+                info.context.runtime,
+            )
+        except DomainError as exc:
+            return PurchasePayload(user_errors=user_errors(exc))
+        return PurchasePayload.of(purchase)
+
+    @strawberry.mutation(extensions=allow(SignedIn()))
+    async def group_join(self, info: Info, input: GroupJoinInput) -> PurchasePayload:
+        try:
+            purchase = await groupbuys.join_group(
+                await _group_id(input),
+                _buyer(info),
+                input.quantity,
+                input.idempotency_key,
+                input.payment_token,
+                info.context.runtime,
+            )
+        except DomainError as exc:
+            return PurchasePayload(user_errors=user_errors(exc))
+        return PurchasePayload.of(purchase)
+
+    @strawberry.mutation(extensions=allow(SignedIn()))
+    async def order_create(self, info: Info, input: OrderCreateInput) -> PurchasePayload:
+        variant_id = decode_id(input.variant_id, "Variant", "variantId")
+        try:
+            purchase = await groupbuys.buy_alone(
+                variant_id,
+                _buyer(info),
+                input.quantity,
+                input.idempotency_key,
+                input.payment_token,
+                info.context.runtime,
+            )
+        except DomainError as exc:
+            return PurchasePayload(user_errors=user_errors(exc))
+        return PurchasePayload.of(purchase)

@@ -1,0 +1,128 @@
+"""Live group progress over graphql-transport-ws: a snapshot, then one event per change."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from enum import StrEnum
+
+import strawberry
+
+from pintuan.live.progress import GroupState, group_channel, offer_channel
+from pintuan.models.groupbuys import GroupStatus
+from pintuan.resolvers import groupbuys
+from pintuan.resolvers.orders import group_state, now_utc
+from pintuan.schema.context import Info
+from pintuan.schema.errors import ApiError
+from pintuan.schema.groupbuys import Group, find_group
+from pintuan.schema.ids import decode_id
+from pintuan.schema.loaders import Loaders
+
+TERMINAL = {GroupStatus.FILLED.value, GroupStatus.FAILED.value, GroupStatus.CANCELLED.value}
+
+
+@strawberry.enum
+class GroupEvent(StrEnum):
+    SNAPSHOT = "SNAPSHOT"
+    JOINED = "JOINED"
+    PAID = "PAID"
+    LEFT = "LEFT"
+    FILLED = "FILLED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+@strawberry.type(
+    description="Count down locally from expiresAt, using serverTime to correct the clock."
+)
+class GroupProgress:
+    event: GroupEvent
+    member_count: int
+    size: int
+    slots_left: int
+    status: GroupStatus
+    expires_at: datetime
+    seconds_left: int
+    server_time: datetime
+    group_pk: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, event: GroupEvent, state: GroupState) -> GroupProgress:
+        now = now_utc()
+        open_ = state.status == GroupStatus.OPEN.value
+        return cls(
+            event=event,
+            member_count=state.member_count,
+            size=state.size,
+            slots_left=state.size - state.member_count,
+            status=GroupStatus(state.status),
+            expires_at=state.expires_at,
+            seconds_left=max(0, int((state.expires_at - now).total_seconds())) if open_ else 0,
+            server_time=now,
+            group_pk=state.group_id,
+        )
+
+    @strawberry.field(description="The group as of this event.")
+    async def group(self, info: Info) -> Group:
+        # A WebSocket's context lives as long as the connection: fresh loaders per
+        # event, or every event would show the first one's cached rows.
+        info.context.loaders = Loaders()
+        group = await info.context.loaders.group.load(self.group_pk)
+        if group is None:
+            raise ApiError("NOT_FOUND", "The group no longer exists.")
+        return Group.of(group)
+
+
+async def _snapshot(info: Info, group_id: int) -> GroupState:
+    """The mirrored state, rebuilt from the database when Redis lost it."""
+    progress = info.context.runtime.progress
+    state = await progress.read(group_id)
+    if state is None:
+        group = await groupbuys.group_row(group_id)
+        if group is None:
+            raise ApiError("NOT_FOUND", "No such group.")
+        state = group_state(group)
+        await progress.mirror(state)
+    return state
+
+
+@strawberry.type
+class LiveSubscription:
+    @strawberry.subscription(
+        description="Snapshot first, then every change; ends when the group closes."
+    )
+    async def group_progress(
+        self, info: Info, group_id: strawberry.ID | None = None, share_code: str | None = None
+    ) -> AsyncGenerator[GroupProgress, None]:
+        group = await find_group(info, group_id, share_code)
+        if group is None:
+            raise ApiError("NOT_FOUND", "No such group.")
+        bus = info.context.runtime.progress.bus
+        async with bus.listen(group_channel(group.pk)) as events:
+            state = await _snapshot(info, group.pk)
+            yield GroupProgress.of(GroupEvent.SNAPSHOT, state)
+            if state.status in TERMINAL:
+                return
+            seen = state.version
+            async for message in events:
+                state = GroupState.from_json(message["state"])
+                if state.version <= seen:
+                    continue  # already reflected in what this subscriber was sent
+                seen = state.version
+                yield GroupProgress.of(GroupEvent(message["event"]), state)
+                if state.status in TERMINAL:
+                    return
+
+    @strawberry.subscription(description="Groups of one offer opening, filling and failing.")
+    async def group_buy_activity(
+        self, info: Info, group_buy_id: strawberry.ID
+    ) -> AsyncGenerator[GroupProgress, None]:
+        offer_id = decode_id(group_buy_id, "GroupBuy", "groupBuyId")
+        if await info.context.loaders.group_buy.load(offer_id) is None:
+            raise ApiError("NOT_FOUND", "No such group buy.")
+        bus = info.context.runtime.progress.bus
+        async with bus.listen(offer_channel(offer_id)) as events:
+            async for message in events:
+                yield GroupProgress.of(
+                    GroupEvent(message["event"]), GroupState.from_json(message["state"])
+                )

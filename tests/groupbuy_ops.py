@@ -1,0 +1,96 @@
+"""GraphQL documents and calls shared by the group-buy tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pintuan.schema.ids import to_global_id
+from tests.conftest import GraphQLClient
+
+PURCHASE_FIELDS = """order { id kind status quantity unitPrice { amount } total { amount currency }
+    paidAt refundedAt }
+  group { id status memberCount slotsLeft size shareCode expiresAt secondsLeft filledAt }
+  userErrors { field code message }"""
+START = f"""mutation($i: GroupStartInput!) {{ groupStart(input: $i) {{ {PURCHASE_FIELDS} }} }}"""
+JOIN = f"""mutation($i: GroupJoinInput!) {{ groupJoin(input: $i) {{ {PURCHASE_FIELDS} }} }}"""
+BUY = f"""mutation($i: OrderCreateInput!) {{ orderCreate(input: $i) {{ {PURCHASE_FIELDS} }} }}"""
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+async def start(
+    gql: GraphQLClient,
+    headers: dict[str, str],
+    offer_id: int,
+    *,
+    idempotency_key: str | None = None,
+    token: str = "tok_visa",
+    quantity: int = 1,
+) -> dict[str, Any]:
+    variables = {
+        "i": {
+            "groupBuyId": to_global_id("GroupBuy", offer_id),
+            "quantity": quantity,
+            "idempotencyKey": idempotency_key or key(),
+            "paymentToken": token,
+        }
+    }
+    body = await gql(START, variables, headers)
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["groupStart"]
+    return result
+
+
+async def join(
+    gql: GraphQLClient,
+    headers: dict[str, str],
+    group_id: str | None = None,
+    *,
+    share_code: str | None = None,
+    idempotency_key: str | None = None,
+    token: str = "tok_visa",
+    quantity: int = 1,
+) -> dict[str, Any]:
+    target = {"groupId": group_id} if group_id else {"shareCode": share_code}
+    variables = {
+        "i": target
+        | {
+            "quantity": quantity,
+            "idempotencyKey": idempotency_key or key(),
+            "paymentToken": token,
+        }
+    }
+    body = await gql(JOIN, variables, headers)
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["groupJoin"]
+    return result
+
+
+async def buy(
+    gql: GraphQLClient,
+    headers: dict[str, str],
+    variant_id: int,
+    *,
+    idempotency_key: str | None = None,
+    token: str = "tok_visa",
+    quantity: int = 1,
+) -> dict[str, Any]:
+    variables = {
+        "i": {
+            "variantId": to_global_id("Variant", variant_id),
+            "quantity": quantity,
+            "idempotencyKey": idempotency_key or key(),
+            "paymentToken": token,
+        }
+    }
+    body = await gql(BUY, variables, headers)
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["orderCreate"]
+    return result
+
+
+def codes(payload: dict[str, Any]) -> list[str]:
+    return [e["code"] for e in payload["userErrors"]]

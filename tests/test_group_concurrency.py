@@ -1,0 +1,128 @@
+"""Many shoppers at once: groups never overfill, stock never oversells, limits hold."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+
+from pintuan.live.progress import offer_channel
+from pintuan.models.catalog import Variant
+from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
+from pintuan.models.orders import Order, OrderStatus, PaymentTransaction
+from pintuan.settings import Settings
+from tests import factories
+from tests.conftest import GraphQLClient
+from tests.groupbuy_ops import codes, join, start
+
+
+async def shoppers(settings: Settings, count: int) -> list[dict[str, str]]:
+    return [factories.bearer(await factories.user(), settings) for _ in range(count)]
+
+
+async def drain(events: AsyncIterator[dict[str, Any]], quiet_seconds: float = 0.3) -> list[str]:
+    """Event names received until the channel has been quiet for a moment."""
+    names = []
+    while True:
+        try:
+            message = await asyncio.wait_for(anext(events), quiet_seconds)
+        except TimeoutError:
+            return names
+        names.append(message["event"])
+
+
+async def test_fifty_shoppers_race_for_one_group_of_five(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=5, stock=100, stock_limit=100)
+    group_id = (await start(gql, (await shoppers(settings, 1))[0], offer.id))["group"]["id"]
+    crowd = await shoppers(settings, 50)
+    bus = app.state.runtime.progress.bus
+
+    async with bus.listen(offer_channel(offer.id)) as events:
+        results = await asyncio.gather(*(join(gql, headers, group_id) for headers in crowd))
+        announced = await drain(events)
+
+    joined = [r for r in results if not r["userErrors"]]
+    refused = [codes(r)[0] for r in results if r["userErrors"]]
+    assert len(joined) == 4
+    assert set(refused) <= {"GROUP_FULL", "GROUP_CLOSED"}
+    assert len(refused) == 46
+    group = await Group.get()
+    assert (group.status, group.slots_taken, group.paid_count) == (GroupStatus.FILLED, 5, 5)
+    assert announced.count("FILLED") == 1
+    assert announced.count("JOINED") == 4
+    variant = await Variant.get(id=offer.variant_id)
+    assert (variant.stock_on_hand, variant.stock_reserved) == (95, 0)
+    assert (await GroupBuy.get(id=offer.id)).stock_taken == 5
+    assert await GroupMember.all().count() == 5
+    assert await PaymentTransaction.all().count() == 5
+
+
+async def test_two_hundred_joins_over_twenty_groups(gql: GraphQLClient, settings: Settings) -> None:
+    offer = await factories.offer(group_size=5, stock=500, stock_limit=500)
+    leaders = await shoppers(settings, 20)
+    group_ids = [(await start(gql, headers, offer.id))["group"]["id"] for headers in leaders]
+    crowd = await shoppers(settings, 200)
+
+    results = await asyncio.gather(
+        *(join(gql, headers, group_ids[i % 20]) for i, headers in enumerate(crowd))
+    )
+
+    assert sum(not r["userErrors"] for r in results) == 80
+    groups = await Group.all()
+    assert all(g.slots_taken == g.paid_count == 5 for g in groups)
+    assert all(g.status == GroupStatus.FILLED for g in groups)
+    variant = await Variant.get(id=offer.variant_id)
+    assert (variant.stock_on_hand, variant.stock_reserved) == (400, 0)
+    assert await Order.filter(status=OrderStatus.PAID).count() == 100
+
+
+async def test_one_shopper_firing_ten_parallel_joins_gets_one(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=20, per_user_limit=1)
+    group_ids = [
+        (await start(gql, headers, offer.id))["group"]["id"]
+        for headers in await shoppers(settings, 10)
+    ]
+    me = (await shoppers(settings, 1))[0]
+
+    results = await asyncio.gather(*(join(gql, me, group_id) for group_id in group_ids))
+
+    assert sum(not r["userErrors"] for r in results) == 1
+    assert {codes(r)[0] for r in results if r["userErrors"]} == {"LIMIT_EXCEEDED"}
+    allowance = await OfferAllowance.filter(quantity__gt=0).order_by("-id").first()
+    assert allowance is not None and allowance.quantity == 1
+
+
+async def test_stock_is_never_oversold_across_groups(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=2, stock=7, stock_limit=50, per_user_limit=1)
+    crowd = await shoppers(settings, 30)
+
+    results = await asyncio.gather(*(start(gql, headers, offer.id) for headers in crowd))
+
+    assert sum(not r["userErrors"] for r in results) == 7
+    assert {codes(r)[0] for r in results if r["userErrors"]} == {"OUT_OF_STOCK"}
+    variant = await Variant.get(id=offer.variant_id)
+    assert (variant.stock_on_hand, variant.stock_reserved) == (0, 0)
+
+
+async def test_the_same_request_retried_in_parallel_is_applied_once(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    me = (await shoppers(settings, 1))[0]
+
+    results = await asyncio.gather(
+        *(start(gql, me, offer.id, idempotency_key="same") for _ in range(8))
+    )
+
+    assert {r["order"]["id"] for r in results} == {results[0]["order"]["id"]}
+    assert await Order.all().count() == 1
+    assert await Group.all().count() == 1
+    assert await PaymentTransaction.all().count() == 1
