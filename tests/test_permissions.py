@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from pintuan.models.accounts import ApiKey, ApiKeyKind, MerchantStaff, User
 from pintuan.models.catalog import Merchant, Product, ProductTag, Variant
+from pintuan.models.groupbuys import GroupBuy
 from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
@@ -22,6 +24,7 @@ class World:
     product: Product
     variant: Variant
     key: ApiKey
+    offer: GroupBuy
     callers: dict[str, dict[str, str]]
 
 
@@ -31,6 +34,10 @@ class Operation:
     document: str
     variables: Callable[[World], dict[str, Any]]
     allowed: str  # the caller role that may do it
+
+
+SOON = datetime.now(UTC) + timedelta(days=1)
+LATER = SOON + timedelta(days=7)
 
 
 def gid(kind: str, pk: int) -> str:
@@ -118,6 +125,33 @@ OPERATIONS = [
         "staff",
     ),
     Operation(
+        "groupBuyCreate",
+        with_input("groupBuyCreate", "GroupBuyCreateInput", "groupBuy { id }"),
+        lambda w: {
+            "i": {
+                "variantId": gid("Variant", w.variant.id),
+                "groupPrice": 1,
+                "groupSize": 2,
+                "startsAt": SOON.isoformat(),
+                "endsAt": LATER.isoformat(),
+                "stockLimit": 5,
+            }
+        },
+        "staff",
+    ),
+    Operation(
+        "groupBuyUpdate",
+        with_input("groupBuyUpdate", "GroupBuyUpdateInput", "groupBuy { id }"),
+        lambda w: {"i": {"id": gid("GroupBuy", w.offer.id), "stockLimit": 9}},
+        "staff",
+    ),
+    Operation(
+        "groupBuyCancel",
+        "mutation($id: ID!) { groupBuyCancel(id: $id) { groupBuy { id } userErrors { code } } }",
+        lambda w: {"id": gid("GroupBuy", w.offer.id)},
+        "staff",
+    ),
+    Operation(
         "apiKeys",
         "query($m: ID!) { apiKeys(merchantId: $m) { prefix } }",
         lambda w: {"m": gid("Merchant", w.shop.id)},
@@ -134,6 +168,20 @@ async def build_world(settings: Settings) -> World:
     key = await ApiKey.create(
         merchant=shop, kind=ApiKeyKind.SECRET, name="k", prefix="sk_x", key_hash="0" * 64
     )
+    offer = await GroupBuy.create(
+        merchant=shop,
+        product=product,
+        variant=variant,
+        solo_price=1000,
+        group_price=800,
+        currency="CNY",
+        group_size=3,
+        duration_seconds=3600,
+        starts_at=SOON,
+        ends_at=LATER,
+        per_user_limit=1,
+        stock_limit=5,
+    )
     await factories.user("newbie@example.com")
     accounts = {
         "customer": await factories.user(),
@@ -144,11 +192,11 @@ async def build_world(settings: Settings) -> World:
     callers = {"anonymous": {}} | {
         role: factories.bearer(account, settings) for role, account in accounts.items()
     }
-    return World(shop, product, variant, key, callers)
+    return World(shop, product, variant, key, offer, callers)
 
 
 async def snapshot() -> list[Any]:
-    tables = (Merchant, MerchantStaff, Product, ProductTag, Variant, ApiKey, User)
+    tables = (Merchant, MerchantStaff, Product, ProductTag, Variant, ApiKey, User, GroupBuy)
     return [sorted(map(str, await model.all().values())) for model in tables]
 
 
@@ -193,6 +241,6 @@ async def test_the_right_role_succeeds(
 
 async def _fresh(settings: Settings) -> World:
     """A new world per caller, so one caller's change cannot collide with the next."""
-    for model in (ApiKey, MerchantStaff, Variant, ProductTag, Product, Merchant, User):
+    for model in (GroupBuy, ApiKey, MerchantStaff, Variant, ProductTag, Product, Merchant, User):
         await model.all().delete()
     return await build_world(settings)

@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -24,12 +23,9 @@ from pintuan.auth.viewer import AccessDenied, authenticate
 from pintuan.db import tortoise_config
 from pintuan.live.bus import EventBus
 from pintuan.live.connection import connect
-from pintuan.live.deadlines import Deadlines
-from pintuan.live.progress import GroupProgress
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.live.throttle import SigninThrottle
 from pintuan.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from pintuan.payments import gateway_named
 from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema import build_schema
@@ -105,16 +101,6 @@ async def _check_live(request: Request) -> None:
     await request.app.state.redis.ping()
 
 
-def build_runtime(settings: Settings, redis: Redis, bus: EventBus) -> Runtime:
-    return Runtime(
-        gateway=gateway_named(settings.payment_gateway),
-        progress=GroupProgress(redis, bus),
-        group_deadlines=Deadlines(redis, "deadlines:groups"),
-        payment_deadlines=Deadlines(redis, "deadlines:payments"),
-        payment_window_seconds=settings.payment_window_seconds,
-    )
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check_production_safety()
@@ -131,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.throttle = SigninThrottle(
             redis, settings.signin_free_failures, settings.signin_max_lockout_seconds
         )
-        app.state.runtime = build_runtime(settings, redis, bus)
+        app.state.runtime = Runtime.build(settings, redis, bus)
         scheduler = None
         if settings.run_scheduler:
             runner = ExpiryScheduler(app.state.runtime, settings.sweep_interval_seconds)

@@ -1,22 +1,37 @@
-"""The ``pintuan`` command: serve, migrate, seed and export the schema."""
+"""The ``pintuan`` command: serve, work, migrate, seed, manage users, export the schema."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging.config
+import contextlib
+import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import uvicorn
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate
+
+from pintuan.db import tortoise_config
+from pintuan.demo import seed_demo
+from pintuan.live.bus import EventBus
+from pintuan.live.connection import connect
+from pintuan.logs import logging_config
+from pintuan.models.catalog import Merchant
+from pintuan.resolvers import accounts, merchants
+from pintuan.resolvers.errors import DomainError
+from pintuan.resolvers.runtime import Runtime
+from pintuan.scheduler import ExpiryScheduler
+from pintuan.schema import export_sdl
 from pintuan.settings import Settings, SettingsError
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from pintuan.logs import logging_config
-
+    if args.no_scheduler:
+        os.environ["PINTUAN_RUN_SCHEDULER"] = "false"  # read again by every worker process
     uvicorn.run(
         "pintuan.app:create_app",
         factory=True,
@@ -30,41 +45,41 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[None]:
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
 async def _migrate(settings: Settings) -> None:
-    from tortoise import Tortoise
-    from tortoise.migrations.api import migrate
-
-    from pintuan.db import tortoise_config
-
     try:
         await migrate(config=tortoise_config(settings.database_url))
     finally:
         await Tortoise.close_connections()
 
 
+async def _worker(settings: Settings) -> None:
+    async with _database(settings):
+        redis = connect(settings)
+        bus = EventBus(redis)
+        try:
+            runtime = Runtime.build(settings, redis, bus)
+            await ExpiryScheduler(runtime, settings.sweep_interval_seconds).run()
+        finally:
+            await bus.aclose()
+            await redis.aclose()
+
+
 async def _seed(settings: Settings) -> str:
-    from tortoise import Tortoise
-
-    from pintuan.db import tortoise_config
-    from pintuan.demo import seed_demo
-
-    await Tortoise.init(config=tortoise_config(settings.database_url))
-    try:
+    async with _database(settings):
         return await seed_demo()
-    finally:
-        await Tortoise.close_connections()
 
 
 async def _create_user(args: argparse.Namespace, settings: Settings) -> str:
-    from tortoise import Tortoise
-
-    from pintuan.db import tortoise_config
-    from pintuan.models.catalog import Merchant
-    from pintuan.resolvers import accounts, merchants
-    from pintuan.resolvers.errors import DomainError
-
-    await Tortoise.init(config=tortoise_config(settings.database_url))
-    try:
+    async with _database(settings):
         merchant = None
         if args.role == "merchant":
             merchant = await Merchant.get_or_none(handle=args.merchant or "")
@@ -82,13 +97,9 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> str:
         except DomainError as exc:
             raise SystemExit(f"pintuan: {exc.field or 'user'}: {exc.message}") from None
         return f"Created {args.role} {user.email} (handle {user.handle})."
-    finally:
-        await Tortoise.close_connections()
 
 
 def _export_schema(args: argparse.Namespace) -> int:
-    from pintuan.schema import export_sdl
-
     sdl = export_sdl()
     if args.output:
         Path(args.output).write_text(sdl, encoding="utf-8")
@@ -105,7 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="leave group expiry to separate `pintuan worker` processes",
+    )
 
+    commands.add_parser(
+        "worker", help="run only the expiry scheduler (needs PINTUAN_REDIS_URL to share events)"
+    )
     commands.add_parser("migrate", help="bring the database to the current schema")
 
     seed = commands.add_parser("seed", help="load data into the database")
@@ -142,6 +161,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Database is up to date.")
     elif args.command == "seed":
         print(asyncio.run(_seed(settings)))
+    elif args.command == "worker":
+        if not settings.redis_url:
+            print(
+                "pintuan: a separate worker needs PINTUAN_REDIS_URL; "
+                "the embedded server runs the scheduler itself",
+                file=sys.stderr,
+            )
+            return 2
+        logging.getLogger().setLevel(settings.log_level.upper())
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_worker(settings))
     elif args.command == "user":
         if args.role == "merchant" and not args.merchant:
             print("pintuan: --role merchant needs --merchant HANDLE", file=sys.stderr)

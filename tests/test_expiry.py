@@ -1,0 +1,208 @@
+"""Groups whose timer runs out fail once, and every member is made whole exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from tortoise.expressions import F
+
+from pintuan.app import create_app
+from pintuan.live.progress import group_channel
+from pintuan.models.catalog import Variant
+from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
+from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
+from pintuan.payments import InstantGateway
+from pintuan.resolvers import groupbuys
+from pintuan.resolvers.runtime import Runtime
+from pintuan.scheduler import ExpiryScheduler
+from pintuan.schema.ids import to_global_id
+from pintuan.settings import Settings
+from tests import factories
+from tests.conftest import GraphQLClient
+from tests.groupbuy_ops import join, start
+
+
+async def open_group(
+    gql: GraphQLClient, settings: Settings, *, paid: int, pending: int = 0
+) -> tuple[GroupBuy, int]:
+    """A size-5 group with ``paid`` members (the leader first) and ``pending`` unpaid ones."""
+    offer = await factories.offer(group_size=5, stock=20, stock_limit=20)
+    leader = factories.bearer(await factories.user(), settings)
+    group_id = (await start(gql, leader, offer.id))["group"]["id"]
+    for _ in range(paid - 1):
+        await join(gql, factories.bearer(await factories.user(), settings), group_id)
+    group = await Group.get()
+    for _ in range(pending):
+        await _pending_member(offer, group)
+    return offer, group.id
+
+
+async def _pending_member(offer: GroupBuy, group: Group) -> None:
+    """A member still inside their payment window (as with the webhook gateway)."""
+    buyer = await factories.user()
+    order = await Order.create(
+        buyer=buyer,
+        merchant_id=offer.merchant_id,
+        kind="GROUP",
+        group=group,
+        group_buy=offer,
+        variant_id=offer.variant_id,
+        quantity=1,
+        unit_price=offer.group_price,
+        currency="CNY",
+        idempotency_key="pending",
+        request_hash="x",
+        payment_due_at=group.expires_at,
+    )
+    await GroupMember.create(group=group, user=buyer, order_id=order.id)
+    await OfferAllowance.create(group_buy=offer, user=buyer, quantity=1)
+    await Group.filter(id=group.id).update(slots_taken=F("slots_taken") + 1)
+    await GroupBuy.filter(id=offer.id).update(stock_taken=F("stock_taken") + 1)
+    await Variant.filter(id=offer.variant_id).update(stock_reserved=F("stock_reserved") + 1)
+
+
+async def run_out_the_clock(runtime: Runtime, group_id: int) -> None:
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    await Group.filter(id=group_id).update(expires_at=past)
+    await runtime.group_deadlines.schedule(group_id, past)
+
+
+async def assert_made_whole(offer: GroupBuy, paid: int) -> None:
+    group = await Group.get()
+    assert group.status == GroupStatus.FAILED
+    refunded = await Order.filter(status=OrderStatus.REFUNDED).count()
+    assert refunded == paid
+    assert (
+        await Order.filter(status__in=[OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]).count() == 0
+    )
+    refunds = await PaymentTransaction.filter(kind=TransactionKind.REFUND).values_list(
+        "order_id", flat=True
+    )
+    assert sorted(refunds) == sorted(set(refunds))  # nobody refunded twice
+    assert len(refunds) == paid
+    variant = await Variant.get(id=offer.variant_id)
+    assert (variant.stock_on_hand, variant.stock_reserved) == (20, 0)
+    assert (await GroupBuy.get(id=offer.id)).stock_taken == 0
+
+
+async def test_an_expired_group_fails_and_refunds_each_member_once_with_two_schedulers(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer, group_id = await open_group(gql, settings, paid=3, pending=1)
+    runtime: Runtime = app.state.runtime
+    await run_out_the_clock(runtime, group_id)
+    first, second = ExpiryScheduler(runtime, 5), ExpiryScheduler(runtime, 5)
+
+    await asyncio.gather(
+        first.tick(), second.tick(), groupbuys.sweep(runtime), groupbuys.sweep(runtime)
+    )
+    await asyncio.gather(first.tick(), second.tick())
+
+    await assert_made_whole(offer, paid=3)
+    assert await Order.filter(status=OrderStatus.CANCELLED).count() == 1
+
+
+class CrashingGateway(InstantGateway):
+    """Dies on its second refund, as a process killed half-way through an expiry would."""
+
+    def __init__(self) -> None:
+        self.refunds = 0
+
+    async def refund(self, order_id: int, amount: int, currency: str) -> str:
+        self.refunds += 1
+        if self.refunds == 2:
+            raise ConnectionError("process killed")
+        return await super().refund(order_id, amount, currency)
+
+
+async def test_a_scheduler_killed_mid_expiry_is_finished_by_the_next_without_double_refunds(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer, group_id = await open_group(gql, settings, paid=3, pending=1)
+    healthy: Runtime = app.state.runtime
+    crashing = replace(healthy, gateway=CrashingGateway())
+    await run_out_the_clock(healthy, group_id)
+
+    with pytest.raises(ConnectionError):
+        await ExpiryScheduler(crashing, 5).tick()
+    assert (await Group.get()).status == GroupStatus.FAILED
+    assert await PaymentTransaction.filter(kind=TransactionKind.REFUND).count() == 1
+
+    restarted = ExpiryScheduler(healthy, 5)
+    await restarted.rebuild()
+    await restarted.tick()
+    assert await groupbuys.sweep(healthy) > 0
+    assert await groupbuys.sweep(healthy) == 0  # nothing left to do
+
+    await assert_made_whole(offer, paid=3)
+
+
+async def test_deadlines_survive_a_restart(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    _, group_id = await open_group(gql, settings, paid=1)
+    await Group.filter(id=group_id).update(expires_at=datetime.now(UTC) + timedelta(seconds=1))
+
+    # A new process whose live layer lost every deadline (an in-process one starts
+    # empty; a real Redis may have been flushed or replaced).
+    fresh = create_app(settings)
+    async with fresh.router.lifespan_context(fresh):
+        runtime: Runtime = fresh.state.runtime
+        await runtime.group_deadlines.replace_all([])
+        assert await runtime.group_deadlines.next_due() is None
+        scheduler = ExpiryScheduler(runtime, 5)
+        await scheduler.rebuild()
+        assert await runtime.group_deadlines.next_due() is not None
+        await asyncio.sleep(1.1)
+        assert await scheduler.tick() == 1
+        assert (await Group.get(id=group_id)).status == GroupStatus.FAILED
+
+
+async def test_the_scheduler_task_expires_groups_on_its_own(
+    make_app: Any, settings: Settings
+) -> None:
+    async with make_app(run_scheduler=True, sweep_interval_seconds=1) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            _, group_id = await open_group(GraphQLClient(http), settings, paid=1)
+        soon = datetime.now(UTC) + timedelta(milliseconds=300)
+        await Group.filter(id=group_id).update(expires_at=soon)
+        async with (
+            app.state.runtime.progress.bus.listen(group_channel(group_id)) as events,
+            asyncio.timeout(5),
+        ):
+            async for message in events:
+                if message["event"] == "FAILED":
+                    break
+        assert (await Group.get(id=group_id)).status == GroupStatus.FAILED
+
+
+async def test_a_group_timer_never_outlives_its_offer(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    ends = datetime.now(UTC) + timedelta(minutes=10)
+    offer = await factories.offer(duration_seconds=3600, ends_at=ends)
+
+    started = await start(gql, factories.bearer(await factories.user(), settings), offer.id)
+
+    expires = datetime.fromisoformat(started["group"]["expiresAt"])
+    assert abs((expires - ends).total_seconds()) < 0.01
+    assert started["group"]["secondsLeft"] <= 600
+
+
+async def test_no_one_joins_an_expired_group_before_the_scheduler_runs(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    _, group_id = await open_group(gql, settings, paid=1)
+    await Group.filter(id=group_id).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    shopper = factories.bearer(await factories.user(), settings)
+
+    late = await join(gql, shopper, to_global_id("Group", group_id))
+
+    assert [e["code"] for e in late["userErrors"]] == ["GROUP_CLOSED"]

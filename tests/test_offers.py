@@ -1,0 +1,148 @@
+"""Merchants run group-buy offers: create, change what is safe, cancel with refunds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from pintuan.models.catalog import Variant
+from pintuan.models.groupbuys import Group, GroupBuy, GroupStatus
+from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
+from pintuan.schema.ids import to_global_id
+from pintuan.settings import Settings
+from tests import factories
+from tests.conftest import GraphQLClient
+from tests.groupbuy_ops import codes, join, start
+
+FIELDS = """groupBuy { id status groupSize soloPrice { amount } groupPrice { amount }
+  endsAt stockLimit stockRemaining perUserLimit } userErrors { field code message }"""
+CREATE = f"mutation($i: GroupBuyCreateInput!) {{ groupBuyCreate(input: $i) {{ {FIELDS} }} }}"
+UPDATE = f"mutation($i: GroupBuyUpdateInput!) {{ groupBuyUpdate(input: $i) {{ {FIELDS} }} }}"
+CANCEL = f"mutation($id: ID!) {{ groupBuyCancel(id: $id) {{ {FIELDS} }} }}"
+
+
+def iso(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+@pytest.fixture
+async def staff(settings: Settings) -> tuple[Variant, dict[str, str]]:
+    shop = await factories.merchant()
+    item = await factories.product(shop, prices=(1000,), stock=50)
+    member = await factories.user(staff_of=shop)
+    return await Variant.get(product_id=item.id), factories.bearer(member, settings)
+
+
+def terms(variant: Variant, **changes: Any) -> dict[str, Any]:
+    return {
+        "variantId": to_global_id("Variant", variant.id),
+        "groupPrice": 700,
+        "groupSize": 3,
+        "startsAt": iso(timedelta(minutes=-1)),
+        "endsAt": iso(timedelta(days=1)),
+        "stockLimit": 30,
+        "durationSeconds": 3600,
+        "perUserLimit": 2,
+    } | changes
+
+
+async def test_create_an_offer(gql: GraphQLClient, staff: tuple[Variant, dict[str, str]]) -> None:
+    variant, headers = staff
+    body = await gql(CREATE, {"i": terms(variant)}, headers)
+    payload = body["data"]["groupBuyCreate"]
+    assert payload["userErrors"] == []
+    offer = payload["groupBuy"]
+    assert offer["status"] == "ACTIVE"
+    assert offer["soloPrice"] == {"amount": 1000}
+    assert offer["stockRemaining"] == 30
+
+    listed = await gql(
+        "query($p: ID!) { groupBuys(first: 5, productId: $p, status: ACTIVE) { totalCount } }",
+        {"p": to_global_id("Product", variant.product_id)},
+    )
+    assert listed["data"]["groupBuys"]["totalCount"] == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"groupPrice": 1200}, "groupPrice"),
+        ({"groupSize": 1}, "groupSize"),
+        ({"durationSeconds": 10}, "durationSeconds"),
+        ({"endsAt": iso(timedelta(minutes=-30))}, "endsAt"),
+        ({"stockLimit": 0}, "stockLimit"),
+        ({"perUserLimit": 0}, "perUserLimit"),
+    ],
+)
+async def test_bad_terms_are_refused(
+    gql: GraphQLClient,
+    staff: tuple[Variant, dict[str, str]],
+    changes: dict[str, Any],
+    field: str,
+) -> None:
+    variant, headers = staff
+    payload = (await gql(CREATE, {"i": terms(variant, **changes)}, headers))["data"][
+        "groupBuyCreate"
+    ]
+    assert payload["groupBuy"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(field, "INVALID")]
+    assert await GroupBuy.all().count() == 0
+
+
+async def test_only_safe_changes_once_groups_exist(
+    gql: GraphQLClient, settings: Settings, staff: tuple[Variant, dict[str, str]]
+) -> None:
+    variant, headers = staff
+    offer = (await gql(CREATE, {"i": terms(variant)}, headers))["data"]["groupBuyCreate"][
+        "groupBuy"
+    ]
+    early = await gql(UPDATE, {"i": {"id": offer["id"], "groupPrice": 650}}, headers)
+    assert early["data"]["groupBuyUpdate"]["groupBuy"]["groupPrice"] == {"amount": 650}
+
+    pk = int((await GroupBuy.get()).id)
+    await start(gql, factories.bearer(await factories.user(), settings), pk, quantity=2)
+
+    locked = await gql(UPDATE, {"i": {"id": offer["id"], "groupSize": 5}}, headers)
+    shorter = await gql(
+        UPDATE, {"i": {"id": offer["id"], "endsAt": iso(timedelta(hours=2))}}, headers
+    )
+    too_little = await gql(UPDATE, {"i": {"id": offer["id"], "stockLimit": 1}}, headers)
+    longer = await gql(
+        UPDATE,
+        {"i": {"id": offer["id"], "endsAt": iso(timedelta(days=3)), "stockLimit": 40}},
+        headers,
+    )
+
+    assert codes(locked["data"]["groupBuyUpdate"]) == ["GROUPS_EXIST"]
+    assert codes(shorter["data"]["groupBuyUpdate"]) == ["GROUPS_EXIST"]
+    assert codes(too_little["data"]["groupBuyUpdate"]) == ["INVALID"]
+    assert longer["data"]["groupBuyUpdate"]["groupBuy"]["stockRemaining"] == 38
+
+
+async def test_cancelling_refunds_open_groups_and_keeps_filled_ones(
+    gql: GraphQLClient, settings: Settings, staff: tuple[Variant, dict[str, str]]
+) -> None:
+    variant, headers = staff
+    offer_id = (await gql(CREATE, {"i": terms(variant, groupSize=2)}, headers))["data"][
+        "groupBuyCreate"
+    ]["groupBuy"]["id"]
+    pk = (await GroupBuy.get()).id
+    filled = await start(gql, factories.bearer(await factories.user(), settings), pk)
+    await join(gql, factories.bearer(await factories.user(), settings), filled["group"]["id"])
+    await start(gql, factories.bearer(await factories.user(), settings), pk)
+
+    cancelled = await gql(CANCEL, {"id": offer_id}, headers)
+    again = await gql(CANCEL, {"id": offer_id}, headers)
+    late = await start(gql, factories.bearer(await factories.user(), settings), pk)
+
+    assert cancelled["data"]["groupBuyCancel"]["groupBuy"]["status"] == "CANCELLED"
+    assert codes(again["data"]["groupBuyCancel"]) == ["ALREADY_CANCELLED"]
+    assert codes(late) == ["OFFER_NOT_ACTIVE"]
+    statuses = sorted(await Group.all().values_list("status", flat=True))
+    assert statuses == [GroupStatus.CANCELLED, GroupStatus.FILLED]
+    assert await Order.filter(status=OrderStatus.REFUNDED).count() == 1
+    assert await Order.filter(status=OrderStatus.PAID).count() == 2
+    assert await PaymentTransaction.filter(kind=TransactionKind.REFUND).count() == 1
+    assert (await Variant.get(id=variant.id)).stock_on_hand == 48

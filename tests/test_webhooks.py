@@ -1,0 +1,171 @@
+"""The webhook gateway: orders wait for a signed event; each event counts once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from pintuan.models.groupbuys import Group
+from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
+from pintuan.payments import sign_webhook
+from pintuan.resolvers import groupbuys
+from pintuan.settings import Settings
+from tests import factories
+from tests.conftest import GraphQLClient
+from tests.groupbuy_ops import join, start
+
+SECRET = "webhook-secret-for-tests"
+
+
+@pytest.fixture
+async def webhook_app(make_app: Any) -> AsyncIterator[Starlette]:
+    async with make_app(payment_gateway="webhook", webhook_secret=SECRET) as app:
+        yield app
+
+
+@pytest.fixture
+async def client(webhook_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=webhook_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        yield http
+
+
+async def deliver(
+    http: httpx.AsyncClient, event: dict[str, Any], *, secret: str = SECRET
+) -> httpx.Response:
+    body = json.dumps(event).encode()
+    return await http.post(
+        "/webhooks/payments",
+        content=body,
+        headers={"x-pintuan-signature": sign_webhook(secret, body)},
+    )
+
+
+def succeeded(order_id: str, event_id: str = "evt_1") -> dict[str, Any]:
+    return {"id": event_id, "type": "payment.succeeded", "orderId": order_id, "reference": "ch_9"}
+
+
+async def pending_group(client: httpx.AsyncClient, settings: Settings) -> dict[str, Any]:
+    offer = await factories.offer(group_size=2)
+    return await start(
+        GraphQLClient(client), factories.bearer(await factories.user(), settings), offer.id
+    )
+
+
+async def test_orders_wait_for_payment_holding_their_slot(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    started = await pending_group(client, settings)
+
+    assert started["userErrors"] == []
+    assert started["order"]["status"] == "PENDING_PAYMENT"
+    assert started["group"]["memberCount"] == 1
+    order = await Order.get()
+    assert order.payment_due_at is not None
+    assert order.payment_due_at - datetime.now(UTC) <= timedelta(minutes=10)
+
+
+async def test_a_valid_event_pays_once_and_replays_change_nothing(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    started = await pending_group(client, settings)
+    event = succeeded(started["order"]["id"])
+
+    first = await deliver(client, event)
+    replay = await deliver(client, event)
+
+    assert first.json() == {"outcome": "PAID"}
+    assert replay.json() == {"outcome": "DUPLICATE"}
+    assert (await Order.get()).status == OrderStatus.PAID
+    assert await PaymentTransaction.filter(kind=TransactionKind.CHARGE).count() == 1
+    assert (await Group.get()).paid_count == 1
+
+
+async def test_the_last_payment_fills_the_group(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    started = await pending_group(client, settings)
+    joined = await join(
+        GraphQLClient(client),
+        factories.bearer(await factories.user(), settings),
+        started["group"]["id"],
+    )
+    await deliver(client, succeeded(started["order"]["id"], "evt_a"))
+    assert (await Group.get()).status == "OPEN"
+
+    await deliver(client, succeeded(joined["order"]["id"], "evt_b"))
+
+    group = await Group.get()
+    assert (group.status, group.paid_count) == ("FILLED", 2)
+
+
+async def test_a_bad_signature_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    started = await pending_group(client, settings)
+    event = succeeded(started["order"]["id"])
+    body = json.dumps(event).encode()
+
+    forged = await deliver(client, event, secret="not-the-secret")
+    tampered = await client.post(
+        "/webhooks/payments",
+        content=body.replace(b"ch_9", b"ch_8"),
+        headers={"x-pintuan-signature": sign_webhook(SECRET, body)},
+    )
+    unsigned = await client.post("/webhooks/payments", content=body)
+
+    assert [r.status_code for r in (forged, tampered, unsigned)] == [401, 401, 401]
+    assert (await Order.get()).status == OrderStatus.PENDING_PAYMENT
+    assert await PaymentTransaction.all().count() == 0
+
+
+async def test_a_failed_payment_releases_the_slot(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    started = await pending_group(client, settings)
+    event = {"id": "evt_f", "type": "payment.failed", "orderId": started["order"]["id"]}
+
+    response = await deliver(client, event)
+
+    assert response.json() == {"outcome": "DECLINED"}
+    assert (await Order.get()).status == OrderStatus.CANCELLED
+    assert (await Group.get()).slots_taken == 0
+
+
+async def test_a_payment_after_the_window_is_refunded(
+    webhook_app: Starlette, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    started = await pending_group(client, settings)
+    order = await Order.get()
+    await Order.filter(id=order.id).update(payment_due_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert await groupbuys.sweep(webhook_app.state.runtime) == 1
+    assert (await Order.get()).status == OrderStatus.CANCELLED
+
+    late = await deliver(client, succeeded(started["order"]["id"], "evt_late"))
+
+    assert late.json() == {"outcome": "LATE_REFUNDED"}
+    order = await Order.get()
+    assert order.status == OrderStatus.REFUNDED
+    kinds = sorted(
+        await PaymentTransaction.filter(order_id=order.id).values_list("kind", flat=True)
+    )
+    assert kinds == ["CHARGE", "REFUND"]
+    assert (await Group.get()).slots_taken == 0
+
+
+async def test_malformed_events_are_refused(client: httpx.AsyncClient) -> None:
+    for event in ({"type": "payment.succeeded"}, {"id": "e", "type": "x", "orderId": "nope"}):
+        assert (await deliver(client, event)).status_code == 400
+    body = b"not json"
+    response = await client.post(
+        "/webhooks/payments",
+        content=body,
+        headers={"x-pintuan-signature": sign_webhook(SECRET, body)},
+    )
+    assert response.status_code == 400
