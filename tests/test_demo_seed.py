@@ -1,39 +1,60 @@
-"""The demo seed builds a believable catalog and is safe to run twice."""
+"""The demo seed builds a believable store and is safe to run twice."""
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
 
 from pintuan.demo import MERCHANTS, seed_demo
+from pintuan.models.accounts import User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.models.groupbuys import Group, GroupBuy, GroupStatus
+from pintuan.models.orders import Order, PaymentTransaction
 
 
-async def test_seed_twice_creates_the_catalog_once(app: Starlette) -> None:
-    await seed_demo()
-    counts = (
-        await Merchant.all().count(),
-        await Product.all().count(),
-        await Variant.all().count(),
-        await ProductTag.all().count(),
+async def counts() -> tuple[int, ...]:
+    models = (
+        Merchant,
+        Product,
+        Variant,
+        ProductTag,
+        User,
+        GroupBuy,
+        Group,
+        Order,
+        PaymentTransaction,
     )
-    await seed_demo()
+    return tuple([await model.all().count() for model in models])
 
-    assert counts[0] == len(MERCHANTS)
-    assert counts[1] == 200
-    assert counts[2] >= 200
-    assert counts == (
-        await Merchant.all().count(),
-        await Product.all().count(),
-        await Variant.all().count(),
-        await ProductTag.all().count(),
-    )
+
+async def test_seed_twice_creates_the_store_once(app: Starlette) -> None:
+    await seed_demo(app.state.runtime)
+    first = await counts()
+    await seed_demo(app.state.runtime)
+
+    assert await counts() == first
+    assert first[0] == len(MERCHANTS)
+    assert first[1] == 200
     assert await Product.filter(status=ProductStatus.ACTIVE).count() > 150
     assert await Product.filter(title__contains="茶").exists()
     assert await Product.filter(title__contains="Tea").exists()
+    assert await User.filter(is_admin=True).count() == 1
+
+
+async def test_the_demo_has_groups_at_every_stage(app: Starlette) -> None:
+    await seed_demo(app.state.runtime)
+
+    statuses = await Group.all().values_list("status", flat=True)
+    assert statuses.count(GroupStatus.OPEN) >= 4
+    assert GroupStatus.FILLED in statuses
+    assert GroupStatus.FAILED in statuses
+    one_short = [
+        g for g in await Group.filter(status=GroupStatus.OPEN) if g.size - g.slots_taken == 1
+    ]
+    assert one_short
 
 
 async def test_seeded_price_columns_match_variants(app: Starlette) -> None:
-    await seed_demo()
+    await seed_demo(app.state.runtime)
     for product in await Product.all().prefetch_related("variants"):
         prices = [v.price_amount for v in product.variants]
         assert (product.price_min, product.price_max) == (min(prices), max(prices))

@@ -75,7 +75,13 @@ async def _worker(settings: Settings) -> None:
 
 async def _seed(settings: Settings) -> str:
     async with _database(settings):
-        return await seed_demo()
+        redis = connect(settings)
+        bus = EventBus(redis)
+        try:
+            return await seed_demo(Runtime.build(settings, redis, bus))
+        finally:
+            await bus.aclose()
+            await redis.aclose()
 
 
 async def _create_user(args: argparse.Namespace, settings: Settings) -> str:

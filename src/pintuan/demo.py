@@ -10,7 +10,9 @@ from tortoise.transactions import in_transaction
 
 from pintuan.models.accounts import MerchantStaff, User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
-from pintuan.resolvers import accounts
+from pintuan.models.groupbuys import Group, GroupBuy
+from pintuan.resolvers import accounts, groupbuys
+from pintuan.resolvers.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -222,10 +224,67 @@ async def seed_accounts() -> int:
     return await User.all().count() - before
 
 
-async def seed_demo() -> str:
+OFFER_COUNT = 12
+OFFER_SIZES = (3, 2, 3, 5, 4)  # the rest alternate 2, 3, 4
+# (offer index, members who joined, what becomes of the group)
+GROUP_STAGES = (
+    (0, 1, "open"),
+    (0, 2, "open"),
+    (1, 2, "filled"),
+    (1, 1, "open"),
+    (2, 3, "filled"),
+    (2, 1, "failed"),
+    (3, 4, "open"),
+    (4, 1, "open"),
+)
+
+
+async def seed_group_buys(runtime: Runtime) -> int:
+    """Active offers with groups at every stage: forming, one short, filled and failed."""
+    shoppers = [await User.get(email=email) for email, _ in CUSTOMERS]
+    now = datetime.now(UTC)
+    offers = []
+    variants = await Variant.filter(product__status=ProductStatus.ACTIVE, position=0).order_by("id")
+    for index, variant in enumerate(variants[:OFFER_COUNT]):
+        offer = await GroupBuy.get_or_none(variant_id=variant.id)
+        if offer is None:
+            offer = await groupbuys.create_offer(
+                (await Product.get(id=variant.product_id)).merchant_id,
+                groupbuys.OfferTerms(
+                    variant_id=variant.id,
+                    group_price=variant.price_amount * 3 // 4,
+                    group_size=OFFER_SIZES[index] if index < len(OFFER_SIZES) else 2 + index % 3,
+                    duration_seconds=24 * 3600,
+                    starts_at=now - timedelta(hours=2),
+                    ends_at=now + timedelta(days=14),
+                    per_user_limit=3,
+                    stock_limit=200,
+                ),
+            )
+        offers.append(offer)
+    before = await Group.all().count()
+    for n, (offer_index, members, fate) in enumerate(GROUP_STAGES):
+        offer = offers[offer_index]
+        leader, *friends = shoppers[:members]
+        started = await groupbuys.start_group(
+            offer.id, leader.id, 1, f"demo-{n}-leader", "tok_demo", runtime
+        )
+        group = started.group
+        if group is None:
+            continue
+        for k, friend in enumerate(friends):
+            await groupbuys.join_group(group.id, friend.id, 1, f"demo-{n}-{k}", "tok_demo", runtime)
+        if fate == "failed":
+            await Group.filter(id=group.id).update(expires_at=now - timedelta(minutes=5))
+            await groupbuys.expire_group(group.id, runtime)
+    return await Group.all().count() - before
+
+
+async def seed_demo(runtime: Runtime) -> str:
     created = await seed_catalog(200)
     users = await seed_accounts()
+    groups = await seed_group_buys(runtime)
     return (
         f"Demo store ready: {created} new products ({len(MERCHANTS)} merchants), "
-        f"{users} new accounts."
+        f"{users} new accounts, {groups} new groups."
     )
