@@ -82,7 +82,7 @@ def settings(database_url: str) -> Settings:
     )
 
 
-async def _empty_tables() -> None:
+async def empty_tables() -> None:
     assert Tortoise.apps is not None
     tables = [model._meta.db_table for model in Tortoise.apps["pintuan"].values()]
     conn = connections.get("default")
@@ -100,7 +100,7 @@ async def _empty_tables() -> None:
 
 async def _started(app: Starlette) -> AsyncIterator[Starlette]:
     async with app.router.lifespan_context(app):
-        await _empty_tables()
+        await empty_tables()
         redis: Redis = app.state.redis
         await redis.flushdb()
         yield app

@@ -11,11 +11,20 @@ from pintuan.cli import main
 from pintuan.db import tortoise_config
 from pintuan.models.accounts import MerchantStaff, User
 from pintuan.schema import export_sdl
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, empty_tables
+
+
+async def _emptied(database_url: str) -> None:
+    await Tortoise.init(config=tortoise_config(database_url))
+    try:
+        await empty_tables()
+    finally:
+        await Tortoise.close_connections()
 
 
 @pytest.fixture
 def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    asyncio.run(_emptied(database_url))
     monkeypatch.setenv("PINTUAN_DATABASE_URL", database_url)
     monkeypatch.setenv("PINTUAN_SECRET_KEY", TEST_SECRET_KEY)
 

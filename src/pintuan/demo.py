@@ -225,6 +225,7 @@ async def seed_accounts() -> int:
 
 
 OFFER_COUNT = 12
+MIN_OFFER_STOCK = 50
 OFFER_SIZES = (3, 2, 3, 5, 4)  # the rest alternate 2, 3, 4
 # (offer index, members who joined, what becomes of the group)
 GROUP_STAGES = (
@@ -244,7 +245,9 @@ async def seed_group_buys(runtime: Runtime) -> int:
     shoppers = [await User.get(email=email) for email, _ in CUSTOMERS]
     now = datetime.now(UTC)
     offers = []
-    variants = await Variant.filter(product__status=ProductStatus.ACTIVE, position=0).order_by("id")
+    variants = await Variant.filter(
+        product__status=ProductStatus.ACTIVE, position=0, stock_on_hand__gte=MIN_OFFER_STOCK
+    ).order_by("id")
     for index, variant in enumerate(variants[:OFFER_COUNT]):
         offer = await GroupBuy.get_or_none(variant_id=variant.id)
         if offer is None:

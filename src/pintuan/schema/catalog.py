@@ -15,6 +15,7 @@ from pintuan.resolvers.errors import DomainError
 from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError, from_domain
 from pintuan.schema.ids import decode_id, to_global_id
+from pintuan.schema.loaders import required
 from pintuan.schema.money import Money
 from pintuan.schema.node import Node, register_node
 from pintuan.schema.pagination import Connection, build_connection, decode_cursor, page_size
@@ -83,9 +84,7 @@ class Variant(Node):
 
     @strawberry.field
     async def product(self, info: Info) -> Product:
-        product = await info.context.loaders.product.load(self.product_pk)
-        if product is None:
-            raise ApiError("NOT_FOUND", "The variant's product no longer exists.")
+        product = await required(info.context.loaders.product, self.product_pk, "product")
         return Product.of(product)
 
 
@@ -124,9 +123,7 @@ class Product(Node):
 
     @strawberry.field
     async def merchant(self, info: Info) -> Merchant:
-        merchant = await info.context.loaders.merchant.load(self.merchant_pk)
-        if merchant is None:
-            raise ApiError("NOT_FOUND", "The product's merchant no longer exists.")
+        merchant = await required(info.context.loaders.merchant, self.merchant_pk, "merchant")
         return Merchant.of(merchant)
 
     @strawberry.field

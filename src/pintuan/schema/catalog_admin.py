@@ -11,8 +11,9 @@ from pintuan.resolvers.catalog_admin import ProductChanges, VariantChanges
 from pintuan.resolvers.errors import DomainError
 from pintuan.schema.catalog import Product, Variant
 from pintuan.schema.context import Info
-from pintuan.schema.errors import ApiError, UserError, user_errors
+from pintuan.schema.errors import UserError, user_errors
 from pintuan.schema.ids import decode_id
+from pintuan.schema.loaders import required
 from pintuan.schema.permissions import MerchantActor, allow, require_merchant
 
 
@@ -88,17 +89,17 @@ class VariantPayload:
 
 
 async def _product(info: Info, product_id: strawberry.ID, field: str) -> models.Product:
-    product = await info.context.loaders.product.load(decode_id(product_id, "Product", field))
-    if product is None:
-        raise ApiError("NOT_FOUND", "No such product.", field)
+    product = await required(
+        info.context.loaders.product, decode_id(product_id, "Product", field), "product", field
+    )
     require_merchant(info, product.merchant_id)
     return product
 
 
 async def _variant(info: Info, variant_id: strawberry.ID, field: str) -> models.Variant:
-    variant = await info.context.loaders.variant.load(decode_id(variant_id, "Variant", field))
-    if variant is None:
-        raise ApiError("NOT_FOUND", "No such variant.", field)
+    variant = await required(
+        info.context.loaders.variant, decode_id(variant_id, "Variant", field), "variant", field
+    )
     product = await info.context.loaders.product.load(variant.product_id)
     require_merchant(info, product.merchant_id if product else -1)
     return variant

@@ -13,6 +13,7 @@ from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError, UserError, user_errors
 from pintuan.schema.groupbuys import Group, GroupBuy, Order
 from pintuan.schema.ids import decode_id
+from pintuan.schema.loaders import required
 from pintuan.schema.permissions import MerchantActor, SignedIn, allow, require_merchant
 
 
@@ -93,9 +94,9 @@ class PurchasePayload:
 
 
 async def _offer(info: Info, id: strawberry.ID) -> models.GroupBuy:
-    offer = await info.context.loaders.group_buy.load(decode_id(id, "GroupBuy"))
-    if offer is None:
-        raise ApiError("NOT_FOUND", "No such group buy.", "id")
+    offer = await required(
+        info.context.loaders.group_buy, decode_id(id, "GroupBuy"), "group buy", "id"
+    )
     require_merchant(info, offer.merchant_id)
     return offer
 

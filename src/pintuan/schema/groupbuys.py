@@ -18,6 +18,7 @@ from pintuan.schema.catalog import Merchant, Product, Variant
 from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError, from_domain
 from pintuan.schema.ids import decode_id, to_global_id
+from pintuan.schema.loaders import required
 from pintuan.schema.money import Money
 from pintuan.schema.node import Node, register_node
 from pintuan.schema.pagination import Connection, build_connection, decode_cursor, page_size
@@ -33,9 +34,7 @@ def _seconds_left(expires_at: datetime, now: datetime) -> int:
 
 
 async def _user(info: Info, pk: int) -> User:
-    user = await info.context.loaders.user.load(pk)
-    if user is None:
-        raise ApiError("NOT_FOUND", "The user no longer exists.")
+    user = await required(info.context.loaders.user, pk, "user")
     return User.of(user)
 
 
@@ -78,23 +77,17 @@ class GroupBuy(Node):
 
     @strawberry.field
     async def product(self, info: Info) -> Product:
-        product = await info.context.loaders.product.load(self.product_pk)
-        if product is None:
-            raise ApiError("NOT_FOUND", "The product no longer exists.")
+        product = await required(info.context.loaders.product, self.product_pk, "product")
         return Product.of(product)
 
     @strawberry.field
     async def variant(self, info: Info) -> Variant:
-        variant = await info.context.loaders.variant.load(self.variant_pk)
-        if variant is None:
-            raise ApiError("NOT_FOUND", "The variant no longer exists.")
+        variant = await required(info.context.loaders.variant, self.variant_pk, "variant")
         return Variant.of(variant)
 
     @strawberry.field
     async def merchant(self, info: Info) -> Merchant:
-        merchant = await info.context.loaders.merchant.load(self.merchant_pk)
-        if merchant is None:
-            raise ApiError("NOT_FOUND", "The merchant no longer exists.")
+        merchant = await required(info.context.loaders.merchant, self.merchant_pk, "merchant")
         return Merchant.of(merchant)
 
     @strawberry.field(
@@ -166,9 +159,7 @@ class Group(Node):
 
     @strawberry.field
     async def group_buy(self, info: Info) -> GroupBuy:
-        offer = await info.context.loaders.group_buy.load(self.group_buy_pk)
-        if offer is None:
-            raise ApiError("NOT_FOUND", "The group buy no longer exists.")
+        offer = await required(info.context.loaders.group_buy, self.group_buy_pk, "group buy")
         return GroupBuy.of(offer)
 
     @strawberry.field
@@ -230,9 +221,7 @@ class Order(Node):
 
     @strawberry.field
     async def variant(self, info: Info) -> Variant:
-        variant = await info.context.loaders.variant.load(self.variant_pk)
-        if variant is None:
-            raise ApiError("NOT_FOUND", "The variant no longer exists.")
+        variant = await required(info.context.loaders.variant, self.variant_pk, "variant")
         return Variant.of(variant)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -11,6 +12,9 @@ from pintuan.models.catalog import Merchant, Product, Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember
 from pintuan.models.orders import Order
 from pintuan.resolvers import accounts, catalog, groupbuys
+from pintuan.schema.errors import ApiError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,3 +55,13 @@ class Loaders:
     order: DataLoader[int, Order | None] = field(
         default_factory=lambda: DataLoader(groupbuys.orders_by_ids)
     )
+
+
+async def required(
+    loader: DataLoader[int, T | None], pk: int, what: str, field: str | None = None
+) -> T:
+    """Load a row that must exist; a missing one is a NOT_FOUND error naming ``what``."""
+    found = await loader.load(pk)
+    if found is None:
+        raise ApiError("NOT_FOUND", f"No such {what}.", field)
+    return found
