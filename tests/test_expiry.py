@@ -13,7 +13,6 @@ from starlette.applications import Starlette
 from tortoise.expressions import F
 
 from pintuan.app import create_app
-from pintuan.live.progress import group_channel
 from pintuan.models.catalog import Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
@@ -174,7 +173,9 @@ async def test_the_scheduler_task_expires_groups_on_its_own(
         soon = datetime.now(UTC) + timedelta(milliseconds=300)
         await Group.filter(id=group_id).update(expires_at=soon)
         async with (
-            app.state.runtime.progress.bus.listen(group_channel(group_id)) as events,
+            app.state.runtime.progress.bus.listen(
+                app.state.runtime.progress.group_channel(group_id)
+            ) as events,
             asyncio.timeout(5),
         ):
             async for message in events:

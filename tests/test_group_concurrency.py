@@ -8,7 +8,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from pintuan.live.progress import offer_channel
 from pintuan.models.catalog import Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction
@@ -41,7 +40,7 @@ async def test_fifty_shoppers_race_for_one_group_of_five(
     crowd = await shoppers(settings, 50)
     bus = app.state.runtime.progress.bus
 
-    async with bus.listen(offer_channel(offer.id)) as events:
+    async with bus.listen(app.state.runtime.progress.offer_channel(offer.id)) as events:
         results = await asyncio.gather(*(join(gql, headers, group_id) for headers in crowd))
         announced = await drain(events)
 

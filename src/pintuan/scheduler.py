@@ -43,11 +43,14 @@ class ExpiryScheduler:
         return done
 
     async def run(self) -> None:
-        await self.rebuild()
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
+        rebuilt = False
         while True:
             try:
+                if not rebuilt:
+                    await self.rebuild()
+                    rebuilt = True
                 await self.tick()
                 if loop.time() >= next_sweep:
                     swept = await groupbuys.sweep(self.runtime)

@@ -26,14 +26,6 @@ return 1
 """
 
 
-def group_channel(group_id: int) -> str:
-    return f"group:{group_id}"
-
-
-def offer_channel(group_buy_id: int) -> str:
-    return f"offer:{group_buy_id}"
-
-
 @dataclass(frozen=True, slots=True)
 class GroupState:
     group_id: int
@@ -69,6 +61,15 @@ class GroupProgress:
         self.redis = redis
         self.bus = bus
         self._mirror = redis.register_script(_MIRROR)
+        # Pub/sub ignores database numbers: channels carry the database so that
+        # deployments (or test runs) sharing one Redis server never hear each other.
+        self.namespace = f"pintuan:{redis.connection_pool.connection_kwargs.get('db', 0)}"
+
+    def group_channel(self, group_id: int) -> str:
+        return f"{self.namespace}:group:{group_id}"
+
+    def offer_channel(self, group_buy_id: int) -> str:
+        return f"{self.namespace}:offer:{group_buy_id}"
 
     async def mirror(self, state: GroupState) -> None:
         pairs = [str(item) for pair in state.to_json().items() for item in pair]
@@ -85,5 +86,5 @@ class GroupProgress:
         """Mirror the new state, then tell the group's and the offer's listeners."""
         await self.mirror(state)
         message = {"event": event, "state": state.to_json()}
-        await self.bus.publish(group_channel(state.group_id), message)
-        await self.bus.publish(offer_channel(state.group_buy_id), message)
+        await self.bus.publish(self.group_channel(state.group_id), message)
+        await self.bus.publish(self.offer_channel(state.group_buy_id), message)

@@ -10,10 +10,12 @@ come after the commit. A crash between the two is finished by the sweep.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Subquery
 from tortoise.transactions import in_transaction
@@ -28,6 +30,8 @@ from pintuan.models.orders import (
     TransactionKind,
 )
 from pintuan.resolvers.runtime import Runtime
+
+log = logging.getLogger("pintuan.orders")
 
 
 def now_utc() -> datetime:
@@ -48,9 +52,16 @@ def group_state(group: Group) -> GroupState:
 
 
 async def announce(runtime: Runtime, event: str, group_id: int) -> None:
-    """Publish a group's fresh state from the database after a committed change."""
+    """Publish a group's fresh state from the database after a committed change.
+
+    A live-layer failure must not fail the change it reports: the change is
+    committed, and subscribers rebuild from the database.
+    """
     group = await Group.get(id=group_id)
-    await runtime.progress.changed(event, group_state(group))
+    try:
+        await runtime.progress.changed(event, group_state(group))
+    except (RedisError, OSError):
+        log.warning("could not publish %s for group %s", event, group_id, exc_info=True)
 
 
 async def _release_allowance(order: Order) -> None:

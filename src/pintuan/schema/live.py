@@ -8,7 +8,7 @@ from enum import StrEnum
 
 import strawberry
 
-from pintuan.live.progress import GroupState, group_channel, offer_channel
+from pintuan.live.progress import GroupState
 from pintuan.models.groupbuys import GroupStatus
 from pintuan.resolvers import groupbuys
 from pintuan.resolvers.orders import group_state, now_utc
@@ -62,7 +62,7 @@ class GroupProgress:
             group_pk=state.group_id,
         )
 
-    @strawberry.field(description="The group as of this event.")
+    @strawberry.field(description="The group as it is when this message is delivered.")
     async def group(self, info: Info) -> Group:
         # A WebSocket's context lives as long as the connection: fresh loaders per
         # event, or every event would show the first one's cached rows.
@@ -74,16 +74,33 @@ class GroupProgress:
 
 
 async def _snapshot(info: Info, group_id: int) -> GroupState:
-    """The mirrored state, rebuilt from the database when Redis lost it."""
+    """The group's state now: the newer of the database row and the mirror.
+
+    The mirror trails the database when an announcement was lost (a crash or a
+    Redis outage between a commit and its publish) and is empty after Redis lost
+    its data; either way it is repaired here. Read after entering ``listen()``:
+    any change newer than this state is still to arrive as an event.
+    """
+    group = await groupbuys.group_row(group_id)
+    if group is None:
+        raise ApiError("NOT_FOUND", "No such group.")
+    state = group_state(group)
     progress = info.context.runtime.progress
-    state = await progress.read(group_id)
-    if state is None:
-        group = await groupbuys.group_row(group_id)
-        if group is None:
-            raise ApiError("NOT_FOUND", "No such group.")
-        state = group_state(group)
-        await progress.mirror(state)
+    mirrored = await progress.read(group_id)
+    if mirrored is not None and mirrored.version >= state.version:
+        return mirrored
+    await progress.mirror(state)
     return state
+
+
+def _event_for(name: str, state: GroupState) -> GroupEvent:
+    """The event a subscriber sees: a closing state is always named after how it closed.
+
+    Announcements carry the group as read after their own commit, so when two
+    last members pay at once the "PAID" one may carry the FILLED state (and be
+    published first, making the real "FILLED" a duplicate of its version).
+    """
+    return GroupEvent(state.status) if state.status in TERMINAL else GroupEvent(name)
 
 
 @strawberry.type
@@ -97,8 +114,8 @@ class LiveSubscription:
         group = await find_group(info, group_id, share_code)
         if group is None:
             raise ApiError("NOT_FOUND", "No such group.")
-        bus = info.context.runtime.progress.bus
-        async with bus.listen(group_channel(group.pk)) as events:
+        progress = info.context.runtime.progress
+        async with progress.bus.listen(progress.group_channel(group.pk)) as events:
             state = await _snapshot(info, group.pk)
             yield GroupProgress.of(GroupEvent.SNAPSHOT, state)
             if state.status in TERMINAL:
@@ -109,7 +126,7 @@ class LiveSubscription:
                 if state.version <= seen:
                     continue  # already reflected in what this subscriber was sent
                 seen = state.version
-                yield GroupProgress.of(GroupEvent(message["event"]), state)
+                yield GroupProgress.of(_event_for(message["event"], state), state)
                 if state.status in TERMINAL:
                     return
 
@@ -120,8 +137,8 @@ class LiveSubscription:
         offer_id = decode_id(group_buy_id, "GroupBuy", "groupBuyId")
         if await info.context.loaders.group_buy.load(offer_id) is None:
             raise ApiError("NOT_FOUND", "No such group buy.")
-        bus = info.context.runtime.progress.bus
-        async with bus.listen(offer_channel(offer_id)) as events:
+        progress = info.context.runtime.progress
+        async with progress.bus.listen(progress.offer_channel(offer_id)) as events:
             async for message in events:
                 yield GroupProgress.of(
                     GroupEvent(message["event"]), GroupState.from_json(message["state"])

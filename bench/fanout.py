@@ -1,0 +1,449 @@
+"""Live fan-out: how soon do 1,000 watchers of one group hear about each join?
+
+The question it answers is "when a shopper joins, how long until every open group page
+shows it?". One group is watched by many graphql-transport-ws subscribers (the
+``websockets`` library, without a GraphQL client on top, so the load generator stays
+cheap); joins are then made over HTTP one at a time, and each subscriber's receipt of
+the JOINED and PAID events is timed against the join request on the same monotonic
+clock. Figures are printed, never asserted.
+
+    .venv/bin/python bench/fanout.py                 # 1 worker, 1,000 subscribers
+    .venv/bin/python bench/fanout.py --workers 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from _common import (
+    Seeded,
+    bearer_headers,
+    bench_env,
+    check_redis_url,
+    cpu_report,
+    cpu_sample,
+    flush_redis,
+    graphql,
+    launch,
+    percentile,
+    raise_fd_limit,
+    seed_offer,
+    server_log_problems,
+)
+from catalog import (
+    BenchError,
+    Server,
+    event_loop_factory,
+    is_postgres,
+    migrate,
+    postgres_target,
+    recreate_postgres,
+)
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+GOAL_P99_MS = 100.0
+MAX_GROUP_SIZE = 1000  # the server's own cap (resolvers/groupbuys.py)
+SUBSCRIPTION = (
+    "subscription Watch($groupId: ID!) { groupProgress(groupId: $groupId) "
+    "{ event memberCount serverTime } }"
+)
+START_MUTATION = (
+    "mutation Start($input: GroupStartInput!) { groupStart(input: $input) "
+    "{ group { id memberCount } order { status } userErrors { code } } }"
+)
+JOIN_MUTATION = (
+    "mutation Join($input: GroupJoinInput!) { groupJoin(input: $input) "
+    "{ group { memberCount } order { status } userErrors { code } } }"
+)
+
+
+@dataclass
+class Subscriber:
+    """One WebSocket; messages are stored raw with their arrival times, parsed later.
+
+    Parsing after the run keeps the receive path short, so the times measure the server
+    and the network rather than this process's JSON decoding.
+    """
+
+    ws: ClientConnection
+    received: list[tuple[float, float, str | bytes]] = field(default_factory=list)
+    closed_early: bool = False
+
+    async def read(self) -> None:
+        try:
+            async for message in self.ws:
+                self.received.append((time.monotonic(), time.time(), message))
+        except ConnectionClosed:
+            self.closed_early = True
+
+
+async def subscribe(url: str, group_id: str, compression: str | None) -> Subscriber:
+    """connection_init -> connection_ack -> subscribe -> the SNAPSHOT, checked."""
+    ws = await connect(
+        url,
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+        compression=compression,
+        ping_interval=None,
+        open_timeout=60,
+        max_queue=None,
+    )
+    try:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 60))
+        if ack.get("type") != "connection_ack":
+            raise BenchError(f"expected connection_ack, got {ack}")
+        payload = {"query": SUBSCRIPTION, "variables": {"groupId": group_id}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        first = json.loads(await asyncio.wait_for(ws.recv(), 60))
+        event = (first.get("payload") or {}).get("data", {}) or {}
+        if first.get("type") != "next" or event["groupProgress"]["event"] != "SNAPSHOT":
+            raise BenchError(f"expected the SNAPSHOT, got {first}")
+    except BaseException:
+        await ws.close()
+        raise
+    return Subscriber(ws)
+
+
+async def subscribe_all(
+    url: str, group_id: str, count: int, parallel: int, compression: str | None
+) -> list[Subscriber]:
+    gate = asyncio.Semaphore(parallel)
+
+    async def one() -> Subscriber:
+        async with gate:
+            return await subscribe(url, group_id, compression)
+
+    results = await asyncio.gather(*(one() for _ in range(count)), return_exceptions=True)
+    subscribers = [r for r in results if isinstance(r, Subscriber)]
+    errors = [r for r in results if not isinstance(r, Subscriber)]
+    if errors:
+        await asyncio.gather(*(s.ws.close() for s in subscribers), return_exceptions=True)
+        raise BenchError(f"{len(errors)} of {count} subscriptions failed; first: {errors[0]!r}")
+    return subscribers
+
+
+@dataclass
+class Join:
+    member_count: int  # the group's memberCount once this join holds its slot
+    sent: float
+    answered: float
+
+
+async def make_joins(
+    client: httpx.AsyncClient,
+    url: str,
+    group_id: str,
+    shoppers: list[dict[str, str]],
+    interval: float,
+) -> list[Join]:
+    """One join at a time, ``interval`` apart (start to start), each timed."""
+    joins: list[Join] = []
+    start = time.monotonic()
+    for i, headers in enumerate(shoppers):
+        await asyncio.sleep(max(0.0, start + i * interval - time.monotonic()))
+        variables = {
+            "input": {
+                "groupId": group_id,
+                "idempotencyKey": secrets.token_hex(8),
+                "paymentToken": "tok_visa",
+            }
+        }
+        sent = time.monotonic()
+        data = await graphql(client, url, JOIN_MUTATION, variables, headers)
+        answered = time.monotonic()
+        payload = data["groupJoin"]
+        if payload["userErrors"] or payload["order"]["status"] != "PAID":
+            raise BenchError(f"join {i} refused: {payload}")
+        joins.append(Join(payload["group"]["memberCount"], sent, answered))
+    return joins
+
+
+@dataclass
+class Delivery:
+    """Per event kind: delays (seconds) from the join's send and from its response."""
+
+    from_send: list[float] = field(default_factory=list)
+    from_response: list[float] = field(default_factory=list)
+    received: int = 0
+
+
+@dataclass
+class Analysis:
+    deliveries: dict[str, Delivery]
+    other_events: Counter[str]
+    server_to_client: list[float]
+    closed_early: int
+
+
+def analyse(subscribers: list[Subscriber], joins: list[Join]) -> Analysis:
+    by_count = {j.member_count: j for j in joins}
+    deliveries = {"JOINED": Delivery(), "PAID": Delivery()}
+    other: Counter[str] = Counter()
+    lag: list[float] = []
+    for sub in subscribers:
+        seen: set[tuple[str, int]] = set()
+        for mono, wall, raw in sub.received:
+            message = json.loads(raw)
+            if message.get("type") != "next":
+                other[f"message {message.get('type')}"] += 1
+                continue
+            progress = message["payload"]["data"]["groupProgress"]
+            event, count = progress["event"], progress["memberCount"]
+            join = by_count.get(count)
+            if event not in deliveries or join is None or (event, count) in seen:
+                other[f"{event} memberCount={count}"] += 1
+                continue
+            seen.add((event, count))
+            delivery = deliveries[event]
+            delivery.received += 1
+            delivery.from_send.append(mono - join.sent)
+            delivery.from_response.append(mono - join.answered)
+            if event == "JOINED":
+                lag.append(wall - datetime.fromisoformat(progress["serverTime"]).timestamp())
+    closed = sum(s.closed_early for s in subscribers)
+    return Analysis(deliveries, other, lag, closed)
+
+
+def row(name: str, values: Sequence[float]) -> str:
+    figures = [percentile(values, f) * 1000 for f in (0.5, 0.9, 0.99, 1.0)]
+    return f"  {name:<34}" + "".join(f"{v:>9.1f}" for v in figures)
+
+
+@dataclass
+class RunResult:
+    workers: int
+    analysis: Analysis
+    joins: list[Join]
+    subscribers: int
+    connect_seconds: float
+    cpu: str
+    log_problems: list[str]
+
+    @property
+    def joined_p99_ms(self) -> float:
+        return percentile(self.analysis.deliveries["JOINED"].from_send, 0.99) * 1000
+
+
+def report(args: argparse.Namespace, r: RunResult) -> None:
+    expected = len(r.joins) * r.subscribers
+    a = r.analysis
+    print(
+        f"\nlive fan-out, postgresql + redis, {r.workers} worker(s), {r.subscribers} "
+        f"subscribers on one group, {len(r.joins)} joins {args.interval * 1000:.0f} ms apart, "
+        f"compression {args.compression}"
+    )
+    print(f"  subscribed (SNAPSHOT received)   {r.subscribers} in {r.connect_seconds:.1f}s")
+    http = [j.answered - j.sent for j in r.joins]
+    print(
+        f"  join HTTP round trip ms          p50 {percentile(http, 0.5) * 1000:.1f}  "
+        f"max {percentile(http, 1.0) * 1000:.1f}"
+    )
+    for kind, d in a.deliveries.items():
+        print(f"  {kind + ' events received':<33}{d.received} of {expected} expected")
+    others = ", ".join(f"{k}: {v}" for k, v in sorted(a.other_events.items())) or "none"
+    print(f"  other messages                   {others}")
+    if a.closed_early:
+        print(f"  !!! {a.closed_early} subscriptions were closed by the server")
+    headings = "".join(f"{h:>9}" for h in ("p50", "p90", "p99", "max"))
+    print(f"  {'delivery latency ms':<34}{headings}")
+    for kind, d in a.deliveries.items():
+        print(row(f"{kind} after the join was sent", d.from_send))
+        print(row(f"{kind} after the join's response", d.from_response))
+    print(row("serverTime -> receipt (JOINED)", a.server_to_client))
+    print(f"  CPU during the joins (core-s/s)  {r.cpu}")
+    verdict = "met" if r.joined_p99_ms < GOAL_P99_MS else "NOT met"
+    print(
+        f"  goal p99 JOINED delivery < {GOAL_P99_MS:.0f} ms: {verdict} "
+        f"({r.joined_p99_ms:.1f} ms, counted from the join's send: an upper bound, since "
+        "the commit happens between send and response)"
+    )
+    if expected and a.deliveries["JOINED"].received < expected:
+        print("  !!! some JOINED events never arrived (see the counts above)")
+    if r.log_problems:
+        print(f"  !!! server log has {len(r.log_problems)} error line(s); first ones:")
+        for line in r.log_problems[:8]:
+            print(f"    {line[:200]}")
+
+
+async def measure(
+    args: argparse.Namespace, server: Server, seeded: Seeded, secret_key: str
+) -> tuple[list[Subscriber], list[Join], float, str]:
+    url = server.url + "/graphql"
+    ws_url = url.replace("http://", "ws://", 1)
+    shoppers = bearer_headers(secret_key, seeded.shopper_ids[: args.joins + 1])
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        variables = {
+            "input": {
+                "groupBuyId": seeded.offer_gid,
+                "idempotencyKey": secrets.token_hex(8),
+                "paymentToken": "tok_visa",
+            }
+        }
+        started = await graphql(client, url, START_MUTATION, variables, shoppers[0])
+        if started["groupStart"]["userErrors"]:
+            raise BenchError(f"groupStart refused: {started}")
+        group_id: str = started["groupStart"]["group"]["id"]
+        began = time.perf_counter()
+        subscribers = await subscribe_all(
+            ws_url, group_id, args.subscribers, args.connect_parallel, compression(args)
+        )
+        connect_seconds = time.perf_counter() - began
+        readers = [asyncio.create_task(s.read()) for s in subscribers]
+        try:
+            await asyncio.sleep(args.settle)  # let connection set-up work die down
+            before = cpu_sample(server)
+            joins = await make_joins(client, url, group_id, shoppers[1:], args.interval)
+            expected = 2 * len(joins)  # JOINED and PAID per join
+            for _ in range(max(1, round(args.settle / 0.05))):  # wait for stragglers
+                if all(len(s.received) >= expected for s in subscribers):
+                    break
+                await asyncio.sleep(0.05)
+            after = cpu_sample(server)
+        finally:
+            await asyncio.gather(*(s.ws.close() for s in subscribers), return_exceptions=True)
+            for reader in readers:
+                reader.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+    return subscribers, joins, connect_seconds, cpu_report(before, after)
+
+
+def compression(args: argparse.Namespace) -> str | None:
+    return "deflate" if args.compression == "deflate" else None
+
+
+async def prepare(args: argparse.Namespace, workdir: Path) -> Seeded:
+    await recreate_postgres(args.database_url)
+    await asyncio.to_thread(migrate, args.database_url, workdir)
+    seeded = await seed_offer(
+        args.database_url,
+        shoppers=args.joins + 1,
+        group_size=min(MAX_GROUP_SIZE, args.joins + 10),
+        stock=1_000_000,
+        stock_limit=1_000_000,
+    )
+    await flush_redis(args.redis_url)
+    return seeded
+
+
+def run_once(args: argparse.Namespace, workers: int, workdir: Path) -> RunResult:
+    seeded = asyncio.run(prepare(args, workdir))
+    env = bench_env(args.database_url, args.redis_url, scheduler=True)
+    server: Server | None = None
+    try:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            profile = args.profile_server
+            server = runner.run(launch(env, args.port, workers, workdir, profile=profile))
+            subscribers, joins, connect_seconds, cpu = runner.run(
+                measure(args, server, seeded, env["PINTUAN_SECRET_KEY"])
+            )
+    finally:
+        if server is not None:
+            server.stop()
+    problems = server_log_problems(server) if server else []
+    analysis = analyse(subscribers, joins)
+    return RunResult(workers, analysis, joins, len(subscribers), connect_seconds, cpu, problems)
+
+
+def bench(args: argparse.Namespace) -> int:
+    limit = raise_fd_limit(2 * args.subscribers + 256)
+    if limit < 2 * args.subscribers + 64:
+        print(f"warning: open-files limit is {limit}; connections may fail", file=sys.stderr)
+    results: list[RunResult] = []
+    with tempfile.TemporaryDirectory(prefix="pintuan-bench-") as tmp:
+        try:
+            for workers in args.workers:
+                result = run_once(args, workers, Path(tmp))
+                report(args, result)
+                results.append(result)
+        except BenchError as exc:
+            print(f"bench failed: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if not args.keep_database:
+                asyncio.run(recreate_postgres(args.database_url, create=False))
+            asyncio.run(flush_redis(args.redis_url))
+    if len(results) > 1:
+        print("\nsummary: workers, JOINED p50/p99/max ms after the join was sent")
+        for r in results:
+            sent = r.analysis.deliveries["JOINED"].from_send
+            print(
+                f"  {r.workers}  {percentile(sent, 0.5) * 1000:7.1f} "
+                f"{percentile(sent, 0.99) * 1000:7.1f} {percentile(sent, 1.0) * 1000:7.1f}"
+            )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        default="postgres://postgres@127.0.0.1:5432/pintuan_bench_fanout",
+        help="PostgreSQL database whose name contains 'bench' (recreated, then dropped)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/12",
+        help="a dedicated Redis database (not 0); it is flushed before and after",
+    )
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1], help="uvicorn workers; one run each"
+    )
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--joins", type=int, default=20)
+    parser.add_argument("--interval", type=float, default=0.2, help="seconds between joins")
+    parser.add_argument(
+        "--settle", type=float, default=2.0, help="quiet seconds before and after the joins"
+    )
+    parser.add_argument(
+        "--connect-parallel", type=int, default=50, help="WebSocket handshakes in flight"
+    )
+    parser.add_argument(
+        "--compression",
+        choices=["deflate", "none"],
+        default="none",
+        help="permessage-deflate (browsers offer it) or none (cheaper on both ends)",
+    )
+    parser.add_argument("--port", type=int, default=8785)
+    parser.add_argument(
+        "--keep-database", action="store_true", help="leave the PostgreSQL database in place"
+    )
+    parser.add_argument(
+        "--profile-server",
+        type=Path,
+        metavar="FILE",
+        help="run the server (one worker) under cProfile and write its stats to FILE",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if not is_postgres(args.database_url):
+            raise BenchError("this benchmark needs PostgreSQL (--database-url postgres://...)")
+        postgres_target(args.database_url)
+        check_redis_url(args.redis_url)
+        if args.joins + 1 > MAX_GROUP_SIZE:
+            raise BenchError(f"--joins must leave the group open (at most {MAX_GROUP_SIZE - 1})")
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 2
+    return bench(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,714 @@
+"""Join contention: many shoppers racing into a few small groups, then an audit of the books.
+
+The question it answers is "how many group joins a second does the server take when
+buyers pile into the same groups, and does the accounting still add up?". Every join
+takes conditional holds on the group, the offer and the variant in one transaction;
+under contention that is where overfilling or overselling would show. So after the load
+it checks the database with plain SQL and exits non-zero on any inconsistency (a
+correctness check, never a timing assertion). Timings are printed, not asserted.
+
+    .venv/bin/python bench/join_contention.py                 # 2 workers
+    .venv/bin/python bench/join_contention.py --workers 1 2   # one run each, fresh database
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _common import (
+    Seeded,
+    bearer_headers,
+    bench_env,
+    check_redis_url,
+    cpu_report,
+    cpu_sample,
+    flush_redis,
+    graphql,
+    launch,
+    percentile,
+    seed_offer,
+    server_log_problems,
+)
+from catalog import (
+    BenchError,
+    Server,
+    event_loop_factory,
+    is_postgres,
+    make_clients,
+    migrate,
+    postgres_target,
+    recreate_postgres,
+    skip_sniffio_probe,
+)
+
+GOAL_JOINS_PER_SECOND = 1000.0
+# Refusals that leave the shopper free to try another group.
+RETRYABLE = {"GROUP_FULL", "GROUP_CLOSED"}
+PURCHASE_FIELDS = "order { status } group { id slotsLeft status } userErrors { code }"
+JOIN_MUTATION = (
+    "mutation Join($input: GroupJoinInput!) { groupJoin(input: $input) { "
+    + PURCHASE_FIELDS
+    + " } }"
+)
+START_MUTATION = (
+    "mutation Start($input: GroupStartInput!) { groupStart(input: $input) { "
+    + PURCHASE_FIELDS
+    + " } }"
+)
+
+
+# --------------------------------------------------------------------------------------
+# Load: a closed loop per client over a shared pool of shoppers and open groups.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What the clients saw in one phase (warm-up or measurement)."""
+
+    joins_ok: int = 0
+    starts_ok: int = 0
+    requests: int = 0
+    elapsed: float = 0.0
+    join_latencies: list[float] = field(default_factory=list)
+    codes: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    # Requests whose outcome is unknown (HTTP/GraphQL/transport errors): they may have
+    # committed, so the database may hold more PAID orders than were reported.
+    indeterminate: int = 0
+    lock_line: str = ""
+
+
+@dataclass
+class Market:
+    """State shared by all clients: unused shoppers and the groups believed open.
+
+    One event loop runs every client, so plain containers need no locks.
+    """
+
+    url: str
+    offer_gid: str
+    target_groups: int
+    shoppers: deque[dict[str, str]]
+    open_groups: list[str] = field(default_factory=list)
+    starting: int = 0
+    exhausted: bool = False
+
+    def take_shopper(self) -> dict[str, str] | None:
+        if not self.shoppers:
+            self.exhausted = True
+            return None
+        return self.shoppers.popleft()
+
+    def forget(self, group_id: str) -> None:
+        if group_id in self.open_groups:
+            self.open_groups.remove(group_id)
+
+
+def _purchase(response: httpx.Response, name: str, tally: Tally) -> dict[str, Any] | None:
+    """The mutation's payload, or None after counting why there is none."""
+    if response.status_code != 200:
+        tally.failures[f"{name}: HTTP {response.status_code}"] += 1
+        tally.indeterminate += 1
+        return None
+    body = response.json()
+    if body.get("errors"):
+        error = body["errors"][0]
+        code = (error.get("extensions") or {}).get("code") or error.get("message", "")[:60]
+        tally.failures[f"{name}: GraphQL error {code}"] += 1
+        tally.indeterminate += 1
+        return None
+    payload: dict[str, Any] = body["data"][name]
+    return payload
+
+
+async def start_group(client: httpx.AsyncClient, market: Market, tally: Tally) -> None:
+    """A new group led by a fresh shopper, added to the open list once it exists."""
+    shopper = market.take_shopper()
+    if shopper is None:
+        return
+    variables = {
+        "input": {
+            "groupBuyId": market.offer_gid,
+            "idempotencyKey": secrets.token_hex(8),
+            "paymentToken": "tok_visa",
+        }
+    }
+    body = json.dumps({"query": START_MUTATION, "variables": variables})
+    market.starting += 1
+    try:
+        tally.requests += 1
+        response = await client.post(market.url, content=body, headers=shopper)
+    except httpx.HTTPError as exc:
+        tally.failures[f"groupStart: {type(exc).__name__}"] += 1
+        tally.indeterminate += 1
+        return
+    finally:
+        market.starting -= 1
+    payload = _purchase(response, "groupStart", tally)
+    if payload is None:
+        return
+    if payload["userErrors"]:
+        for error in payload["userErrors"]:
+            tally.codes[f"groupStart {error['code']}"] += 1
+        return
+    tally.starts_ok += 1
+    group = payload["group"]
+    if group and group["status"] == "OPEN" and group["slotsLeft"] > 0:
+        market.open_groups.append(group["id"])
+
+
+async def join_group(client: httpx.AsyncClient, market: Market, tally: Tally) -> None:
+    """One groupJoin by an unused shopper into a random open group."""
+    shopper = market.take_shopper()
+    if shopper is None:
+        return
+    group_id = random.choice(market.open_groups)
+    variables = {
+        "input": {
+            "groupId": group_id,
+            "idempotencyKey": secrets.token_hex(8),
+            "paymentToken": "tok_visa",
+        }
+    }
+    body = json.dumps({"query": JOIN_MUTATION, "variables": variables})
+    started = time.perf_counter()
+    try:
+        tally.requests += 1
+        response = await client.post(market.url, content=body, headers=shopper)
+    except httpx.HTTPError as exc:
+        tally.failures[f"groupJoin: {type(exc).__name__}"] += 1
+        tally.indeterminate += 1
+        return
+    latency = time.perf_counter() - started
+    payload = _purchase(response, "groupJoin", tally)
+    if payload is None:
+        return
+    if payload["userErrors"]:
+        codes = [error["code"] for error in payload["userErrors"]]
+        for code in codes:
+            tally.codes[f"groupJoin {code}"] += 1
+        if set(codes) <= RETRYABLE:
+            market.forget(group_id)
+            market.shoppers.append(shopper)  # nothing was kept: the shopper may try again
+        return
+    order, group = payload["order"], payload["group"]
+    if order is None or order["status"] != "PAID":
+        tally.codes[f"groupJoin order {order and order['status']}"] += 1
+        return
+    tally.joins_ok += 1
+    tally.join_latencies.append(latency)
+    if group is None or group["status"] != "OPEN" or group["slotsLeft"] <= 0:
+        market.forget(group_id)
+
+
+async def client_loop(
+    client: httpx.AsyncClient, market: Market, tally: Tally, deadline: float
+) -> None:
+    """Keep one request in flight: start a group when too few are open, else join one."""
+    while time.perf_counter() < deadline and not market.exhausted:
+        if not market.open_groups or (
+            len(market.open_groups) + market.starting < market.target_groups
+        ):
+            await start_group(client, market, tally)
+        else:
+            await join_group(client, market, tally)
+
+
+async def drive(clients: list[httpx.AsyncClient], market: Market, seconds: float) -> Tally:
+    """Run every client until the deadline; the elapsed time includes the last replies."""
+    tally = Tally()
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(*(client_loop(c, market, tally, deadline) for c in clients))
+    tally.elapsed = time.perf_counter() - started
+    return tally
+
+
+async def open_initial_groups(market: Market, count: int) -> None:
+    """Pre-open ``count`` groups through the API, checked, before anything is measured."""
+    async with httpx.AsyncClient(timeout=30.0) as client:
+
+        async def one() -> str:
+            shopper = market.take_shopper()
+            if shopper is None:
+                raise BenchError("not enough shoppers to open the first groups")
+            variables = {
+                "input": {
+                    "groupBuyId": market.offer_gid,
+                    "idempotencyKey": secrets.token_hex(8),
+                    "paymentToken": "tok_visa",
+                }
+            }
+            data = await graphql(client, market.url, START_MUTATION, variables, shopper)
+            payload = data["groupStart"]
+            if payload["userErrors"] or payload["order"]["status"] != "PAID":
+                raise BenchError(f"groupStart refused: {payload}")
+            group_id: str = payload["group"]["id"]
+            return group_id
+
+        market.open_groups.extend(await asyncio.gather(*(one() for _ in range(count))))
+
+
+class LockSampler:
+    """Samples pg_stat_activity of the benchmark database ten times a second.
+
+    Every join updates the same offer and variant rows, so how many server connections
+    sit waiting for a lock (rather than running) says whether row contention or CPU
+    limits the rate. One query per 100 ms from a separate connection costs little.
+    """
+
+    QUERY = (
+        "SELECT count(*) FILTER (WHERE state <> 'idle') AS busy, "
+        "count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting, count(*) AS total "
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.samples: list[tuple[int, int, int]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LockSampler:
+        import asyncpg
+
+        self._connection = await asyncpg.connect(self.database_url)
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._connection.close()
+
+    async def _run(self) -> None:
+        while True:
+            row = await self._connection.fetchrow(self.QUERY)
+            self.samples.append((row["busy"], row["waiting"], row["total"]))
+            await asyncio.sleep(0.1)
+
+    def summary(self) -> str:
+        if not self.samples:
+            return "n/a"
+        n = len(self.samples)
+        busy = sum(s[0] for s in self.samples) / n
+        waiting = sum(s[1] for s in self.samples) / n
+        total = sum(s[2] for s in self.samples) / n
+        return (
+            f"avg {total:.1f} server connections: {busy:.1f} busy, {waiting:.1f} waiting "
+            f"on a lock ({n} samples)"
+        )
+
+
+async def transactions_so_far(database_url: str) -> int:
+    """Committed + rolled-back transactions of the database (pg_stat_database).
+
+    Statements outside a transaction count one each, so per request this approximates
+    the database round trips the server makes (pool resets included).
+    """
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("SELECT pg_stat_clear_snapshot()")
+        value = await connection.fetchval(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        )
+    finally:
+        await connection.close()
+    return int(value)
+
+
+@dataclass
+class RunResult:
+    workers: int
+    tally: Tally
+    cpu: str
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    log_problems: list[str] = field(default_factory=list)
+    xacts_per_request: float = 0.0
+
+    @property
+    def joins_per_second(self) -> float:
+        return self.tally.joins_ok / self.tally.elapsed if self.tally.elapsed else 0.0
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.tally.requests / self.tally.elapsed if self.tally.elapsed else 0.0
+
+
+async def load(
+    args: argparse.Namespace, server: Server, seeded: Seeded, secret_key: str
+) -> tuple[Tally, Tally, str]:
+    """Warm up, then measure. Returns (warm-up tally, measured tally, CPU line)."""
+    shoppers = deque(bearer_headers(secret_key, seeded.shopper_ids))
+    market = Market(server.url + "/graphql", seeded.offer_gid, args.groups, shoppers)
+    await open_initial_groups(market, args.groups)
+    clients = make_clients(args.concurrency, shared_pool=False)
+    try:
+        warmup = await drive(clients, market, args.warmup) if args.warmup > 0 else Tally()
+        before = cpu_sample(server)
+        async with LockSampler(args.database_url) as locks:
+            measured = await drive(clients, market, args.duration)
+        after = cpu_sample(server)
+    finally:
+        for client in clients:
+            await client.aclose()
+    measured.lock_line = locks.summary()
+    if market.exhausted:
+        print(
+            f"warning: ran out of shoppers after {len(seeded.shopper_ids)}; "
+            "the measurement ended early (raise --shoppers)"
+        )
+    return warmup, measured, cpu_report(before, after)
+
+
+# --------------------------------------------------------------------------------------
+# Audit: the books must balance whatever the timing.
+# --------------------------------------------------------------------------------------
+
+OPEN_STATUSES = "('PAID', 'PENDING_PAYMENT')"
+
+
+async def audit(
+    database_url: str, seeded: Seeded, reported_ok: int, indeterminate: int
+) -> list[tuple[str, bool, str]]:
+    """Plain-SQL checks of groups, members, stock and allowances: (name, passed, detail)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url)
+    checks: list[tuple[str, bool, str]] = []
+
+    def check(name: str, rows: Sequence[Any], detail: str = "") -> None:
+        shown = "; ".join(str(dict(row)) for row in rows[:5])
+        checks.append((name, not rows, detail if not rows else f"{len(rows)} bad: {shown}"))
+
+    try:
+        check(
+            "no group has slots_taken or paid_count outside 0..size",
+            await connection.fetch(
+                "SELECT id, size, slots_taken, paid_count FROM buy_group "
+                "WHERE slots_taken > size OR paid_count > size OR slots_taken < 0 "
+                "OR paid_count < 0 OR paid_count > slots_taken"
+            ),
+        )
+        check(
+            "every FILLED group has exactly size paid members",
+            await connection.fetch(
+                "SELECT g.id, g.size, g.paid_count, "
+                "count(m.id) FILTER (WHERE m.paid) AS paid_members "
+                "FROM buy_group g LEFT JOIN group_member m ON m.group_id = g.id "
+                "WHERE g.status = 'FILLED' GROUP BY g.id "
+                "HAVING count(m.id) FILTER (WHERE m.paid) <> g.size OR g.paid_count <> g.size"
+            ),
+        )
+        check(
+            "no OPEN group has all its members paid (it should be FILLED)",
+            await connection.fetch(
+                "SELECT id, size, slots_taken, paid_count FROM buy_group "
+                "WHERE status = 'OPEN' AND paid_count >= size"
+            ),
+        )
+        check(
+            "group counters match member rows (slots_taken, paid_count)",
+            await connection.fetch(
+                "SELECT g.id, g.slots_taken, g.paid_count, count(m.id) AS members, "
+                "count(m.id) FILTER (WHERE m.paid) AS paid_members "
+                "FROM buy_group g LEFT JOIN group_member m ON m.group_id = g.id "
+                "GROUP BY g.id HAVING count(m.id) <> g.slots_taken "
+                "OR count(m.id) FILTER (WHERE m.paid) <> g.paid_count"
+            ),
+        )
+        check(
+            "members and their orders agree (PAID order <-> paid member)",
+            await connection.fetch(
+                "SELECT m.id AS member, m.paid, o.id AS order_id, o.status, o.group_id "
+                "FROM group_member m LEFT JOIN customer_order o ON o.id = m.order_id "
+                "WHERE o.id IS NULL OR o.group_id IS DISTINCT FROM m.group_id "
+                f"OR o.status NOT IN {OPEN_STATUSES} OR (o.status = 'PAID') <> m.paid"
+            ),
+        )
+        check(
+            "every PAID/PENDING order of the offer holds a member slot",
+            await connection.fetch(
+                "SELECT o.id, o.status, o.group_id FROM customer_order o "
+                "LEFT JOIN group_member m ON m.order_id = o.id "
+                f"WHERE o.group_buy_id = $1 AND o.status IN {OPEN_STATUSES} AND m.id IS NULL",
+                seeded.offer_id,
+            ),
+        )
+        variant = await connection.fetchrow(
+            "SELECT stock_on_hand, stock_reserved FROM variant WHERE id = $1", seeded.variant_id
+        )
+        sums = await connection.fetchrow(
+            "SELECT coalesce(sum(quantity) FILTER (WHERE status IN ('PAID', 'COMPLETED')), 0) "
+            "AS paid, coalesce(sum(quantity) FILTER (WHERE status = 'PENDING_PAYMENT'), 0) "
+            "AS pending, count(*) FILTER (WHERE status = 'PAID') AS paid_orders, "
+            "count(*) FILTER (WHERE status NOT IN ('PAID', 'PENDING_PAYMENT')) AS other "
+            "FROM customer_order WHERE variant_id = $1",
+            seeded.variant_id,
+        )
+        assert variant is not None and sums is not None
+        on_hand_ok = seeded.initial_on_hand == variant["stock_on_hand"] + sums["paid"]
+        checks.append(
+            (
+                "variant: initial on_hand == on_hand + sold (PAID) quantity",
+                on_hand_ok,
+                f"{seeded.initial_on_hand} vs {variant['stock_on_hand']} + {sums['paid']}",
+            )
+        )
+        checks.append(
+            (
+                "variant: stock_reserved == PENDING_PAYMENT quantity",
+                variant["stock_reserved"] == sums["pending"],
+                f"{variant['stock_reserved']} vs {sums['pending']}",
+            )
+        )
+        taken = await connection.fetchval(
+            "SELECT stock_taken FROM group_buy WHERE id = $1", seeded.offer_id
+        )
+        offer_sum = await connection.fetchval(
+            "SELECT coalesce(sum(quantity), 0) FROM customer_order "
+            f"WHERE group_buy_id = $1 AND status IN {OPEN_STATUSES}",
+            seeded.offer_id,
+        )
+        checks.append(
+            (
+                "offer: stock_taken == PAID + PENDING quantity",
+                taken == offer_sum,
+                f"{taken} vs {offer_sum}",
+            )
+        )
+        check(
+            "allowances match each buyer's PAID + PENDING quantity and the per-user limit",
+            await connection.fetch(
+                "SELECT a.user_id, a.quantity, coalesce(sum(o.quantity), 0) AS held "
+                "FROM offer_allowance a JOIN group_buy b ON b.id = a.group_buy_id "
+                "LEFT JOIN customer_order o ON o.group_buy_id = a.group_buy_id "
+                f"AND o.buyer_id = a.user_id AND o.status IN {OPEN_STATUSES} "
+                "WHERE a.group_buy_id = $1 GROUP BY a.user_id, a.quantity, b.per_user_limit "
+                "HAVING a.quantity <> coalesce(sum(o.quantity), 0) "
+                "OR a.quantity > b.per_user_limit",
+                seeded.offer_id,
+            ),
+        )
+        check(
+            "one charge per PAID order",
+            await connection.fetch(
+                "SELECT o.id, count(t.id) AS charges FROM customer_order o "
+                "LEFT JOIN payment_transaction t ON t.order_id = o.id AND t.kind = 'CHARGE' "
+                "WHERE o.status = 'PAID' GROUP BY o.id HAVING count(t.id) <> 1"
+            ),
+        )
+        paid_orders = sums["paid_orders"]
+        checks.append(
+            (
+                "PAID orders in the database == successes the clients were told of",
+                reported_ok <= paid_orders <= reported_ok + indeterminate,
+                f"{paid_orders} in the database, {reported_ok} reported, "
+                f"{indeterminate} with unknown outcome",
+            )
+        )
+        checks.append(
+            (
+                "no order was cancelled or refunded (every payment used tok_visa)",
+                sums["other"] == 0,
+                f"{sums['other']} such orders",
+            )
+        )
+    finally:
+        await connection.close()
+    return checks
+
+
+# --------------------------------------------------------------------------------------
+# One run per worker count.
+# --------------------------------------------------------------------------------------
+
+
+async def prepare(args: argparse.Namespace, workdir: Path) -> Seeded:
+    await recreate_postgres(args.database_url)
+    await asyncio.to_thread(migrate, args.database_url, workdir)
+    seeded = await seed_offer(
+        args.database_url,
+        shoppers=args.shoppers,
+        group_size=args.group_size,
+        stock=args.stock,
+        stock_limit=args.stock,
+    )
+    await flush_redis(args.redis_url)
+    return seeded
+
+
+def run_once(args: argparse.Namespace, workers: int, workdir: Path) -> RunResult:
+    started = time.perf_counter()
+    seeded = asyncio.run(prepare(args, workdir))
+    print(
+        f"\n== {workers} worker(s): database seeded with {len(seeded.shopper_ids)} shoppers "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    env = bench_env(args.database_url, args.redis_url, scheduler=True)
+    server: Server | None = None
+    xacts_before = asyncio.run(transactions_so_far(args.database_url))
+    try:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            profile = args.profile_server
+            server = runner.run(launch(env, args.port, workers, workdir, profile=profile))
+            warmup, tally, cpu = runner.run(load(args, server, seeded, env["PINTUAN_SECRET_KEY"]))
+    finally:
+        if server is not None:
+            server.stop()  # every in-flight transaction is over before the audit
+    time.sleep(1.0)  # backends report their statistics within a second of exiting
+    xacts = asyncio.run(transactions_so_far(args.database_url)) - xacts_before
+    requests = warmup.requests + tally.requests + args.groups
+    result = RunResult(workers, tally, cpu)
+    result.xacts_per_request = xacts / requests if requests else 0.0
+    result.log_problems = server_log_problems(server) if server else []
+    reported = warmup.joins_ok + warmup.starts_ok + tally.joins_ok + tally.starts_ok
+    reported += args.groups  # the pre-opened groups' leaders
+    unknown = warmup.indeterminate + tally.indeterminate
+    result.checks = asyncio.run(audit(args.database_url, seeded, reported, unknown))
+    report(args, result, warmup)
+    return result
+
+
+def report(args: argparse.Namespace, result: RunResult, warmup: Tally) -> None:
+    t = result.tally
+    print(
+        f"join contention, postgresql + redis, {result.workers} worker(s), "
+        f"concurrency {args.concurrency}, {args.groups} groups of {args.group_size} kept open, "
+        f"{args.duration:g}s after {args.warmup:g}s warm-up"
+    )
+    print(f"  successful joins/s     {result.joins_per_second:9.1f}   ({t.joins_ok} joins)")
+    print(f"  groups started/s       {t.starts_ok / t.elapsed if t.elapsed else 0:9.1f}")
+    print(f"  requests/s (all)       {result.requests_per_second:9.1f}   ({t.requests} requests)")
+    print(
+        f"  join latency (ok) ms   p50 {percentile(t.join_latencies, 0.5) * 1000:.1f}  "
+        f"p99 {percentile(t.join_latencies, 0.99) * 1000:.1f}  "
+        f"max {percentile(t.join_latencies, 1.0) * 1000:.1f}"
+    )
+    codes = ", ".join(f"{k}: {v}" for k, v in sorted(t.codes.items())) or "none"
+    print(f"  userErrors             {codes}")
+    failures = ", ".join(f"{k}: {v}" for k, v in sorted((t.failures + warmup.failures).items()))
+    print(f"  failed requests        {failures or 'none'} (warm-up included)")
+    print(f"  CPU (core-s per s)     {result.cpu}")
+    print(f"  postgres activity      {t.lock_line}")
+    print(
+        f"  postgres transactions  {result.xacts_per_request:.1f} per request "
+        "(whole run; a statement outside a transaction counts as one)"
+    )
+    verdict = "met" if result.joins_per_second >= GOAL_JOINS_PER_SECOND else "NOT met"
+    print(f"  goal >= {GOAL_JOINS_PER_SECOND:,.0f} successful joins/s: {verdict}")
+    print("  audit of the database:")
+    for name, passed, detail in result.checks:
+        print(f"    {'PASS' if passed else '!!! FAIL'}  {name}  [{detail}]")
+    if result.log_problems:
+        print(f"  !!! server log has {len(result.log_problems)} error line(s); first ones:")
+        for line in result.log_problems[:8]:
+            print(f"    {line[:200]}")
+
+
+def bench(args: argparse.Namespace) -> int:
+    results: list[RunResult] = []
+    skip_sniffio_probe()
+    with tempfile.TemporaryDirectory(prefix="pintuan-bench-") as tmp:
+        try:
+            for workers in args.workers:
+                results.append(run_once(args, workers, Path(tmp)))
+        except BenchError as exc:
+            print(f"bench failed: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if not args.keep_database:
+                asyncio.run(recreate_postgres(args.database_url, create=False))
+            asyncio.run(flush_redis(args.redis_url))
+    if len(results) > 1:
+        print("\nsummary: workers, joins/s, requests/s, join p50/p99 ms")
+        for r in results:
+            lat = r.tally.join_latencies
+            print(
+                f"  {r.workers}  {r.joins_per_second:8.1f}  {r.requests_per_second:8.1f}  "
+                f"{percentile(lat, 0.5) * 1000:6.1f} / {percentile(lat, 0.99) * 1000:6.1f}"
+            )
+    failed = [
+        (r.workers, name, detail)
+        for r in results
+        for name, passed, detail in r.checks
+        if not passed
+    ]
+    if failed:
+        print("\n!!! CORRECTNESS FAILURES (bugs, not timing):", file=sys.stderr)
+        for workers, name, detail in failed:
+            print(f"!!!   [{workers} worker(s)] {name}: {detail}", file=sys.stderr)
+        return 3
+    print("\nall audit checks passed")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--database-url",
+        default="postgres://postgres@127.0.0.1:5432/pintuan_bench_join",
+        help="PostgreSQL database whose name contains 'bench' (recreated, then dropped)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/13",
+        help="a dedicated Redis database (not 0); it is flushed before and after",
+    )
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[2], help="uvicorn workers; one run each"
+    )
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument("--groups", type=int, default=32, help="open groups kept available")
+    parser.add_argument("--group-size", type=int, default=5)
+    parser.add_argument(
+        "--shoppers", type=int, default=40_000, help="users; each buys at most once"
+    )
+    parser.add_argument("--stock", type=int, default=10_000_000, help="variant and offer stock")
+    parser.add_argument("--port", type=int, default=8775)
+    parser.add_argument(
+        "--keep-database", action="store_true", help="leave the PostgreSQL database in place"
+    )
+    parser.add_argument(
+        "--profile-server",
+        type=Path,
+        metavar="FILE",
+        help="run the server (one worker) under cProfile and write its stats to FILE",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if not is_postgres(args.database_url):
+            raise BenchError("this benchmark needs PostgreSQL (--database-url postgres://...)")
+        postgres_target(args.database_url)
+        check_redis_url(args.redis_url)
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 2
+    return bench(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,480 @@
+"""Live group progress through real WebSocket clients speaking graphql-transport-ws.
+
+In-process tests drive the app with httpx-ws; the cross-process test runs two
+uvicorn servers and subscribes with the ``gql`` library over a network socket.
+Every wait is bounded, so a missing event fails the test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from gql import Client, GraphQLRequest
+from gql.transport.websockets import WebsocketsTransport
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from tortoise.expressions import F
+
+from pintuan.live.progress import GroupProgress
+from pintuan.models.groupbuys import Group, GroupStatus
+from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
+from pintuan.resolvers.groupbuys import expire_group
+from pintuan.resolvers.orders import group_state
+from pintuan.schema.ids import from_global_id, to_global_id
+from pintuan.settings import Settings
+from tests import factories
+from tests.conftest import PG_URL, REDIS_URL, TEST_SECRET_KEY, GraphQLClient
+from tests.groupbuy_ops import join, start
+from tests.servers import running_servers
+
+WAIT_SECONDS = 5.0
+PROGRESS = """subscription($id: ID, $code: String) {
+  groupProgress(groupId: $id, shareCode: $code) {
+    event memberCount size slotsLeft status expiresAt secondsLeft serverTime
+    group { id shareCode members { paid } }
+  }
+}"""
+ACTIVITY = """subscription($offer: ID!) {
+  groupBuyActivity(groupBuyId: $offer) { event memberCount status group { id } }
+}"""
+
+Message = dict[str, Any]
+Progress = dict[str, Any]
+
+
+class Subscription:
+    """One graphql-transport-ws connection carrying one subscription (id "1")."""
+
+    def __init__(self, ws: AsyncWebSocketSession) -> None:
+        self.ws = ws
+
+    async def message(self) -> Message:
+        """The next protocol message for the subscription, answering pings on the way."""
+        async with asyncio.timeout(WAIT_SECONDS):
+            while True:
+                message: Message = await self.ws.receive_json()
+                if message["type"] == "ping":
+                    await self.ws.send_json({"type": "pong"})
+                    continue
+                if message["type"] == "pong":
+                    continue
+                assert message.get("id") == "1", message
+                return message
+
+    async def event(self) -> Progress:
+        """The next event; fails if the server completed or errored instead."""
+        message = await self.message()
+        assert message["type"] == "next", message
+        assert "errors" not in message["payload"], message
+        data: Progress = next(iter(message["payload"]["data"].values()))
+        return data
+
+    async def until_complete(self) -> list[Progress]:
+        """Every further event, up to and including the server's `complete`."""
+        events: list[Progress] = []
+        while True:
+            message = await self.message()
+            if message["type"] == "complete":
+                return events
+            assert message["type"] == "next", message
+            assert "errors" not in message["payload"], message
+            events.append(message["payload"]["data"]["groupProgress"])
+
+    async def completes(self) -> None:
+        assert (await self.message())["type"] == "complete"
+
+
+@asynccontextmanager
+async def subscribe(
+    app: Starlette, query: str, variables: dict[str, Any]
+) -> AsyncIterator[Subscription]:
+    transport = ASGIWebSocketTransport(app=app)
+    ws: AsyncWebSocketSession
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        assert ws.subprotocol == "graphql-transport-ws"
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        subscription = Subscription(ws)
+        async with asyncio.timeout(WAIT_SECONDS):
+            assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_json(
+            {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}
+        )
+        yield subscription
+
+
+async def shoppers(settings: Settings, count: int) -> list[dict[str, str]]:
+    return [factories.bearer(await factories.user(), settings) for _ in range(count)]
+
+
+async def join_in_turn(
+    gql: GraphQLClient, group_id: str, joiners: Sequence[dict[str, str]]
+) -> None:
+    """Join one after another, each request finished (and announced) before the next."""
+    for headers in joiners:
+        joined = await join(gql, headers, group_id)
+        assert joined["userErrors"] == [], joined
+
+
+def column(events: Sequence[Progress], name: str) -> list[Any]:
+    return [event[name] for event in events]
+
+
+async def wait_for_listener(redis: Redis, channel: str) -> None:
+    """Until Redis confirms someone subscribed ``channel`` (a subscription without a snapshot)."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:
+            [(_, listeners)] = await redis.pubsub_numsub(channel)
+            if listeners:
+                return
+            await asyncio.sleep(0.01)
+
+
+# ---- 1. snapshot, then every change in order, then complete ------------------
+
+
+async def test_snapshot_then_joins_in_order_then_complete_after_filled(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    leader, *joiners = await shoppers(settings, 3)
+    group = (await start(gql, leader, offer.id))["group"]
+
+    async with subscribe(app, PROGRESS, {"id": group["id"]}) as live:
+        snapshot = await live.event()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(join_in_turn(gql, group["id"], joiners))
+            events = await live.until_complete()
+
+    assert snapshot["event"] == "SNAPSHOT"
+    assert (snapshot["memberCount"], snapshot["slotsLeft"], snapshot["size"]) == (1, 2, 3)
+    assert snapshot["status"] == "OPEN"
+    assert snapshot["group"] == {
+        "id": group["id"],
+        "shareCode": group["shareCode"],
+        "members": [{"paid": True}],
+    }
+    assert 3500 < snapshot["secondsLeft"] <= 3600
+    assert column(events, "event") == ["JOINED", "PAID", "JOINED", "FILLED"]
+    assert column(events, "memberCount") == [2, 2, 3, 3]
+    assert column(events, "slotsLeft") == [1, 1, 0, 0]
+    assert column(events, "status") == ["OPEN", "OPEN", "OPEN", "FILLED"]
+    everything = [snapshot, *events]
+    assert {e["expiresAt"] for e in everything} == {group["expiresAt"]}
+    assert {e["group"]["id"] for e in everything} == {group["id"]}
+    assert {e["size"] for e in everything} == {3}
+    assert all(e["secondsLeft"] > 3500 for e in events[:3])
+    assert events[-1]["secondsLeft"] == 0
+    assert events[-1]["group"]["members"] == [{"paid": True}] * 3
+    times = column(everything, "serverTime")
+    assert times == sorted(times)
+
+
+async def test_stale_and_repeated_events_are_not_sent(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    """A late publisher's older state (or a replay) never reaches a subscriber."""
+    offer = await factories.offer(group_size=3)
+    leader, second = await shoppers(settings, 2)
+    group = (await start(gql, leader, offer.id))["group"]
+    pk = from_global_id(group["id"])[1]
+    progress: GroupProgress = app.state.runtime.progress
+    mirrored = await progress.read(pk)
+    assert mirrored is not None
+
+    async with subscribe(app, PROGRESS, {"id": group["id"]}) as live:
+        assert (await live.event())["event"] == "SNAPSHOT"
+        older = replace(mirrored, version=mirrored.version - 1, member_count=0)
+        await progress.bus.publish(
+            progress.group_channel(pk), {"event": "LEFT", "state": older.to_json()}
+        )
+        await progress.bus.publish(
+            progress.group_channel(pk), {"event": "PAID", "state": mirrored.to_json()}
+        )
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(join_in_turn(gql, group["id"], [second]))
+            events = [await live.event() for _ in range(2)]
+
+    assert column(events, "event") == ["JOINED", "PAID"]
+    assert column(events, "memberCount") == [2, 2]
+
+
+async def test_a_new_subscriber_is_not_misled_by_a_lagging_mirror(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    """A change whose announcement was lost (a crash between commit and publish)."""
+    offer = await factories.offer(group_size=3)
+    group = (await start(gql, (await shoppers(settings, 1))[0], offer.id))["group"]
+    pk = from_global_id(group["id"])[1]
+    progress: GroupProgress = app.state.runtime.progress
+    await Group.filter(id=pk).update(
+        status=GroupStatus.CANCELLED, closed_at=datetime.now(UTC), version=F("version") + 1
+    )
+
+    async with subscribe(app, PROGRESS, {"id": group["id"]}) as live:
+        snapshot = await live.event()
+        await live.completes()
+
+    assert (snapshot["event"], snapshot["status"]) == ("SNAPSHOT", "CANCELLED")
+    repaired = await progress.read(pk)
+    assert repaired is not None and repaired.status == "CANCELLED"
+
+
+async def test_the_change_that_fills_a_group_is_reported_as_filled(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    """Two last members pay at once; both announcers read the filled row, and the
+    "PAID" one may publish first, making the real "FILLED" a duplicate."""
+    offer = await factories.offer(group_size=3)
+    group = (await start(gql, (await shoppers(settings, 1))[0], offer.id))["group"]
+    pk = from_global_id(group["id"])[1]
+    progress: GroupProgress = app.state.runtime.progress
+
+    async with subscribe(app, PROGRESS, {"id": group["id"]}) as live:
+        assert (await live.event())["event"] == "SNAPSHOT"
+        await Group.filter(id=pk).update(
+            slots_taken=3, paid_count=3, status=GroupStatus.FILLED, version=F("version") + 4
+        )
+        filled = group_state(await Group.get(id=pk))
+        await progress.changed("PAID", filled)
+        await progress.changed("FILLED", filled)
+        events = await live.until_complete()
+
+    assert [(e["event"], e["status"], e["memberCount"]) for e in events] == [
+        ("FILLED", "FILLED", 3)
+    ]
+
+
+# ---- 2. a group that runs out of time ---------------------------------------
+
+
+async def test_expired_group_sends_failed_completes_and_refunds_the_paid(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    leader, second = await shoppers(settings, 2)
+    group = (await start(gql, leader, offer.id))["group"]
+    pk = from_global_id(group["id"])[1]
+
+    async def join_then_time_out() -> bool:
+        await join_in_turn(gql, group["id"], [second])
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        await Group.filter(id=pk).update(expires_at=past)
+        expired: bool = await expire_group(pk, app.state.runtime)
+        return expired
+
+    async with subscribe(app, PROGRESS, {"id": group["id"]}) as live:
+        snapshot = await live.event()
+        async with asyncio.TaskGroup() as tasks:
+            expiring = tasks.create_task(join_then_time_out())
+            events = await live.until_complete()
+
+    assert expiring.result() is True
+    assert snapshot["event"] == "SNAPSHOT"
+    assert column(events, "event") == ["JOINED", "PAID", "FAILED"]
+    failed = events[-1]
+    assert (failed["status"], failed["memberCount"], failed["secondsLeft"]) == ("FAILED", 2, 0)
+    orders = await Order.filter(group_id=pk)
+    assert len(orders) == 2
+    assert {o.status for o in orders} == {OrderStatus.REFUNDED}
+    refunds = await PaymentTransaction.filter(
+        order_id__in=[o.id for o in orders], kind=TransactionKind.REFUND
+    ).count()
+    assert refunds == 2
+    assert (await Group.get(id=pk)).status == GroupStatus.FAILED
+
+
+# ---- 3. share codes, closed groups, unknown groups ----------------------------
+
+
+async def test_subscribe_by_share_code(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=2)
+    leader, second = await shoppers(settings, 2)
+    group = (await start(gql, leader, offer.id))["group"]
+
+    code = f"  {group['shareCode'].lower()} "
+    async with subscribe(app, PROGRESS, {"code": code}) as live:
+        snapshot = await live.event()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(join_in_turn(gql, group["id"], [second]))
+            events = await live.until_complete()
+
+    assert (snapshot["event"], snapshot["group"]["id"]) == ("SNAPSHOT", group["id"])
+    assert column(events, "event") == ["JOINED", "FILLED"]
+    assert column(events, "memberCount") == [2, 2]
+
+
+async def test_a_filled_group_gives_its_snapshot_and_completes_at_once(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=2)
+    leader, second = await shoppers(settings, 2)
+    group = (await start(gql, leader, offer.id))["group"]
+    await join_in_turn(gql, group["id"], [second])
+
+    for variables in ({"id": group["id"]}, {"code": group["shareCode"]}):
+        async with subscribe(app, PROGRESS, variables) as live:
+            snapshot = await live.event()
+            await live.completes()
+        assert snapshot["event"] == "SNAPSHOT"
+        assert (snapshot["status"], snapshot["memberCount"], snapshot["slotsLeft"]) == (
+            "FILLED",
+            2,
+            0,
+        )
+        assert snapshot["secondsLeft"] == 0
+        assert snapshot["group"]["members"] == [{"paid": True}] * 2
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "code"),
+    [
+        (PROGRESS, {"id": to_global_id("Group", 987654)}, "NOT_FOUND"),
+        (PROGRESS, {"code": "NOSUCHCD"}, "NOT_FOUND"),
+        (PROGRESS, {}, "INVALID_ARGUMENTS"),
+        (ACTIVITY, {"offer": to_global_id("GroupBuy", 987654)}, "NOT_FOUND"),
+    ],
+)
+async def test_unknown_targets_get_a_graphql_error_not_a_hang(
+    app: Starlette, query: str, variables: dict[str, Any], code: str
+) -> None:
+    async with subscribe(app, query, variables) as live:
+        message = await live.message()
+        if message["type"] == "next":  # an execution error, then the end of the stream
+            errors = message["payload"]["errors"]
+            assert message["payload"].get("data") is None
+            await live.completes()
+        else:  # a request error ends the operation by itself
+            assert message["type"] == "error", message
+            errors = message["payload"]
+    assert [e["extensions"]["code"] for e in errors] == [code]
+
+
+# ---- 4. one offer's activity, and only that offer's ---------------------------
+
+
+async def test_group_buy_activity_follows_one_offer_only(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    watched = await factories.offer(group_size=2)
+    other = await factories.offer(group_size=2)
+    people = iter(await shoppers(settings, 6))
+    offer_id = to_global_id("GroupBuy", watched.id)
+
+    async with subscribe(app, ACTIVITY, {"offer": offer_id}) as live:
+        await wait_for_listener(
+            app.state.redis, app.state.runtime.progress.offer_channel(watched.id)
+        )
+        first = (await start(gql, next(people), watched.id))["group"]["id"]
+        # The other offer's whole life happens before the watched offer's last events:
+        # had any of it leaked, it would arrive before them.
+        elsewhere = (await start(gql, next(people), other.id))["group"]["id"]
+        await join_in_turn(gql, elsewhere, [next(people)])
+        second = (await start(gql, next(people), watched.id))["group"]["id"]
+        await join_in_turn(gql, first, [next(people)])
+        seen: list[Progress] = []
+        while not seen or (seen[-1]["event"], seen[-1]["group"]["id"]) != ("FILLED", first):
+            seen.append(await live.event())
+
+    assert [(e["event"], e["group"]["id"]) for e in seen] == [
+        ("JOINED", first),
+        ("PAID", first),
+        ("JOINED", second),
+        ("PAID", second),
+        ("JOINED", first),
+        ("FILLED", first),
+    ]
+    assert column(seen, "memberCount") == [1, 1, 1, 1, 2, 2]
+    assert column(seen, "status") == ["OPEN", "OPEN", "OPEN", "OPEN", "OPEN", "FILLED"]
+
+
+# ---- 5. subscribe on one server, join on another -------------------------------
+
+
+@pytest.mark.skipif(
+    not (PG_URL and REDIS_URL), reason="needs PostgreSQL and Redis shared by processes"
+)
+async def test_subscriber_on_one_server_sees_joins_made_on_another(
+    app: Starlette, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    leader, *joiners = await shoppers(settings, 3)
+    env = {
+        "PINTUAN_DATABASE_URL": settings.database_url,
+        "PINTUAN_REDIS_URL": settings.redis_url or "",
+        "PINTUAN_SECRET_KEY": TEST_SECRET_KEY,
+        "PINTUAN_RUN_SCHEDULER": "false",
+        "PINTUAN_LOG_LEVEL": "WARNING",
+    }
+    with running_servers(2, env) as (server_a, server_b):
+        async with httpx.AsyncClient(base_url=server_b) as http_b:
+            on_b = GraphQLClient(http_b)
+            group = (await start(on_b, leader, offer.id))["group"]
+            ws_url = server_a.replace("http://", "ws://") + "/graphql"
+            transport = WebsocketsTransport(
+                url=ws_url, subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]
+            )
+            request = GraphQLRequest(PROGRESS, variable_values={"id": group["id"]})
+            async with asyncio.timeout(3 * WAIT_SECONDS), Client(transport=transport) as session:
+                stream = session.subscribe(request)
+                snapshot = (await anext(stream))["groupProgress"]
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(join_in_turn(on_b, group["id"], joiners))
+                    events = [result["groupProgress"] async for result in stream]
+
+    assert transport.subprotocol == WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL
+    assert (snapshot["event"], snapshot["memberCount"]) == ("SNAPSHOT", 1)
+    assert column(events, "event") == ["JOINED", "PAID", "JOINED", "FILLED"]
+    assert column(events, "memberCount") == [2, 2, 3, 3]
+    assert events[-1]["group"]["members"] == [{"paid": True}] * 3
+
+
+# ---- 6. the live layer loses everything mid-way --------------------------------
+
+
+async def test_progress_survives_a_flushed_live_layer(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=4)
+    leader, *joiners = await shoppers(settings, 4)
+    group = (await start(gql, leader, offer.id))["group"]
+    pk = from_global_id(group["id"])[1]
+    progress: GroupProgress = app.state.runtime.progress
+    redis: Redis = app.state.redis
+
+    async with subscribe(app, PROGRESS, {"id": group["id"]}) as early:
+        assert (await early.event())["memberCount"] == 1
+        await join_in_turn(gql, group["id"], joiners[:1])
+        assert [(await early.event())["event"] for _ in range(2)] == ["JOINED", "PAID"]
+
+        await redis.flushdb()
+        assert await progress.read(pk) is None
+
+        async with subscribe(app, PROGRESS, {"id": group["id"]}) as late:
+            snapshot = await late.event()
+            rebuilt = await progress.read(pk)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(join_in_turn(gql, group["id"], joiners[1:]))
+                late_events = await late.until_complete()
+                early_events = await early.until_complete()
+
+    assert snapshot["event"] == "SNAPSHOT"
+    assert (snapshot["memberCount"], snapshot["slotsLeft"], snapshot["status"]) == (2, 2, "OPEN")
+    assert rebuilt is not None and rebuilt.member_count == 2
+    for events in (early_events, late_events):
+        assert column(events, "event") == ["JOINED", "PAID", "JOINED", "FILLED"]
+        assert column(events, "memberCount") == [3, 3, 4, 4]
+    assert await progress.read(pk) is not None  # mirrored again by the later changes
