@@ -643,10 +643,11 @@ async def sweep(runtime: Runtime) -> int:
     ):
         done += await expire_group(int(group_id), runtime)  # type: ignore[call-overload]
     closed = Q(group__status=GroupStatus.FAILED) | Q(group__status=GroupStatus.CANCELLED)
-    for order in await Order.filter(
+    unsettled = await Order.filter(
         closed, status__in=[OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]
-    ):
-        await orders.settle_group_orders(order.group_id or 0, runtime, "GROUP_FAILED")
+    ).values_list("group_id", flat=True)
+    for group_id in set(unsettled):
+        await orders.settle_group_orders(int(group_id), runtime, "GROUP_FAILED")  # type: ignore[call-overload]
         done += 1
     for order in await orders.refunds_owed():
         await orders.issue_refund(order, runtime)

@@ -67,6 +67,7 @@ class User(Node):
     async def orders(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[Order, strawberry.lazy("pintuan.schema.groupbuys")]] | None:
+        # Imported here: that module builds on this one.
         from pintuan.schema.groupbuys import user_orders
 
         return await user_orders(info, self.pk, first, after) if self._own(info) else None
@@ -79,6 +80,7 @@ class User(Node):
         after: str | None = None,
         status: Annotated[GroupStatus, strawberry.lazy("pintuan.schema.groupbuys")] | None = None,
     ) -> Connection[Annotated[Group, strawberry.lazy("pintuan.schema.groupbuys")]] | None:
+        # Imported here: that module builds on this one.
         from pintuan.schema.groupbuys import user_groups
 
         return await user_groups(info, self.pk, status, first, after) if self._own(info) else None

@@ -134,6 +134,7 @@ class Product(Node):
     async def group_buys(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[GroupBuy, strawberry.lazy("pintuan.schema.groupbuys")]]:
+        # Imported here: that module builds on this one.
         from pintuan.schema.groupbuys import offer_connection
 
         return await offer_connection(info, self.pk, None, first, after)
