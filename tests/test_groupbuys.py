@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from pintuan.models.catalog import Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.models.orders import Order, PaymentTransaction
@@ -279,3 +281,32 @@ async def test_buying_needs_a_signed_in_shopper(gql: GraphQLClient) -> None:
     )
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert await Order.all().count() == 0
+
+
+async def test_a_group_whose_slots_await_payment_is_full(make_app: Any, settings: Settings) -> None:
+    offer = await factories.offer(group_size=2)
+    async with make_app(payment_gateway="webhook") as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            client = GraphQLClient(http)
+            started = await start(client, await shopper(settings), offer.id)
+            await join(client, await shopper(settings), started["group"]["id"])
+            before = await holdings()
+
+            full = await join(client, await shopper(settings), started["group"]["id"])
+
+            assert codes(full) == ["GROUP_FULL"]
+            assert await holdings() == before
+            assert (await Group.get()).status == "OPEN"
+
+
+async def test_a_product_lists_its_offers(gql: GraphQLClient) -> None:
+    offer = await factories.offer()
+    query = """query($id: ID) { product(id: $id) {
+        groupBuys(first: 5) { totalCount edges { node { id groupSize } } } } }"""
+
+    body = await gql(query, {"id": to_global_id("Product", offer.product_id)})
+
+    offers = body["data"]["product"]["groupBuys"]
+    assert offers["totalCount"] == 1
+    assert offers["edges"] == [{"node": {"id": to_global_id("GroupBuy", offer.id), "groupSize": 3}}]
