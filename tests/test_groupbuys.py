@@ -284,8 +284,8 @@ async def test_buying_needs_a_signed_in_shopper(gql: GraphQLClient) -> None:
 
 
 async def test_a_group_whose_slots_await_payment_is_full(make_app: Any, settings: Settings) -> None:
-    offer = await factories.offer(group_size=2)
     async with make_app(payment_gateway="webhook") as app:
+        offer = await factories.offer(group_size=2)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             client = GraphQLClient(http)
