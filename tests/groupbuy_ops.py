@@ -21,6 +21,29 @@ def key() -> str:
     return uuid.uuid4().hex
 
 
+async def purchase(
+    gql: GraphQLClient,
+    headers: dict[str, str],
+    mutation: str,
+    target: dict[str, Any],
+    *,
+    idempotency_key: str | None,
+    token: str,
+    quantity: int,
+) -> dict[str, Any]:
+    """Send one purchase mutation; ``target`` names what is bought into."""
+    document = {"groupStart": START, "groupJoin": JOIN, "orderCreate": BUY}[mutation]
+    purchase_input = target | {
+        "quantity": quantity,
+        "idempotencyKey": idempotency_key or key(),
+        "paymentToken": token,
+    }
+    body = await gql(document, {"i": purchase_input}, headers)
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"][mutation]
+    return result
+
+
 async def start(
     gql: GraphQLClient,
     headers: dict[str, str],
@@ -30,18 +53,16 @@ async def start(
     token: str = "tok_visa",
     quantity: int = 1,
 ) -> dict[str, Any]:
-    variables = {
-        "i": {
-            "groupBuyId": to_global_id("GroupBuy", offer_id),
-            "quantity": quantity,
-            "idempotencyKey": idempotency_key or key(),
-            "paymentToken": token,
-        }
-    }
-    body = await gql(START, variables, headers)
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]["groupStart"]
-    return result
+    target = {"groupBuyId": to_global_id("GroupBuy", offer_id)}
+    return await purchase(
+        gql,
+        headers,
+        "groupStart",
+        target,
+        idempotency_key=idempotency_key,
+        token=token,
+        quantity=quantity,
+    )
 
 
 async def join(
@@ -55,18 +76,15 @@ async def join(
     quantity: int = 1,
 ) -> dict[str, Any]:
     target = {"groupId": group_id} if group_id else {"shareCode": share_code}
-    variables = {
-        "i": target
-        | {
-            "quantity": quantity,
-            "idempotencyKey": idempotency_key or key(),
-            "paymentToken": token,
-        }
-    }
-    body = await gql(JOIN, variables, headers)
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]["groupJoin"]
-    return result
+    return await purchase(
+        gql,
+        headers,
+        "groupJoin",
+        target,
+        idempotency_key=idempotency_key,
+        token=token,
+        quantity=quantity,
+    )
 
 
 async def buy(
@@ -78,18 +96,16 @@ async def buy(
     token: str = "tok_visa",
     quantity: int = 1,
 ) -> dict[str, Any]:
-    variables = {
-        "i": {
-            "variantId": to_global_id("Variant", variant_id),
-            "quantity": quantity,
-            "idempotencyKey": idempotency_key or key(),
-            "paymentToken": token,
-        }
-    }
-    body = await gql(BUY, variables, headers)
-    assert "errors" not in body, body
-    result: dict[str, Any] = body["data"]["orderCreate"]
-    return result
+    target = {"variantId": to_global_id("Variant", variant_id)}
+    return await purchase(
+        gql,
+        headers,
+        "orderCreate",
+        target,
+        idempotency_key=idempotency_key,
+        token=token,
+        quantity=quantity,
+    )
 
 
 def codes(payload: dict[str, Any]) -> list[str]:

@@ -12,6 +12,7 @@ from pintuan.models.accounts import MerchantStaff, User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
 from pintuan.models.groupbuys import Group, GroupBuy
 from pintuan.resolvers import accounts, groupbuys
+from pintuan.resolvers.groupbuys import PurchaseRequest
 from pintuan.resolvers.runtime import Runtime
 
 
@@ -270,13 +271,14 @@ async def seed_group_buys(runtime: Runtime) -> int:
         offer = offers[offer_index]
         leader, *friends = shoppers[:members]
         started = await groupbuys.start_group(
-            offer.id, leader.id, 1, f"demo-{n}-leader", "tok_demo", runtime
+            offer.id, PurchaseRequest(leader.id, 1, f"demo-{n}-leader", "tok_demo"), runtime
         )
         group = started.group
         if group is None:
             continue
         for k, friend in enumerate(friends):
-            await groupbuys.join_group(group.id, friend.id, 1, f"demo-{n}-{k}", "tok_demo", runtime)
+            request = PurchaseRequest(friend.id, 1, f"demo-{n}-{k}", "tok_demo")
+            await groupbuys.join_group(group.id, request, runtime)
         if fate == "failed":
             await Group.filter(id=group.id).update(expires_at=now - timedelta(minutes=5))
             await groupbuys.expire_group(group.id, runtime)

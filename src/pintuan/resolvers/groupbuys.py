@@ -307,24 +307,13 @@ class Purchase:
     errors: list[DomainError] = field(default_factory=list)
 
 
-def _request_hash(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
-
-
-def _check_request(quantity: int, idempotency_key: str) -> None:
-    if not 1 <= quantity <= MAX_QUANTITY:
-        raise DomainError(ErrorCode.INVALID_QUANTITY, "Quantity must be at least 1.", "quantity")
-    if not 1 <= len(idempotency_key) <= 100:
-        raise DomainError(
-            ErrorCode.INVALID, "Give an idempotency key of 1 to 100 characters.", "idempotencyKey"
-        )
-
-
-async def _replay(request: _Request) -> Purchase | None:
-    order = await Order.get_or_none(buyer_id=request.buyer_id, idempotency_key=request.key)
+async def _replay(request: PurchaseRequest, fingerprint: str) -> Purchase | None:
+    order = await Order.get_or_none(
+        buyer_id=request.buyer_id, idempotency_key=request.idempotency_key
+    )
     if order is None:
         return None
-    if order.request_hash != request.request_hash:
+    if order.request_hash != fingerprint:
         raise DomainError(
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
             "This idempotency key was used for a different request.",
@@ -383,14 +372,33 @@ def _payment_due(runtime: Runtime, group: Group | None, now: datetime) -> dateti
 
 
 @dataclass(frozen=True, slots=True)
-class _Request:
+class PurchaseRequest:
+    """What a shopper asks for; ``idempotency_key`` makes a retry return the first result."""
+
     buyer_id: int
     quantity: int
-    key: str
-    request_hash: str
+    idempotency_key: str
+    payment_token: str
+
+    def check(self) -> None:
+        if not 1 <= self.quantity <= MAX_QUANTITY:
+            raise DomainError(
+                ErrorCode.INVALID_QUANTITY, "Quantity must be at least 1.", "quantity"
+            )
+        if not 1 <= len(self.idempotency_key) <= 100:
+            raise DomainError(
+                ErrorCode.INVALID,
+                "Give an idempotency key of 1 to 100 characters.",
+                "idempotencyKey",
+            )
+
+    def fingerprint(self, action: str, target: int) -> str:
+        """Tells a true retry from a different request that reuses the key."""
+        raw = json.dumps([action, target, self.quantity])
+        return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def _claim_order(request: _Request, offer: GroupBuy) -> Order:
+async def _claim_order(request: PurchaseRequest, fingerprint: str, offer: GroupBuy) -> Order:
     """Insert the order before taking any hold.
 
     A parallel retry of the same request then stops at the idempotency key's
@@ -405,8 +413,8 @@ async def _claim_order(request: _Request, offer: GroupBuy) -> Order:
         quantity=request.quantity,
         unit_price=offer.group_price,
         currency=offer.currency,
-        idempotency_key=request.key,
-        request_hash=request.request_hash,
+        idempotency_key=request.idempotency_key,
+        request_hash=fingerprint,
     )
 
 
@@ -456,34 +464,25 @@ def _new_share_code() -> str:
     return "".join(secrets.choice(SHARE_ALPHABET) for _ in range(8))
 
 
-async def start_group(
-    offer_id: int,
-    buyer_id: int,
-    quantity: int,
-    idempotency_key: str,
-    payment_token: str,
-    runtime: Runtime,
-) -> Purchase:
+async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime) -> Purchase:
     """Open a group with the buyer as its paying leader."""
-    _check_request(quantity, idempotency_key)
-    request = _Request(
-        buyer_id, quantity, idempotency_key, _request_hash("start", offer_id, quantity)
-    )
-    if replay := await _replay(request):
+    request.check()
+    fingerprint = request.fingerprint("start", offer_id)
+    if replay := await _replay(request, fingerprint):
         return replay
     if not await GroupBuy.exists(id=offer_id):
         raise DomainError(ErrorCode.NOT_FOUND, "No such group buy.", "groupBuyId")
-    allowance_id = await _allowance_id(offer_id, buyer_id)
+    allowance_id = await _allowance_id(offer_id, request.buyer_id)
     now = now_utc()
     try:
         async with in_transaction():
             offer = await GroupBuy.get(id=offer_id)
             _require_active(offer, now)
-            order = await _claim_order(request, offer)
-            await _hold_allowance(offer, allowance_id, quantity)
+            order = await _claim_order(request, fingerprint, offer)
+            await _hold_allowance(offer, allowance_id, request.quantity)
             group = await Group.create(
                 group_buy_id=offer.id,
-                leader_id=buyer_id,
+                leader_id=request.buyer_id,
                 size=offer.group_size,
                 share_code=_new_share_code(),
                 opened_at=now,
@@ -493,36 +492,27 @@ async def start_group(
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
-        return await _concurrent_retry(request)
+        return await _concurrent_retry(request, fingerprint)
     await runtime.group_deadlines.schedule(group.id, group.expires_at)
     await announce(runtime, "JOINED", group.id)
-    return await _pay(order, payment_token, runtime)
+    return await _pay(order, request.payment_token, runtime)
 
 
-async def join_group(
-    group_id: int,
-    buyer_id: int,
-    quantity: int,
-    idempotency_key: str,
-    payment_token: str,
-    runtime: Runtime,
-) -> Purchase:
-    _check_request(quantity, idempotency_key)
-    request = _Request(
-        buyer_id, quantity, idempotency_key, _request_hash("join", group_id, quantity)
-    )
-    if replay := await _replay(request):
+async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) -> Purchase:
+    request.check()
+    fingerprint = request.fingerprint("join", group_id)
+    if replay := await _replay(request, fingerprint):
         return replay
     group = await Group.get_or_none(id=group_id)
     if group is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such group.", "groupId")
-    allowance_id = await _allowance_id(group.group_buy_id, buyer_id)
+    allowance_id = await _allowance_id(group.group_buy_id, request.buyer_id)
     now = now_utc()
     try:
         async with in_transaction():
             offer = await GroupBuy.get(id=group.group_buy_id)
             _require_active(offer, now)
-            order = await _claim_order(request, offer)
+            order = await _claim_order(request, fingerprint, offer)
             await _take_slot(
                 offer, group, order, runtime, now, allowance_id=allowance_id, leader=False
             )
@@ -530,29 +520,20 @@ async def join_group(
         raise refused.error from None
     except IntegrityError:
         # Same idempotency key in flight, or the same user joining twice at once.
-        if await Order.exists(buyer_id=buyer_id, idempotency_key=idempotency_key):
-            return await _concurrent_retry(request)
+        if await Order.exists(buyer_id=request.buyer_id, idempotency_key=request.idempotency_key):
+            return await _concurrent_retry(request, fingerprint)
         raise DomainError(
             ErrorCode.ALREADY_MEMBER, "You are already in this group.", "groupId"
         ) from None
     await announce(runtime, "JOINED", group_id)
-    return await _pay(order, payment_token, runtime)
+    return await _pay(order, request.payment_token, runtime)
 
 
-async def buy_alone(
-    variant_id: int,
-    buyer_id: int,
-    quantity: int,
-    idempotency_key: str,
-    payment_token: str,
-    runtime: Runtime,
-) -> Purchase:
+async def buy_alone(variant_id: int, request: PurchaseRequest, runtime: Runtime) -> Purchase:
     """An ordinary order at the variant's own (solo) price."""
-    _check_request(quantity, idempotency_key)
-    request = _Request(
-        buyer_id, quantity, idempotency_key, _request_hash("solo", variant_id, quantity)
-    )
-    if replay := await _replay(request):
+    request.check()
+    fingerprint = request.fingerprint("solo", variant_id)
+    if replay := await _replay(request, fingerprint):
         return replay
     now = now_utc()
     try:
@@ -561,27 +542,27 @@ async def buy_alone(
             if variant is None or variant.product.status != ProductStatus.ACTIVE:
                 raise _refuse(ErrorCode.NOT_FOUND, "No such variant on sale.", "variantId")
             order = await Order.create(
-                buyer_id=buyer_id,
+                buyer_id=request.buyer_id,
                 merchant_id=variant.product.merchant_id,
                 kind=OrderKind.SOLO,
                 variant_id=variant.id,
-                quantity=quantity,
+                quantity=request.quantity,
                 unit_price=variant.price_amount,
                 currency=variant.currency,
-                idempotency_key=idempotency_key,
-                request_hash=request.request_hash,
+                idempotency_key=request.idempotency_key,
+                request_hash=fingerprint,
                 payment_due_at=_payment_due(runtime, None, now),
             )
-            await _hold_variant_stock(variant.id, quantity)
+            await _hold_variant_stock(variant.id, request.quantity)
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
-        return await _concurrent_retry(request)
-    return await _pay(order, payment_token, runtime)
+        return await _concurrent_retry(request, fingerprint)
+    return await _pay(order, request.payment_token, runtime)
 
 
-async def _concurrent_retry(request: _Request) -> Purchase:
-    replay = await _replay(request)
+async def _concurrent_retry(request: PurchaseRequest, fingerprint: str) -> Purchase:
+    replay = await _replay(request, fingerprint)
     if replay is None:
         raise DomainError(ErrorCode.INVALID, "The request conflicted; try again.", "idempotencyKey")
     return replay

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -101,11 +103,20 @@ async def _offer(info: Info, id: strawberry.ID) -> models.GroupBuy:
     return offer
 
 
-def _buyer(info: Info) -> int:
+def _request(
+    info: Info, quantity: int, idempotency_key: str, payment_token: str
+) -> groupbuys.PurchaseRequest:
     user = info.context.viewer.user
     if user is None:
         raise ApiError("UNAUTHENTICATED", "Sign in to buy.")
-    return user.id
+    return groupbuys.PurchaseRequest(user.id, quantity, idempotency_key, payment_token)
+
+
+async def _purchase(attempt: Coroutine[Any, Any, groupbuys.Purchase]) -> PurchasePayload:
+    try:
+        return PurchasePayload.of(await attempt)
+    except DomainError as exc:
+        return PurchasePayload(user_errors=user_errors(exc))
 
 
 async def _group_id(input: GroupJoinInput) -> int:
@@ -182,46 +193,20 @@ class GroupBuyMutation:
     @strawberry.mutation(extensions=allow(SignedIn()), description="Start a group as its leader.")
     async def group_start(self, info: Info, input: GroupStartInput) -> PurchasePayload:
         offer_id = decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
-        try:
-            purchase = await groupbuys.start_group(
-                offer_id,
-                _buyer(info),
-                input.quantity,
-                input.idempotency_key,
-                input.payment_token,
-                info.context.runtime,
-            )
-        except DomainError as exc:
-            return PurchasePayload(user_errors=user_errors(exc))
-        return PurchasePayload.of(purchase)
+        request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
+        return await _purchase(groupbuys.start_group(offer_id, request, info.context.runtime))
 
     @strawberry.mutation(extensions=allow(SignedIn()))
     async def group_join(self, info: Info, input: GroupJoinInput) -> PurchasePayload:
-        try:
-            purchase = await groupbuys.join_group(
-                await _group_id(input),
-                _buyer(info),
-                input.quantity,
-                input.idempotency_key,
-                input.payment_token,
-                info.context.runtime,
-            )
-        except DomainError as exc:
-            return PurchasePayload(user_errors=user_errors(exc))
-        return PurchasePayload.of(purchase)
+        request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
+
+        async def join() -> groupbuys.Purchase:
+            return await groupbuys.join_group(await _group_id(input), request, info.context.runtime)
+
+        return await _purchase(join())
 
     @strawberry.mutation(extensions=allow(SignedIn()))
     async def order_create(self, info: Info, input: OrderCreateInput) -> PurchasePayload:
         variant_id = decode_id(input.variant_id, "Variant", "variantId")
-        try:
-            purchase = await groupbuys.buy_alone(
-                variant_id,
-                _buyer(info),
-                input.quantity,
-                input.idempotency_key,
-                input.payment_token,
-                info.context.runtime,
-            )
-        except DomainError as exc:
-            return PurchasePayload(user_errors=user_errors(exc))
-        return PurchasePayload.of(purchase)
+        request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
+        return await _purchase(groupbuys.buy_alone(variant_id, request, info.context.runtime))
