@@ -8,6 +8,7 @@ shares its cores with PostgreSQL, Redis and the load generator.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -26,7 +27,9 @@ import httpx
 from catalog import (
     BenchError,
     Server,
+    is_postgres,
     pintuan_command,
+    postgres_target,
     server_env,
     start_server,
     tree_cpu_seconds,
@@ -389,3 +392,39 @@ def cpu_report(before: CpuSample, after: CpuSample) -> str:
         f"redis {share(before.redis, after.redis)}, other processes {max(0.0, others):.0%}; "
         f"machine busy {machine}"
     )
+
+
+def add_deployment_options(
+    parser: argparse.ArgumentParser, *, database: str, redis_db: int, port: int, workers: int
+) -> None:
+    """The options every group-buy benchmark shares: where it runs and how it is watched."""
+    parser.add_argument(
+        "--database-url",
+        default=f"postgres://postgres@127.0.0.1:5432/{database}",
+        help="PostgreSQL database whose name contains 'bench' (recreated, then dropped)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=f"redis://127.0.0.1:6379/{redis_db}",
+        help="a dedicated Redis database (not 0); it is flushed before and after",
+    )
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[workers], help="uvicorn workers; one run each"
+    )
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument(
+        "--keep-database", action="store_true", help="leave the PostgreSQL database in place"
+    )
+    parser.add_argument(
+        "--profile-server",
+        type=Path,
+        metavar="FILE",
+        help="run the server (one worker) under cProfile and write its stats to FILE",
+    )
+
+
+def check_deployment(args: argparse.Namespace) -> None:
+    if not is_postgres(args.database_url):
+        raise BenchError("this benchmark needs PostgreSQL (--database-url postgres://...)")
+    postgres_target(args.database_url)
+    check_redis_url(args.redis_url)

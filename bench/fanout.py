@@ -29,9 +29,10 @@ from pathlib import Path
 import httpx
 from _common import (
     Seeded,
+    add_deployment_options,
     bearer_headers,
     bench_env,
-    check_redis_url,
+    check_deployment,
     cpu_report,
     cpu_sample,
     flush_redis,
@@ -46,9 +47,7 @@ from catalog import (
     BenchError,
     Server,
     event_loop_factory,
-    is_postgres,
     migrate,
-    postgres_target,
     recreate_postgres,
 )
 from websockets.asyncio.client import ClientConnection, connect
@@ -389,18 +388,8 @@ def bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--database-url",
-        default="postgres://postgres@127.0.0.1:5432/pintuan_bench_fanout",
-        help="PostgreSQL database whose name contains 'bench' (recreated, then dropped)",
-    )
-    parser.add_argument(
-        "--redis-url",
-        default="redis://127.0.0.1:6379/12",
-        help="a dedicated Redis database (not 0); it is flushed before and after",
-    )
-    parser.add_argument(
-        "--workers", type=int, nargs="+", default=[1], help="uvicorn workers; one run each"
+    add_deployment_options(
+        parser, database="pintuan_bench_fanout", redis_db=12, port=8785, workers=1
     )
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--joins", type=int, default=20)
@@ -417,26 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="none",
         help="permessage-deflate (browsers offer it) or none (cheaper on both ends)",
     )
-    parser.add_argument("--port", type=int, default=8785)
-    parser.add_argument(
-        "--keep-database", action="store_true", help="leave the PostgreSQL database in place"
-    )
-    parser.add_argument(
-        "--profile-server",
-        type=Path,
-        metavar="FILE",
-        help="run the server (one worker) under cProfile and write its stats to FILE",
-    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if not is_postgres(args.database_url):
-            raise BenchError("this benchmark needs PostgreSQL (--database-url postgres://...)")
-        postgres_target(args.database_url)
-        check_redis_url(args.redis_url)
+        check_deployment(args)
         if args.joins + 1 > MAX_GROUP_SIZE:
             raise BenchError(f"--joins must leave the group open (at most {MAX_GROUP_SIZE - 1})")
     except BenchError as exc:

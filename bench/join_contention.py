@@ -30,9 +30,10 @@ from typing import Any
 import httpx
 from _common import (
     Seeded,
+    add_deployment_options,
     bearer_headers,
     bench_env,
-    check_redis_url,
+    check_deployment,
     cpu_report,
     cpu_sample,
     flush_redis,
@@ -46,10 +47,8 @@ from catalog import (
     BenchError,
     Server,
     event_loop_factory,
-    is_postgres,
     make_clients,
     migrate,
-    postgres_target,
     recreate_postgres,
     skip_sniffio_probe,
 )
@@ -662,19 +661,7 @@ def bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--database-url",
-        default="postgres://postgres@127.0.0.1:5432/pintuan_bench_join",
-        help="PostgreSQL database whose name contains 'bench' (recreated, then dropped)",
-    )
-    parser.add_argument(
-        "--redis-url",
-        default="redis://127.0.0.1:6379/13",
-        help="a dedicated Redis database (not 0); it is flushed before and after",
-    )
-    parser.add_argument(
-        "--workers", type=int, nargs="+", default=[2], help="uvicorn workers; one run each"
-    )
+    add_deployment_options(parser, database="pintuan_bench_join", redis_db=13, port=8775, workers=2)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
@@ -684,26 +671,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--shoppers", type=int, default=40_000, help="users; each buys at most once"
     )
     parser.add_argument("--stock", type=int, default=10_000_000, help="variant and offer stock")
-    parser.add_argument("--port", type=int, default=8775)
-    parser.add_argument(
-        "--keep-database", action="store_true", help="leave the PostgreSQL database in place"
-    )
-    parser.add_argument(
-        "--profile-server",
-        type=Path,
-        metavar="FILE",
-        help="run the server (one worker) under cProfile and write its stats to FILE",
-    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if not is_postgres(args.database_url):
-            raise BenchError("this benchmark needs PostgreSQL (--database-url postgres://...)")
-        postgres_target(args.database_url)
-        check_redis_url(args.redis_url)
+        check_deployment(args)
     except BenchError as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 2
