@@ -42,3 +42,22 @@ async def test_total_count_costs_one_query_only_when_asked(
 
     assert without == 1
     assert len(sql_statements) == 2
+
+
+async def test_a_page_of_offers_with_their_groups_costs_the_same_at_any_size(
+    gql: GraphQLClient, sql_statements: list[str]
+) -> None:
+    query = """query($first: Int!) { groupBuys(first: $first) { edges { node {
+        groupPrice { amount } product { title } variant { sku } merchant { name }
+        filledGroupsCount } } } }"""
+    for _ in range(12):
+        await factories.offer()
+
+    counts = {}
+    for first in (3, 12):
+        sql_statements.clear()
+        body = await gql(query, {"first": first})
+        assert len(body["data"]["groupBuys"]["edges"]) == first
+        counts[first] = len(sql_statements)
+
+    assert counts[3] == counts[12] <= 5, sql_statements
