@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +15,7 @@ from starlette.applications import Starlette
 from tortoise.expressions import F
 
 from pintuan.app import create_app
+from pintuan.cli import main
 from pintuan.models.catalog import Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
@@ -23,7 +26,7 @@ from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
-from tests.conftest import GraphQLClient
+from tests.conftest import PG_URL, REDIS_URL, TEST_SECRET_KEY, GraphQLClient
 from tests.groupbuy_ops import join, start
 
 
@@ -207,3 +210,40 @@ async def test_no_one_joins_an_expired_group_before_the_scheduler_runs(
     late = await join(gql, shopper, to_global_id("Group", group_id))
 
     assert [e["code"] for e in late["userErrors"]] == ["GROUP_CLOSED"]
+
+
+@pytest.mark.skipif(
+    not (PG_URL and REDIS_URL), reason="a separate worker shares PostgreSQL and Redis"
+)
+async def test_pintuan_worker_expires_groups_on_its_own(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    _, group_id = await open_group(gql, settings, paid=2)
+    soon = datetime.now(UTC) + timedelta(milliseconds=500)
+    await Group.filter(id=group_id).update(expires_at=soon)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PINTUAN_")} | {
+        "PINTUAN_DATABASE_URL": settings.database_url,
+        "PINTUAN_REDIS_URL": settings.redis_url or "",
+        "PINTUAN_SECRET_KEY": TEST_SECRET_KEY,
+    }
+    progress = app.state.runtime.progress
+    async with progress.bus.listen(progress.group_channel(group_id)) as events:
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pintuan.cli", "worker", env=env
+        )
+        try:
+            async with asyncio.timeout(15):
+                async for message in events:
+                    if message["event"] == "FAILED":
+                        break
+        finally:
+            worker.terminate()
+            await worker.wait()
+
+    assert (await Group.get(id=group_id)).status == GroupStatus.FAILED
+    assert await Order.filter(status=OrderStatus.REFUNDED).count() == 2
+
+
+def test_a_separate_worker_needs_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PINTUAN_REDIS_URL", raising=False)
+    assert main(["worker"]) == 2
