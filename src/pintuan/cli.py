@@ -41,6 +41,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=logging_config(settings.log_level),
         access_log=False,
         proxy_headers=True,
+        ws_max_size=settings.max_body_bytes,
     )
     return 0
 
