@@ -398,7 +398,14 @@ class PurchaseRequest:
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def _claim_order(request: PurchaseRequest, fingerprint: str, offer: GroupBuy) -> Order:
+async def _claim_order(
+    request: PurchaseRequest,
+    fingerprint: str,
+    offer: GroupBuy,
+    group: Group,
+    runtime: Runtime,
+    now: datetime,
+) -> Order:
     """Insert the order before taking any hold.
 
     A parallel retry of the same request then stops at the idempotency key's
@@ -408,6 +415,7 @@ async def _claim_order(request: PurchaseRequest, fingerprint: str, offer: GroupB
         buyer_id=request.buyer_id,
         merchant_id=offer.merchant_id,
         kind=OrderKind.GROUP,
+        group_id=group.id,
         group_buy_id=offer.id,
         variant_id=offer.variant_id,
         quantity=request.quantity,
@@ -415,6 +423,7 @@ async def _claim_order(request: PurchaseRequest, fingerprint: str, offer: GroupB
         currency=offer.currency,
         idempotency_key=request.idempotency_key,
         request_hash=fingerprint,
+        payment_due_at=_payment_due(runtime, group, now),
     )
 
 
@@ -422,7 +431,6 @@ async def _take_slot(
     offer: GroupBuy,
     group: Group,
     order: Order,
-    runtime: Runtime,
     now: datetime,
     *,
     allowance_id: int | None,
@@ -444,9 +452,6 @@ async def _take_slot(
         raise _refuse(ErrorCode.GROUP_FULL, "This group is full.", "groupId")
     await _hold_offer_stock(offer, order.quantity)
     await _hold_variant_stock(offer.variant_id, order.quantity)
-    order.group_id = group.id
-    order.payment_due_at = _payment_due(runtime, group, now)
-    await order.save(update_fields=["group_id", "payment_due_at"])
     await GroupMember.create(
         group_id=group.id, user_id=order.buyer_id, order_id=order.id, is_leader=leader
     )
@@ -478,8 +483,6 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
         async with in_transaction():
             offer = await GroupBuy.get(id=offer_id)
             _require_active(offer, now)
-            order = await _claim_order(request, fingerprint, offer)
-            await _hold_allowance(offer, allowance_id, request.quantity)
             group = await Group.create(
                 group_buy_id=offer.id,
                 leader_id=request.buyer_id,
@@ -488,7 +491,9 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
                 opened_at=now,
                 expires_at=min(now + timedelta(seconds=offer.duration_seconds), offer.ends_at),
             )
-            await _take_slot(offer, group, order, runtime, now, allowance_id=None, leader=True)
+            order = await _claim_order(request, fingerprint, offer, group, runtime, now)
+            await _hold_allowance(offer, allowance_id, request.quantity)
+            await _take_slot(offer, group, order, now, allowance_id=None, leader=True)
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
@@ -512,10 +517,8 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
         async with in_transaction():
             offer = await GroupBuy.get(id=group.group_buy_id)
             _require_active(offer, now)
-            order = await _claim_order(request, fingerprint, offer)
-            await _take_slot(
-                offer, group, order, runtime, now, allowance_id=allowance_id, leader=False
-            )
+            order = await _claim_order(request, fingerprint, offer, group, runtime, now)
+            await _take_slot(offer, group, order, now, allowance_id=allowance_id, leader=False)
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
@@ -582,22 +585,22 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
         group = await Group.get(id=order.group_id) if order.group_id else None
         error = DomainError(ErrorCode.PAYMENT_DECLINED, "The payment was declined.", "paymentToken")
         return Purchase(settled.order, group, [error])
-    await after_payment(
-        await orders.mark_paid(order.id, outcome.reference or "", runtime.gateway.name), runtime
-    )
-    group = await Group.get(id=order.group_id) if order.group_id else None
-    return Purchase(await Order.get(id=order.id), group)
+    settled = await orders.mark_paid(order.id, outcome.reference or "", runtime.gateway.name)
+    group = await after_payment(settled, runtime)
+    if group is None and order.group_id is not None:
+        group = await Group.get(id=order.group_id)
+    return Purchase(settled.order, group)
 
 
-async def after_payment(settled: orders.Settled, runtime: Runtime) -> None:
+async def after_payment(settled: orders.Settled, runtime: Runtime) -> Group | None:
+    """Announce a payment; returns the group as announced (None when nothing was)."""
     order = settled.order
     if not settled.changed or order.group_id is None:
-        return
+        return None
     if settled.filled:
         await runtime.group_deadlines.cancel(order.group_id)
-        await announce(runtime, "FILLED", order.group_id)
-    else:
-        await announce(runtime, "PAID", order.group_id)
+        return await announce(runtime, "FILLED", order.group_id)
+    return await announce(runtime, "PAID", order.group_id)
 
 
 # ---- expiry -----------------------------------------------------------------

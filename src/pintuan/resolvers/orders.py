@@ -51,17 +51,18 @@ def group_state(group: Group) -> GroupState:
     )
 
 
-async def announce(runtime: Runtime, event: str, group_id: int) -> None:
+async def announce(runtime: Runtime, event: str, group_id: int) -> Group:
     """Publish a group's fresh state from the database after a committed change.
 
     A live-layer failure must not fail the change it reports: the change is
-    committed, and subscribers rebuild from the database.
+    committed, and subscribers rebuild from the database. Returns the group read.
     """
     group = await Group.get(id=group_id)
     try:
         await runtime.progress.changed(event, group_state(group))
     except (RedisError, OSError):
         log.warning("could not publish %s for group %s", event, group_id, exc_info=True)
+    return group
 
 
 async def _release_allowance(order: Order) -> None:
