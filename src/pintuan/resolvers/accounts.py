@@ -177,11 +177,6 @@ async def user_by_email(email: str) -> User | None:
     return await User.get_or_none(email=normalise_email(email))
 
 
-async def users_by_ids(ids: Sequence[int]) -> list[User | None]:
-    found = {u.id: u for u in await User.filter(id__in=ids)}
-    return [found.get(i) for i in ids]
-
-
 async def staff_merchant_ids(user_id: int) -> frozenset[int]:
     return (await staff_merchant_ids_by_users([user_id]))[0]
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.resolvers import batch
 from pintuan.resolvers.errors import DomainError
 from pintuan.resolvers.pagination import (
-    Page,
     SortKey,
-    keyset_page,
     parse_datetime,
     parse_int,
     parse_str,
@@ -94,16 +91,6 @@ def public_products(flt: ProductFilter) -> QuerySet[Product]:
     return query
 
 
-async def list_products(
-    flt: ProductFilter, sort: ProductSort, first: int, after: Sequence[Any] | None
-) -> Page[Product]:
-    return await keyset_page(public_products(flt), SORT_KEYS[sort], first, after)
-
-
-async def count_products(flt: ProductFilter) -> int:
-    return await public_products(flt).count()
-
-
 async def public_product_by_handle(handle: str) -> Product | None:
     return await Product.get_or_none(handle=handle, status=ProductStatus.ACTIVE)
 
@@ -112,31 +99,10 @@ async def merchant_by_handle(handle: str) -> Merchant | None:
     return await Merchant.get_or_none(handle=handle)
 
 
-async def merchants_by_ids(ids: Sequence[int]) -> list[Merchant | None]:
-    found = {m.id: m for m in await Merchant.filter(id__in=list(ids))}
-    return [found.get(i) for i in ids]
-
-
 async def public_products_by_ids(ids: Sequence[int]) -> list[Product | None]:
-    rows = await Product.filter(id__in=list(ids), status=ProductStatus.ACTIVE)
-    found = {p.id: p for p in rows}
-    return [found.get(i) for i in ids]
+    return await batch.by_ids(Product.filter(status=ProductStatus.ACTIVE), ids)
 
 
-async def products_by_ids(ids: Sequence[int]) -> list[Product | None]:
-    """Any status: a variant's product is shown whatever its state."""
-    found = {p.id: p for p in await Product.filter(id__in=list(ids))}
-    return [found.get(i) for i in ids]
-
-
-async def variants_by_ids(ids: Sequence[int]) -> list[Variant | None]:
-    found = {v.id: v for v in await Variant.filter(id__in=list(ids))}
-    return [found.get(i) for i in ids]
-
-
-async def variants_by_product_ids(product_ids: Sequence[int]) -> list[list[Variant]]:
-    grouped: dict[int, list[Variant]] = defaultdict(list)
-    rows = await Variant.filter(product_id__in=list(product_ids)).order_by("position", "id")
-    for variant in rows:
-        grouped[variant.product_id].append(variant)
-    return [grouped.get(pid, []) for pid in product_ids]
+async def variants_of_products(product_ids: Sequence[int]) -> list[list[Variant]]:
+    variants = Variant.all().order_by("position", "id")
+    return await batch.grouped_by(variants, "product_id", product_ids)

@@ -30,10 +30,10 @@ from pintuan.models.groupbuys import (
     OfferAllowance,
 )
 from pintuan.models.orders import Order, OrderKind, OrderStatus
-from pintuan.resolvers import orders
+from pintuan.resolvers import batch, orders
 from pintuan.resolvers.errors import DomainError, ErrorCode
 from pintuan.resolvers.orders import announce, now_utc
-from pintuan.resolvers.pagination import Page, SortKey, keyset_page, parse_datetime, parse_int
+from pintuan.resolvers.pagination import SortKey, parse_datetime, parse_int
 from pintuan.resolvers.runtime import Runtime
 
 T = TypeVar("T")
@@ -216,12 +216,11 @@ async def cancel_offer(offer: GroupBuy, runtime: Runtime) -> GroupBuy:
 
 # ---- reads ------------------------------------------------------------------
 
-OFFER_ORDER = SortKey(("id",), True, (parse_int,))
+NEWEST_FIRST = SortKey(("id",), True, (parse_int,))
 # "1 more person needed" first: fewest free slots, then soonest to expire.
 OPEN_GROUP_ORDER = SortKey(
     ("free_slots", "expires_at", "id"), False, (parse_int, parse_datetime, parse_int)
 )
-MEMBER_GROUP_ORDER = SortKey(("id",), True, (parse_int,))
 
 
 def offers(product_id: int | None, status: GroupBuyStatus | None) -> QuerySet[GroupBuy]:
@@ -242,15 +241,6 @@ def offers(product_id: int | None, status: GroupBuyStatus | None) -> QuerySet[Gr
     return query
 
 
-async def offer_page(
-    product_id: int | None,
-    status: GroupBuyStatus | None,
-    first: int,
-    after: Sequence[object] | None,
-) -> Page[GroupBuy]:
-    return await keyset_page(offers(product_id, status), OFFER_ORDER, first, after)
-
-
 def joinable_groups(offer_id: int) -> QuerySet[Group]:
     return (
         Group.filter(group_buy_id=offer_id, status=GroupStatus.OPEN, expires_at__gt=now_utc())
@@ -259,27 +249,13 @@ def joinable_groups(offer_id: int) -> QuerySet[Group]:
     )
 
 
-async def open_group_page(offer_id: int, first: int, after: Sequence[object] | None) -> Page[Group]:
-    return await keyset_page(joinable_groups(offer_id), OPEN_GROUP_ORDER, first, after)
-
-
 def groups_of_user(user_id: int, status: GroupStatus | None) -> QuerySet[Group]:
     query = Group.filter(members__user_id=user_id)
     return query.filter(status=status) if status is not None else query
 
 
-async def user_group_page(
-    user_id: int, status: GroupStatus | None, first: int, after: Sequence[object] | None
-) -> Page[Group]:
-    return await keyset_page(groups_of_user(user_id, status), MEMBER_GROUP_ORDER, first, after)
-
-
 def orders_of_user(user_id: int) -> QuerySet[Order]:
     return Order.filter(buyer_id=user_id)
-
-
-async def user_order_page(user_id: int, first: int, after: Sequence[object] | None) -> Page[Order]:
-    return await keyset_page(orders_of_user(user_id), OFFER_ORDER, first, after)
 
 
 async def filled_count(offer_ids: Sequence[int]) -> list[int]:
@@ -660,28 +636,9 @@ async def live_deadlines() -> tuple[list[tuple[int, datetime]], list[tuple[int, 
 # ---- batch loads ------------------------------------------------------------
 
 
-async def offers_by_ids(ids: Sequence[int]) -> list[GroupBuy | None]:
-    found = {o.id: o for o in await GroupBuy.filter(id__in=list(ids))}
-    return [found.get(i) for i in ids]
-
-
-async def groups_by_ids(ids: Sequence[int]) -> list[Group | None]:
-    found = {g.id: g for g in await Group.filter(id__in=list(ids))}
-    return [found.get(i) for i in ids]
-
-
-async def members_by_groups(group_ids: Sequence[int]) -> list[list[GroupMember]]:
-    grouped: dict[int, list[GroupMember]] = {i: [] for i in group_ids}
-    for member in await GroupMember.filter(group_id__in=list(group_ids)).order_by(
-        "joined_at", "id"
-    ):
-        grouped[member.group_id].append(member)
-    return [grouped[i] for i in group_ids]
-
-
-async def orders_by_ids(ids: Sequence[int]) -> list[Order | None]:
-    found = {o.id: o for o in await Order.filter(id__in=list(ids))}
-    return [found.get(i) for i in ids]
+async def members_of_groups(group_ids: Sequence[int]) -> list[list[GroupMember]]:
+    members = GroupMember.all().order_by("joined_at", "id")
+    return await batch.grouped_by(members, "group_id", group_ids)
 
 
 async def group_row(group_id: int) -> Group | None:

@@ -18,7 +18,7 @@ from pintuan.schema.ids import decode_id, to_global_id
 from pintuan.schema.loaders import required
 from pintuan.schema.money import Money
 from pintuan.schema.node import Node, register_node
-from pintuan.schema.pagination import Connection, build_connection, decode_cursor, page_size
+from pintuan.schema.pagination import Connection, paginate
 
 if TYPE_CHECKING:
     from pintuan.schema.groupbuys import GroupBuy
@@ -186,12 +186,13 @@ async def _product_connection(
     first: int | None,
     after: str | None,
 ) -> Connection[Product]:
-    size = page_size(info, first)
     try:
-        page = await catalog.list_products(flt, sort, size, decode_cursor(after, sort.value))
+        query = catalog.public_products(flt)
     except DomainError as exc:
         raise from_domain(exc) from None
-    return build_connection(page, sort.value, Product.of, lambda: catalog.count_products(flt))
+    return await paginate(
+        info, query, catalog.SORT_KEYS[sort], sort.value, Product.of, first, after
+    )
 
 
 @strawberry.type

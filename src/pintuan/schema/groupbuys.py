@@ -11,17 +11,16 @@ from pintuan.models import orders as order_models
 from pintuan.models.groupbuys import GroupBuyStatus, GroupStatus
 from pintuan.models.orders import OrderKind, OrderStatus
 from pintuan.resolvers import groupbuys
-from pintuan.resolvers.errors import DomainError
 from pintuan.resolvers.orders import now_utc
 from pintuan.schema.accounts import User
 from pintuan.schema.catalog import Merchant, Product, Variant
 from pintuan.schema.context import Info
-from pintuan.schema.errors import ApiError, from_domain
+from pintuan.schema.errors import ApiError
 from pintuan.schema.ids import decode_id, to_global_id
 from pintuan.schema.loaders import required
 from pintuan.schema.money import Money
 from pintuan.schema.node import Node, register_node
-from pintuan.schema.pagination import Connection, build_connection, decode_cursor, page_size
+from pintuan.schema.pagination import Connection, paginate
 
 strawberry.enum(GroupBuyStatus, description="Follows the clock between startsAt and endsAt.")
 strawberry.enum(GroupStatus)
@@ -96,13 +95,14 @@ class GroupBuy(Node):
     async def open_groups(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Group]:
-        size = page_size(info, first)
-        try:
-            page = await groupbuys.open_group_page(self.pk, size, decode_cursor(after, "OPEN"))
-        except DomainError as exc:
-            raise from_domain(exc) from None
-        return build_connection(
-            page, "OPEN", Group.of, lambda: groupbuys.joinable_groups(self.pk).count()
+        return await paginate(
+            info,
+            groupbuys.joinable_groups(self.pk),
+            groupbuys.OPEN_GROUP_ORDER,
+            "OPEN",
+            Group.of,
+            first,
+            after,
         )
 
     @strawberry.field
@@ -288,13 +288,14 @@ async def offer_connection(
     first: int | None,
     after: str | None,
 ) -> Connection[GroupBuy]:
-    size = page_size(info, first)
-    try:
-        page = await groupbuys.offer_page(product_id, status, size, decode_cursor(after, "OFFERS"))
-    except DomainError as exc:
-        raise from_domain(exc) from None
-    return build_connection(
-        page, "OFFERS", GroupBuy.of, lambda: groupbuys.offers(product_id, status).count()
+    return await paginate(
+        info,
+        groupbuys.offers(product_id, status),
+        groupbuys.NEWEST_FIRST,
+        "OFFERS",
+        GroupBuy.of,
+        first,
+        after,
     )
 
 
@@ -310,26 +311,12 @@ async def find_group(info: Info, id: strawberry.ID | None, share_code: str | Non
 async def user_orders(
     info: Info, user_id: int, first: int | None, after: str | None
 ) -> Connection[Order]:
-    size = page_size(info, first)
-    try:
-        page = await groupbuys.user_order_page(user_id, size, decode_cursor(after, "ORDERS"))
-    except DomainError as exc:
-        raise from_domain(exc) from None
-    return build_connection(
-        page, "ORDERS", Order.of, lambda: groupbuys.orders_of_user(user_id).count()
-    )
+    query = groupbuys.orders_of_user(user_id)
+    return await paginate(info, query, groupbuys.NEWEST_FIRST, "ORDERS", Order.of, first, after)
 
 
 async def user_groups(
     info: Info, user_id: int, status: GroupStatus | None, first: int | None, after: str | None
 ) -> Connection[Group]:
-    size = page_size(info, first)
-    try:
-        page = await groupbuys.user_group_page(
-            user_id, status, size, decode_cursor(after, "GROUPS")
-        )
-    except DomainError as exc:
-        raise from_domain(exc) from None
-    return build_connection(
-        page, "GROUPS", Group.of, lambda: groupbuys.groups_of_user(user_id, status).count()
-    )
+    query = groupbuys.groups_of_user(user_id, status)
+    return await paginate(info, query, groupbuys.NEWEST_FIRST, "GROUPS", Group.of, first, after)

@@ -3,58 +3,51 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
+from tortoise.models import Model
 
 from pintuan.models.accounts import User
 from pintuan.models.catalog import Merchant, Product, Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember
 from pintuan.models.orders import Order
-from pintuan.resolvers import accounts, catalog, groupbuys
+from pintuan.resolvers import accounts, batch, catalog, groupbuys
 from pintuan.schema.errors import ApiError
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
+
+
+def _rows(model: type[M]) -> DataLoader[int, M | None]:
+    return DataLoader(partial(batch.by_ids, model))
 
 
 @dataclass
 class Loaders:
-    merchant: DataLoader[int, Merchant | None] = field(
-        default_factory=lambda: DataLoader(catalog.merchants_by_ids)
-    )
-    product: DataLoader[int, Product | None] = field(
-        default_factory=lambda: DataLoader(catalog.products_by_ids)
-    )
+    merchant: DataLoader[int, Merchant | None] = field(default_factory=lambda: _rows(Merchant))
+    product: DataLoader[int, Product | None] = field(default_factory=lambda: _rows(Product))
     public_product: DataLoader[int, Product | None] = field(
         default_factory=lambda: DataLoader(catalog.public_products_by_ids)
     )
-    variant: DataLoader[int, Variant | None] = field(
-        default_factory=lambda: DataLoader(catalog.variants_by_ids)
-    )
+    variant: DataLoader[int, Variant | None] = field(default_factory=lambda: _rows(Variant))
     variants_by_product: DataLoader[int, list[Variant]] = field(
-        default_factory=lambda: DataLoader(catalog.variants_by_product_ids)
+        default_factory=lambda: DataLoader(catalog.variants_of_products)
     )
-    user: DataLoader[int, User | None] = field(
-        default_factory=lambda: DataLoader(accounts.users_by_ids)
-    )
+    user: DataLoader[int, User | None] = field(default_factory=lambda: _rows(User))
     staff_of_user: DataLoader[int, frozenset[int]] = field(
         default_factory=lambda: DataLoader(accounts.staff_merchant_ids_by_users)
     )
-    group_buy: DataLoader[int, GroupBuy | None] = field(
-        default_factory=lambda: DataLoader(groupbuys.offers_by_ids)
-    )
-    group: DataLoader[int, Group | None] = field(
-        default_factory=lambda: DataLoader(groupbuys.groups_by_ids)
-    )
+    group_buy: DataLoader[int, GroupBuy | None] = field(default_factory=lambda: _rows(GroupBuy))
+    group: DataLoader[int, Group | None] = field(default_factory=lambda: _rows(Group))
     members: DataLoader[int, list[GroupMember]] = field(
-        default_factory=lambda: DataLoader(groupbuys.members_by_groups)
+        default_factory=lambda: DataLoader(groupbuys.members_of_groups)
     )
     filled_groups: DataLoader[int, int] = field(
         default_factory=lambda: DataLoader(groupbuys.filled_count)
     )
-    order: DataLoader[int, Order | None] = field(
-        default_factory=lambda: DataLoader(groupbuys.orders_by_ids)
-    )
+    order: DataLoader[int, Order | None] = field(default_factory=lambda: _rows(Order))
 
 
 async def required(

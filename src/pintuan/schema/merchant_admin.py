@@ -108,12 +108,11 @@ async def _merchant(info: Info, merchant_id: strawberry.ID) -> MerchantModel:
     return merchant
 
 
-async def _staff_user(input: MerchantStaffAddInput) -> account_models.User:
+async def _staff_user(info: Info, input: MerchantStaffAddInput) -> account_models.User:
     if (input.user_id is None) == (input.email is None):
         raise DomainError(ErrorCode.INVALID, "Give exactly one of userId and email.", "userId")
     if input.user_id is not None:
-        found = await accounts.users_by_ids([decode_id(input.user_id, "User", "userId")])
-        user = found[0]
+        user = await info.context.loaders.user.load(decode_id(input.user_id, "User", "userId"))
     else:
         user = await accounts.user_by_email(input.email or "")
     if user is None:
@@ -139,7 +138,7 @@ class MerchantAdminMutation:
     ) -> MerchantStaffAddPayload:
         try:
             merchant = await _merchant(info, input.merchant_id)
-            user = await _staff_user(input)
+            user = await _staff_user(info, input)
             await merchants.add_staff(merchant, user)
         except DomainError as exc:
             return MerchantStaffAddPayload(user_errors=user_errors(exc))

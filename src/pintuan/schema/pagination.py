@@ -9,13 +9,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from pintuan.resolvers.errors import DomainError
-from pintuan.resolvers.pagination import Page, check_page_size
+from pintuan.resolvers.pagination import Page, SortKey, check_page_size, keyset_page
 from pintuan.schema.context import Info
 from pintuan.schema.errors import from_domain
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 MAX_CURSOR_LENGTH = 500
 
 
@@ -101,3 +104,25 @@ def build_connection(
         ),
         counter=counter,
     )
+
+
+async def paginate(
+    info: Info,
+    query: QuerySet[M],
+    sort: SortKey,
+    ordering: str,
+    convert: Callable[[M], T],
+    first: int | None,
+    after: str | None,
+) -> Connection[T]:
+    """One page of ``query`` in ``sort`` order; cursors are tagged with ``ordering``."""
+    size = page_size(info, first)
+    try:
+        page = await keyset_page(query, sort, size, decode_cursor(after, ordering))
+    except DomainError as exc:
+        raise from_domain(exc) from None
+
+    async def count() -> int:
+        return await query.count()
+
+    return build_connection(page, ordering, convert, count)
