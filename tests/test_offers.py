@@ -74,6 +74,7 @@ async def test_create_an_offer(gql: GraphQLClient, staff: tuple[Variant, dict[st
         ({"endsAt": iso(timedelta(minutes=-30))}, "endsAt"),
         ({"stockLimit": 0}, "stockLimit"),
         ({"perUserLimit": 0}, "perUserLimit"),
+        ({"startsAt": "2026-11-01T10:00:00"}, "startsAt"),
     ],
 )
 async def test_bad_terms_are_refused(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import cast
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -36,12 +37,12 @@ from pintuan.resolvers.orders import announce, now_utc
 from pintuan.resolvers.pagination import SortKey, parse_datetime, parse_int
 from pintuan.resolvers.runtime import Runtime
 
-T = TypeVar("T")
 MAX_GROUP_SIZE = 1000
 MIN_DURATION = 60
 MAX_DURATION = 7 * 24 * 3600
 MAX_QUANTITY = 1000
 SHARE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+ALREADY_MEMBER = "You are already in this group."
 
 
 class _Refused(Exception):
@@ -72,6 +73,10 @@ class OfferTerms:
 
 
 def _check_terms(terms: OfferTerms, variant: Variant, now: datetime) -> None:
+    # Checked first: comparing a naive time with an aware one would raise.
+    for moment, name in ((terms.starts_at, "startsAt"), (terms.ends_at, "endsAt")):
+        if moment.tzinfo is None:
+            raise DomainError(ErrorCode.INVALID, "Give times with a timezone.", name)
     solo = variant.price_amount if terms.solo_price is None else terms.solo_price
     checks = [
         (terms.group_price >= 0, "groupPrice", "The group price is 0 or more."),
@@ -98,9 +103,6 @@ def _check_terms(terms: OfferTerms, variant: Variant, now: datetime) -> None:
     for ok, field_name, message in checks:
         if not ok:
             raise DomainError(ErrorCode.INVALID, message, field_name)
-    for moment, name in ((terms.starts_at, "startsAt"), (terms.ends_at, "endsAt")):
-        if moment.tzinfo is None:
-            raise DomainError(ErrorCode.INVALID, "Give times with a timezone.", name)
 
 
 async def create_offer(merchant_id: int, terms: OfferTerms) -> GroupBuy:
@@ -159,29 +161,12 @@ async def update_offer(offer: GroupBuy, changes: OfferChanges) -> GroupBuy:
                 "Groups have formed: the offer may only be extended.",
                 "endsAt",
             )
-    terms = OfferTerms(
-        variant_id=offer.variant_id,
-        group_price=_pick(changes.group_price, offer.group_price),
-        group_size=_pick(changes.group_size, offer.group_size),
-        duration_seconds=_pick(changes.duration_seconds, offer.duration_seconds),
-        starts_at=_pick(changes.starts_at, offer.starts_at),
-        ends_at=_pick(changes.ends_at, offer.ends_at),
-        per_user_limit=_pick(changes.per_user_limit, offer.per_user_limit),
-        stock_limit=_pick(changes.stock_limit, offer.stock_limit),
-        solo_price=_pick(changes.solo_price, offer.solo_price),
-    )
+    given = {name: value for name, value in asdict(changes).items() if value is not None}
+    terms = replace(_terms_of(offer), **given)
     variant = await Variant.get(id=offer.variant_id)
     _check_terms(terms, variant, now_utc())
-    values = {
-        "solo_price": terms.solo_price,
-        "group_price": terms.group_price,
-        "group_size": terms.group_size,
-        "duration_seconds": terms.duration_seconds,
-        "starts_at": terms.starts_at,
-        "ends_at": terms.ends_at,
-        "per_user_limit": terms.per_user_limit,
-        "stock_limit": terms.stock_limit,
-    }
+    values = asdict(terms)
+    del values["variant_id"]
     changed = await GroupBuy.filter(id=offer.id, stock_taken__lte=terms.stock_limit).update(
         **values
     )
@@ -194,8 +179,18 @@ async def update_offer(offer: GroupBuy, changes: OfferChanges) -> GroupBuy:
     return await GroupBuy.get(id=offer.id)
 
 
-def _pick(new: T | None, old: T) -> T:
-    return old if new is None else new
+def _terms_of(offer: GroupBuy) -> OfferTerms:
+    return OfferTerms(
+        variant_id=offer.variant_id,
+        group_price=offer.group_price,
+        group_size=offer.group_size,
+        duration_seconds=offer.duration_seconds,
+        starts_at=offer.starts_at,
+        ends_at=offer.ends_at,
+        per_user_limit=offer.per_user_limit,
+        stock_limit=offer.stock_limit,
+        solo_price=offer.solo_price,
+    )
 
 
 async def cancel_offer(offer: GroupBuy, runtime: Runtime) -> GroupBuy:
@@ -259,12 +254,9 @@ def orders_of_user(user_id: int) -> QuerySet[Order]:
 
 
 async def filled_count(offer_ids: Sequence[int]) -> list[int]:
-    counts: dict[int, int] = {}
-    for offer_id in await Group.filter(
-        group_buy_id__in=list(offer_ids), status=GroupStatus.FILLED
-    ).values_list("group_buy_id", flat=True):
-        counts[int(offer_id)] = counts.get(int(offer_id), 0) + 1  # type: ignore[call-overload]
-    return [counts.get(i, 0) for i in offer_ids]
+    filled = Group.filter(group_buy_id__in=list(offer_ids), status=GroupStatus.FILLED)
+    counts = Counter(cast(list[int], await filled.values_list("group_buy_id", flat=True)))
+    return [counts[i] for i in offer_ids]
 
 
 async def group_by_share_code(code: str) -> Group | None:
@@ -296,12 +288,12 @@ async def _replay(request: PurchaseRequest, fingerprint: str) -> Purchase | None
             "idempotencyKey",
         )
     group = await Group.get(id=order.group_id) if order.group_id else None
-    errors = []
-    if order.failure_code == ErrorCode.PAYMENT_DECLINED:
-        errors.append(
-            DomainError(ErrorCode.PAYMENT_DECLINED, "The payment was declined.", "paymentToken")
-        )
-    return Purchase(order, group, errors)
+    declined = order.failure_code == ErrorCode.PAYMENT_DECLINED
+    return Purchase(order, group, [_declined()] if declined else [])
+
+
+def _declined() -> DomainError:
+    return DomainError(ErrorCode.PAYMENT_DECLINED, "The payment was declined.", "paymentToken")
 
 
 async def _hold_allowance(offer: GroupBuy, allowance_id: int, quantity: int) -> None:
@@ -409,15 +401,10 @@ async def _take_slot(
     order: Order,
     now: datetime,
     *,
-    allowance_id: int | None,
     leader: bool,
 ) -> None:
-    """Take every hold for one member, locking rows as the order state machine does:
-    allowance, group, offer, variant. A leader's allowance is already held."""
-    if await GroupMember.exists(group_id=group.id, user_id=order.buyer_id):
-        raise _refuse(ErrorCode.ALREADY_MEMBER, "You are already in this group.", "groupId")
-    if allowance_id is not None:
-        await _hold_allowance(offer, allowance_id, order.quantity)
+    """Take a slot and the stock behind it. The buyer's allowance is held first, so
+    rows lock in the order state machine's order: allowance, group, offer, variant."""
     slot = await Group.filter(
         id=group.id, status=GroupStatus.OPEN, expires_at__gt=now, slots_taken__lt=F("size")
     ).update(slots_taken=F("slots_taken") + 1, version=F("version") + 1)
@@ -469,7 +456,7 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
             )
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
             await _hold_allowance(offer, allowance_id, request.quantity)
-            await _take_slot(offer, group, order, now, allowance_id=None, leader=True)
+            await _take_slot(offer, group, order, now, leader=True)
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
@@ -494,16 +481,17 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
             offer = await GroupBuy.get(id=group.group_buy_id)
             _require_active(offer, now)
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
-            await _take_slot(offer, group, order, now, allowance_id=allowance_id, leader=False)
+            if await GroupMember.exists(group_id=group.id, user_id=request.buyer_id):
+                raise _refuse(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId")
+            await _hold_allowance(offer, allowance_id, request.quantity)
+            await _take_slot(offer, group, order, now, leader=False)
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
         # Same idempotency key in flight, or the same user joining twice at once.
         if await Order.exists(buyer_id=request.buyer_id, idempotency_key=request.idempotency_key):
             return await _concurrent_retry(request, fingerprint)
-        raise DomainError(
-            ErrorCode.ALREADY_MEMBER, "You are already in this group.", "groupId"
-        ) from None
+        raise DomainError(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId") from None
     await announce(runtime, "JOINED", group_id)
     return await _pay(order, request.payment_token, runtime)
 
@@ -559,8 +547,7 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
         if settled.changed and order.group_id is not None:
             await announce(runtime, "LEFT", order.group_id)
         group = await Group.get(id=order.group_id) if order.group_id else None
-        error = DomainError(ErrorCode.PAYMENT_DECLINED, "The payment was declined.", "paymentToken")
-        return Purchase(settled.order, group, [error])
+        return Purchase(settled.order, group, [_declined()])
     settled = await orders.mark_paid(order.id, outcome.reference or "", runtime.gateway.name)
     group = await after_payment(settled, runtime)
     if group is None and order.group_id is not None:
@@ -602,12 +589,12 @@ async def sweep(runtime: Runtime) -> int:
         "id", flat=True
     ):
         done += await expire_group(int(group_id), runtime)  # type: ignore[call-overload]
-    closed = Q(group__status=GroupStatus.FAILED) | Q(group__status=GroupStatus.CANCELLED)
+    reasons = {GroupStatus.FAILED: "GROUP_FAILED", GroupStatus.CANCELLED: "OFFER_CANCELLED"}
     unsettled = await Order.filter(
-        closed, status__in=[OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]
-    ).values_list("group_id", flat=True)
-    for group_id in set(unsettled):
-        await orders.settle_group_orders(int(group_id), runtime, "GROUP_FAILED")  # type: ignore[call-overload]
+        group__status__in=list(reasons), status__in=[OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]
+    ).values_list("group_id", "group__status")
+    for group_id, status in set(unsettled):
+        await orders.settle_group_orders(group_id, runtime, reasons[status])
         done += 1
     for order in await orders.refunds_owed():
         await orders.issue_refund(order, runtime)
