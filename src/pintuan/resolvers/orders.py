@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -79,6 +80,18 @@ async def _release_offer_stock(order: Order) -> None:
         )
 
 
+async def record_money(order: Order, kind: TransactionKind, gateway: str, reference: str) -> None:
+    """One row per order and kind: the database refuses a second charge or refund."""
+    await PaymentTransaction.create(
+        order_id=order.id,
+        kind=kind,
+        amount=order.total,
+        currency=order.currency,
+        gateway=gateway,
+        reference=reference,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Settled:
     order: Order
@@ -96,14 +109,7 @@ async def mark_paid(order_id: int, reference: str, gateway: str) -> Settled:
         )
         order = await Order.get(id=order_id)
         if changed:
-            await PaymentTransaction.create(
-                order_id=order.id,
-                kind=TransactionKind.CHARGE,
-                amount=order.total,
-                currency=order.currency,
-                gateway=gateway,
-                reference=reference,
-            )
+            await record_money(order, TransactionKind.CHARGE, gateway, reference)
             if order.group_id is not None:
                 await Group.filter(id=order.group_id).update(
                     paid_count=F("paid_count") + 1, version=F("version") + 1
@@ -165,17 +171,8 @@ async def issue_refund(order: Order, runtime: Runtime) -> None:
     if await PaymentTransaction.exists(order_id=order.id, kind=TransactionKind.REFUND):
         return
     reference = await runtime.gateway.refund(order.id, order.total, order.currency)
-    try:
-        await PaymentTransaction.create(
-            order_id=order.id,
-            kind=TransactionKind.REFUND,
-            amount=order.total,
-            currency=order.currency,
-            gateway=runtime.gateway.name,
-            reference=reference,
-        )
-    except IntegrityError:
-        return
+    with suppress(IntegrityError):  # a concurrent caller recorded it first
+        await record_money(order, TransactionKind.REFUND, runtime.gateway.name, reference)
 
 
 async def refunds_owed() -> Sequence[Order]:

@@ -11,7 +11,6 @@ from pintuan.models.orders import (
     Order,
     OrderStatus,
     PaymentEvent,
-    PaymentTransaction,
     TransactionKind,
 )
 from pintuan.resolvers import groupbuys, orders
@@ -75,13 +74,8 @@ async def _refund_late_charge(order: Order, reference: str, runtime: Runtime) ->
             status=OrderStatus.REFUNDED, refunded_at=now_utc()
         )
         if changed:
-            await PaymentTransaction.create(
-                order_id=order.id,
-                kind=TransactionKind.CHARGE,
-                amount=order.total,
-                currency=order.currency,
-                gateway=runtime.gateway.name,
-                reference=reference,
+            await orders.record_money(
+                order, TransactionKind.CHARGE, runtime.gateway.name, reference
             )
     if changed:
         await orders.issue_refund(order, runtime)
