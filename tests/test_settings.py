@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pintuan.app import create_app
 from pintuan.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
 
 
@@ -41,3 +42,8 @@ def test_production_values_are_read_and_typed() -> None:
 def test_unusable_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_an_unusable_allowed_origin_stops_the_app_from_starting() -> None:
+    with pytest.raises(SettingsError, match="PINTUAN_ALLOWED_ORIGINS"):
+        create_app(Settings(allowed_origins="https://ok.example, not-an-origin"))

@@ -17,7 +17,7 @@ from pintuan.live.ratelimit import RateLimiter
 from pintuan.resolvers import apikeys
 from pintuan.resolvers.errors import DomainError
 from pintuan.resolvers.validation import origin as normalise_origin
-from pintuan.settings import Settings
+from pintuan.settings import Settings, SettingsError
 
 ALLOWED_HEADERS = "authorization, content-type, x-pintuan-key, x-request-id"
 EXPOSED_HEADERS = "x-request-id, retry-after"
@@ -72,7 +72,12 @@ class AccessMiddleware:
         self.app = app
         self.settings = settings
         self.path = path
-        self.static_origins = {o.lower().rstrip("/") for o in settings.allowed_origins_list}
+        try:
+            self.static_origins = {
+                normalise_origin(o, "origin") for o in settings.allowed_origins_list
+            }
+        except DomainError as exc:
+            raise SettingsError(f"PINTUAN_ALLOWED_ORIGINS: {exc.message}") from None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] != self.path:
@@ -84,7 +89,6 @@ class AccessMiddleware:
         state = scope.setdefault("state", {})
         if scope["type"] == "websocket":
             # Credentials arrive later, in connection_init; here only the origin is vetted.
-            state["origin"] = origin
             state["origin_allowed"] = await self._origin_known(
                 origin, headers, presented_key(headers, query)
             )

@@ -42,7 +42,6 @@ class PintuanGraphQL(GraphQL[Context, None]):
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
-            allowed_origins=settings.allowed_origins_list,
         )
         self.settings = settings
 
