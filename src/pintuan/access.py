@@ -67,17 +67,22 @@ async def send_json(send: Send, status: int, body: bytes, extra: list[tuple[byte
     await send({"type": "http.response.body", "body": body})
 
 
+def configured_origins(settings: Settings) -> set[str]:
+    """PINTUAN_ALLOWED_ORIGINS, normalised like API keys' origins; refused when unusable."""
+    try:
+        return {normalise_origin(o, "origin") for o in settings.allowed_origins_list}
+    except DomainError as exc:
+        raise SettingsError(f"PINTUAN_ALLOWED_ORIGINS: {exc.message}") from None
+
+
 class AccessMiddleware:
-    def __init__(self, app: ASGIApp, settings: Settings, path: str = "/graphql") -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, origins: set[str], path: str = "/graphql"
+    ) -> None:
         self.app = app
         self.settings = settings
         self.path = path
-        try:
-            self.static_origins = {
-                normalise_origin(o, "origin") for o in settings.allowed_origins_list
-            }
-        except DomainError as exc:
-            raise SettingsError(f"PINTUAN_ALLOWED_ORIGINS: {exc.message}") from None
+        self.static_origins = origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] != self.path:

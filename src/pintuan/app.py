@@ -18,7 +18,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 from tortoise import Tortoise, connections
 
-from pintuan.access import AccessMiddleware, browser_origin
+from pintuan.access import AccessMiddleware, browser_origin, configured_origins
 from pintuan.auth.viewer import AccessDenied, authenticate
 from pintuan.db import tortoise_config
 from pintuan.live.bus import EventBus
@@ -145,7 +145,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(AccessMiddleware, settings=settings),
+            Middleware(AccessMiddleware, settings=settings, origins=configured_origins(settings)),
         ],
         lifespan=lifespan,
     )
