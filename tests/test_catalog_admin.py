@@ -263,3 +263,15 @@ async def test_stock_never_falls_below_reserved_under_concurrent_adjustments(
         "INSUFFICIENT_STOCK"
     }
     assert (variant.stock_on_hand, variant.stock_reserved) == (12, 10)
+
+
+async def test_an_admin_creating_for_a_missing_merchant_gets_not_found(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    admin = factories.bearer(await factories.user(admin=True), settings)
+    missing = {"merchantId": to_global_id("Merchant", 999_999), "handle": "h", "title": "T"}
+
+    body = await gql(CREATE_PRODUCT, {"i": missing}, admin)
+
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert await Product.all().count() == 0

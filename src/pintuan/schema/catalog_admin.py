@@ -100,8 +100,8 @@ async def _variant(info: Info, variant_id: strawberry.ID, field: str) -> models.
     variant = await required(
         info.context.loaders.variant, decode_id(variant_id, "Variant", field), "variant", field
     )
-    product = await info.context.loaders.product.load(variant.product_id)
-    require_merchant(info, product.merchant_id if product else -1)
+    product = await required(info.context.loaders.product, variant.product_id, "product", field)
+    require_merchant(info, product.merchant_id)
     return variant
 
 
@@ -115,6 +115,7 @@ class CatalogAdminMutation:
     async def product_create(self, info: Info, input: ProductCreateInput) -> ProductPayload:
         merchant_id = decode_id(input.merchant_id, "Merchant", "merchantId")
         require_merchant(info, merchant_id)
+        await required(info.context.loaders.merchant, merchant_id, "merchant", "merchantId")
         try:
             product = await catalog_admin.create_product(
                 merchant_id,
