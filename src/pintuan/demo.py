@@ -253,9 +253,9 @@ async def seed_group_buys(runtime: Runtime) -> int:
         offer = await GroupBuy.get_or_none(variant_id=variant.id)
         if offer is None:
             offer = await groupbuys.create_offer(
-                (await Product.get(id=variant.product_id)).merchant_id,
+                variant,
+                await Product.get(id=variant.product_id),
                 groupbuys.OfferTerms(
-                    variant_id=variant.id,
                     group_price=variant.price_amount * 3 // 4,
                     group_size=OFFER_SIZES[index] if index < len(OFFER_SIZES) else 2 + index % 3,
                     duration_seconds=24 * 3600,

@@ -21,7 +21,7 @@ from tortoise.expressions import F
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from pintuan.models.catalog import ProductStatus, Variant
+from pintuan.models.catalog import Product, ProductStatus, Variant
 from pintuan.models.groupbuys import (
     Group,
     GroupBuy,
@@ -61,7 +61,6 @@ def _refuse(code: ErrorCode, message: str, field: str | None = None) -> _Refused
 
 @dataclass(frozen=True, slots=True)
 class OfferTerms:
-    variant_id: int
     group_price: int
     group_size: int
     duration_seconds: int
@@ -105,16 +104,13 @@ def _check_terms(terms: OfferTerms, variant: Variant, now: datetime) -> None:
             raise DomainError(ErrorCode.INVALID, message, field_name)
 
 
-async def create_offer(merchant_id: int, terms: OfferTerms) -> GroupBuy:
-    variant = await Variant.get_or_none(id=terms.variant_id).select_related("product")
-    if variant is None or variant.product.merchant_id != merchant_id:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such variant.", "variantId")
-    if variant.product.status == ProductStatus.ARCHIVED:
+async def create_offer(variant: Variant, product: Product, terms: OfferTerms) -> GroupBuy:
+    if product.status == ProductStatus.ARCHIVED:
         raise DomainError(ErrorCode.ARCHIVED, "The product is archived.", "variantId")
     _check_terms(terms, variant, now_utc())
     return await GroupBuy.create(
-        merchant_id=merchant_id,
-        product_id=variant.product_id,
+        merchant_id=product.merchant_id,
+        product_id=product.id,
         variant_id=variant.id,
         solo_price=variant.price_amount if terms.solo_price is None else terms.solo_price,
         group_price=terms.group_price,
@@ -166,7 +162,6 @@ async def update_offer(offer: GroupBuy, changes: OfferChanges) -> GroupBuy:
     variant = await Variant.get(id=offer.variant_id)
     _check_terms(terms, variant, now_utc())
     values = asdict(terms)
-    del values["variant_id"]
     changed = await GroupBuy.filter(id=offer.id, stock_taken__lte=terms.stock_limit).update(
         **values
     )
@@ -181,7 +176,6 @@ async def update_offer(offer: GroupBuy, changes: OfferChanges) -> GroupBuy:
 
 def _terms_of(offer: GroupBuy) -> OfferTerms:
     return OfferTerms(
-        variant_id=offer.variant_id,
         group_price=offer.group_price,
         group_size=offer.group_size,
         duration_seconds=offer.duration_seconds,

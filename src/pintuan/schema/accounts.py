@@ -52,8 +52,7 @@ class User(Node):
         )
 
     def _private(self, info: Info) -> bool:
-        viewer = info.context.viewer
-        return viewer.is_admin or (viewer.user is not None and viewer.user.id == self.pk)
+        return info.context.viewer.is_admin or self._own(info)
 
     @strawberry.field(description="Visible to the user themself and to admins.")
     def email(self, info: Info) -> str | None:

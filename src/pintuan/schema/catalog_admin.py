@@ -96,13 +96,16 @@ async def _product(info: Info, product_id: strawberry.ID, field: str) -> models.
     return product
 
 
-async def _variant(info: Info, variant_id: strawberry.ID, field: str) -> models.Variant:
+async def owned_variant(
+    info: Info, variant_id: strawberry.ID, field: str
+) -> tuple[models.Variant, models.Product]:
+    """A variant and its product, once the viewer is known to manage their merchant."""
     variant = await required(
         info.context.loaders.variant, decode_id(variant_id, "Variant", field), "variant", field
     )
     product = await required(info.context.loaders.product, variant.product_id, "product", field)
     require_merchant(info, product.merchant_id)
-    return variant
+    return variant, product
 
 
 def _options(options: list[VariantOptionInput] | None) -> list[tuple[str, str]] | None:
@@ -175,7 +178,7 @@ class CatalogAdminMutation:
 
     @strawberry.mutation(extensions=allow(MerchantActor()))
     async def variant_update(self, info: Info, input: VariantUpdateInput) -> VariantPayload:
-        variant = await _variant(info, input.id, "id")
+        variant, _ = await owned_variant(info, input.id, "id")
         changes = VariantChanges(
             sku=input.sku,
             title=input.title,
@@ -191,7 +194,7 @@ class CatalogAdminMutation:
 
     @strawberry.mutation(extensions=allow(MerchantActor()))
     async def stock_adjust(self, info: Info, input: StockAdjustInput) -> VariantPayload:
-        variant = await _variant(info, input.variant_id, "variantId")
+        variant, _ = await owned_variant(info, input.variant_id, "variantId")
         try:
             adjusted = await catalog_admin.adjust_stock(variant.id, input.delta)
         except DomainError as exc:

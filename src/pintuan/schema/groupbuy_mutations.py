@@ -11,6 +11,7 @@ import strawberry
 from pintuan.models import groupbuys as models
 from pintuan.resolvers import groupbuys
 from pintuan.resolvers.errors import DomainError, ErrorCode
+from pintuan.schema.catalog_admin import owned_variant
 from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError, UserError, user_errors
 from pintuan.schema.groupbuys import Group, GroupBuy, Order
@@ -136,15 +137,8 @@ async def _group_id(input: GroupJoinInput) -> int:
 class GroupBuyMutation:
     @strawberry.mutation(extensions=allow(MerchantActor()))
     async def group_buy_create(self, info: Info, input: GroupBuyCreateInput) -> GroupBuyPayload:
-        variant = await info.context.loaders.variant.load(
-            decode_id(input.variant_id, "Variant", "variantId")
-        )
-        product = await info.context.loaders.product.load(variant.product_id) if variant else None
-        if variant is None or product is None:
-            raise ApiError("NOT_FOUND", "No such variant.", "variantId")
-        require_merchant(info, product.merchant_id)
+        variant, product = await owned_variant(info, input.variant_id, "variantId")
         terms = groupbuys.OfferTerms(
-            variant_id=variant.id,
             group_price=input.group_price,
             group_size=input.group_size,
             duration_seconds=input.duration_seconds,
@@ -155,7 +149,7 @@ class GroupBuyMutation:
             solo_price=input.solo_price,
         )
         try:
-            offer = await groupbuys.create_offer(product.merchant_id, terms)
+            offer = await groupbuys.create_offer(variant, product, terms)
         except DomainError as exc:
             return GroupBuyPayload(user_errors=user_errors(exc))
         return GroupBuyPayload(group_buy=GroupBuy.of(offer))
