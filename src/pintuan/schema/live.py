@@ -74,22 +74,18 @@ class GroupProgress:
 
 
 async def _snapshot(info: Info, group_id: int) -> GroupState:
-    """The group's state now: the newer of the database row and the mirror.
+    """The group's state now, from the database, which the mirror can only trail.
 
-    The mirror trails the database when an announcement was lost (a crash or a
-    Redis outage between a commit and its publish) and is empty after Redis lost
-    its data; either way it is repaired here. Read after entering ``listen()``:
-    any change newer than this state is still to arrive as an event.
+    The mirror trails when an announcement was lost (a crash or a Redis outage
+    between a commit and its publish) and is empty after Redis lost its data;
+    writing it here repairs both (it only ever accepts a newer version). Read
+    after entering ``listen()``: any later change is still to arrive as an event.
     """
     group = await groupbuys.group_row(group_id)
     if group is None:
         raise ApiError("NOT_FOUND", "No such group.")
     state = group_state(group)
-    progress = info.context.runtime.progress
-    mirrored = await progress.read(group_id)
-    if mirrored is not None and mirrored.version >= state.version:
-        return mirrored
-    await progress.mirror(state)
+    await info.context.runtime.progress.mirror(state)
     return state
 
 
