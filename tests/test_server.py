@@ -140,3 +140,25 @@ async def test_cross_origin_websocket_is_refused_unless_allowed(make_app: Any) -
             with pytest.raises(WebSocketDisconnect) as refused:
                 await _handshake(client, "https://evil.example")
     assert refused.value.code == 1008
+
+
+async def test_configured_first_party_origins_get_cors_without_a_key(make_app: Any) -> None:
+    preflight = {"origin": "https://shop.example/", "access-control-request-method": "POST"}
+    async with make_app(allowed_origins="https://Shop.Example") as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            allowed = await client.options("/graphql", headers=preflight)
+            answered = await client.post(
+                "/graphql",
+                json={"query": "{ serverTime }"},
+                headers={"origin": "https://shop.example"},
+            )
+            other = await client.post(
+                "/graphql",
+                json={"query": "{ serverTime }"},
+                headers={"origin": "https://elsewhere.example"},
+            )
+
+    assert allowed.status_code == 204
+    assert answered.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "access-control-allow-origin" not in other.headers
