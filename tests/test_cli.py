@@ -92,3 +92,9 @@ def test_user_create_with_roles(
 def test_export_schema_prints_the_sdl(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export-schema"]) == 0
     assert capsys.readouterr().out == export_sdl()
+
+
+def test_several_workers_need_postgres_and_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PINTUAN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PINTUAN_REDIS_URL", raising=False)
+    assert main(["serve", "--workers", "2"]) == 2

@@ -30,6 +30,13 @@ from pintuan.settings import Settings, SettingsError
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workers > 1 and not (settings.is_postgres and settings.redis_url):
+        print(
+            "pintuan: several workers need PINTUAN_DATABASE_URL=postgres://... and "
+            "PINTUAN_REDIS_URL: the embedded database and live layer belong to one process",
+            file=sys.stderr,
+        )
+        return 2
     if args.no_scheduler:
         os.environ["PINTUAN_RUN_SCHEDULER"] = "false"  # read again by every worker process
     uvicorn.run(
