@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,8 +95,9 @@ class Subscription:
 
 @asynccontextmanager
 async def subscribe(
-    app: Starlette, query: str, variables: dict[str, Any]
+    app: Starlette, query: str, variables: dict[str, Any], init: dict[str, str] | None = None
 ) -> AsyncIterator[Subscription]:
+    """``init`` is the connection_init payload (credentials); anonymous without it."""
     transport = ASGIWebSocketTransport(app=app)
     ws: AsyncWebSocketSession
     async with (
@@ -104,7 +105,7 @@ async def subscribe(
         aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
     ):
         assert ws.subprotocol == "graphql-transport-ws"
-        await ws.send_json({"type": "connection_init", "payload": {}})
+        await ws.send_json({"type": "connection_init", "payload": init or {}})
         subscription = Subscription(ws)
         async with asyncio.timeout(WAIT_SECONDS):
             assert (await ws.receive_json())["type"] == "connection_ack"
@@ -478,3 +479,158 @@ async def test_progress_survives_a_flushed_live_layer(
         assert column(events, "event") == ["JOINED", "PAID", "JOINED", "FILLED"]
         assert column(events, "memberCount") == [3, 3, 4, 4]
     assert await progress.read(pk) is not None  # mirrored again by the later changes
+
+
+# ---- 7. one rendering per change, never shared across viewers -------------------
+
+MEMBERS = """subscription($id: ID) {
+  groupProgress(groupId: $id) { event memberCount group { members { paid user { id } } } }
+}"""
+LEADER_EMAIL = """subscription($id: ID) {
+  groupProgress(groupId: $id) { event memberCount group { leader { email } } }
+}"""
+
+
+async def deliveries_of_one_join(
+    app: Starlette, gql: GraphQLClient, settings: Settings, watchers: int, sql: list[str]
+) -> list[list[Progress]]:
+    """What ``watchers`` subscribers of a new group receive for one join; SQL counted meanwhile."""
+    offer = await factories.offer(group_size=3)
+    leader, second = await shoppers(settings, 2)
+    group = (await start(gql, leader, offer.id))["group"]
+    async with AsyncExitStack() as stack:
+        subs = [
+            await stack.enter_async_context(subscribe(app, MEMBERS, {"id": group["id"]}))
+            for _ in range(watchers)
+        ]
+        for sub in subs:
+            assert (await sub.event())["event"] == "SNAPSHOT"
+        sql.clear()
+        await join_in_turn(gql, group["id"], [second])
+        return [[await sub.event() for _ in range(2)] for sub in subs]
+
+
+async def test_a_change_is_rendered_once_for_all_its_watchers(
+    app: Starlette, gql: GraphQLClient, settings: Settings, sql_statements: list[str]
+) -> None:
+    """The database work behind an event does not grow with the number of watchers."""
+    alone = await deliveries_of_one_join(app, gql, settings, 1, sql_statements)
+    statements_alone = len(sql_statements)
+    crowd = await deliveries_of_one_join(app, gql, settings, 12, sql_statements)
+
+    assert len(sql_statements) == statements_alone
+    assert [column(events, "event") for events in alone + crowd] == [["JOINED", "PAID"]] * 13
+    assert all(events == crowd[0] for events in crowd)
+    assert [len(e["group"]["members"]) for e in crowd[0]] == [2, 2]
+
+
+async def test_watchers_never_see_fields_rendered_for_another_viewer(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    leader_account = await factories.user()
+    leader = factories.bearer(leader_account, settings)
+    (second,) = await shoppers(settings, 1)
+    group = (await start(gql, leader, offer.id))["group"]
+    variables = {"id": group["id"]}
+
+    async with (
+        subscribe(app, LEADER_EMAIL, variables) as stranger,
+        subscribe(app, LEADER_EMAIL, variables, init=leader) as themself,
+        subscribe(app, LEADER_EMAIL, variables) as another_stranger,
+    ):
+        for sub in (stranger, themself, another_stranger):
+            assert (await sub.event())["event"] == "SNAPSHOT"
+        await join_in_turn(gql, group["id"], [second])
+        seen = {
+            name: [await sub.event() for _ in range(2)]
+            for name, sub in (
+                ("stranger", stranger),
+                ("themself", themself),
+                ("another", another_stranger),
+            )
+        }
+
+    emails = {
+        name: [e["group"]["leader"]["email"] for e in events] for name, events in seen.items()
+    }
+    assert emails == {
+        "stranger": [None, None],
+        "themself": [leader_account.email] * 2,
+        "another": [None, None],
+    }
+
+
+async def test_two_subscriptions_on_one_connection_each_get_their_own_id(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    leader, second = await shoppers(settings, 2)
+    group = (await start(gql, leader, offer.id))["group"]
+    payload = {"query": MEMBERS, "variables": {"id": group["id"]}}
+
+    async with subscribe(app, MEMBERS, {"id": group["id"]}) as live:
+        await live.ws.send_json({"id": "2", "type": "subscribe", "payload": payload})
+        await join_in_turn(gql, group["id"], [second])
+        received: dict[str, list[str]] = {"1": [], "2": []}
+        async with asyncio.timeout(WAIT_SECONDS):
+            while sum(map(len, received.values())) < 6:
+                message = await live.ws.receive_json()
+                if message["type"] == "next":
+                    progress = message["payload"]["data"]["groupProgress"]
+                    received[message["id"]].append(progress["event"])
+
+    assert received == {"1": ["SNAPSHOT", "JOINED", "PAID"], "2": ["SNAPSHOT", "JOINED", "PAID"]}
+
+
+async def test_the_legacy_graphql_ws_protocol_still_receives_every_event(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    """graphql-ws has no operation to push onto; its events go through Strawberry."""
+    offer = await factories.offer(group_size=2)
+    leader, second = await shoppers(settings, 2)
+    group = (await start(gql, leader, offer.id))["group"]
+    transport = ASGIWebSocketTransport(app=app)
+    events: list[str] = []
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-ws"]) as ws,
+        asyncio.timeout(WAIT_SECONDS),
+    ):
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        payload = {"query": MEMBERS, "variables": {"id": group["id"]}}
+        await ws.send_json({"id": "1", "type": "start", "payload": payload})
+        while True:
+            message = await ws.receive_json()
+            if message["type"] == "data":
+                events.append(message["payload"]["data"]["groupProgress"]["event"])
+                if events == ["SNAPSHOT"]:
+                    await join_in_turn(gql, group["id"], [second])
+            elif message["type"] == "complete":
+                break
+
+    assert events == ["SNAPSHOT", "JOINED", "FILLED"]
+
+
+async def test_the_last_watcher_leaving_ends_the_channel_subscription(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    (leader,) = await shoppers(settings, 1)
+    group = (await start(gql, leader, offer.id))["group"]
+    progress: GroupProgress = app.state.runtime.progress
+    channel = progress.group_channel(from_global_id(group["id"])[1])
+
+    async def listeners() -> int:
+        [(_, count)] = await progress.redis.pubsub_numsub(channel)
+        return int(count)
+
+    async with subscribe(app, MEMBERS, {"id": group["id"]}) as first:
+        await first.event()
+        async with subscribe(app, MEMBERS, {"id": group["id"]}) as second:
+            await second.event()
+            assert await listeners() == 1  # one per process, however many watch
+        assert await listeners() == 1
+    async with asyncio.timeout(WAIT_SECONDS):
+        while await listeners():  # noqa: ASYNC110 - Redis is polled, nothing to wait on here
+            await asyncio.sleep(0.01)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -162,3 +166,33 @@ async def test_configured_first_party_origins_get_cors_without_a_key(make_app: A
     assert allowed.status_code == 204
     assert answered.headers["access-control-allow-origin"] == "https://shop.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+SERVED_GC = """
+import asyncio, gc, sys
+from pintuan.app import create_served_app
+from pintuan.gc_policy import THRESHOLDS
+
+async def main():
+    app = create_served_app()
+    before = gc.get_threshold()
+    async with app.router.lifespan_context(app):
+        print(before != THRESHOLDS, gc.get_threshold() == THRESHOLDS, gc.get_freeze_count() > 0)
+
+asyncio.run(main())
+"""
+
+
+def test_a_served_worker_freezes_its_startup_heap_and_collects_rarely(tmp_path: Path) -> None:
+    """Full collections over a large heap pause live fan-out; see pintuan.gc_policy."""
+    env = {
+        **os.environ,
+        "PINTUAN_DATABASE_URL": f"sqlite://{tmp_path / 'gc.sqlite3'}",
+        "PINTUAN_RUN_SCHEDULER": "false",
+    }
+    env.pop("PINTUAN_REDIS_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", SERVED_GC], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", "True"]

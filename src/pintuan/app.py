@@ -21,6 +21,7 @@ from tortoise import Tortoise, connections
 from pintuan.access import AccessMiddleware, browser_origin, configured_origins
 from pintuan.auth.viewer import AccessDenied, authenticate
 from pintuan.db import tortoise_config
+from pintuan.gc_policy import tune_for_serving
 from pintuan.live.bus import EventBus
 from pintuan.live.connection import connect
 from pintuan.live.ratelimit import RateLimiter
@@ -30,6 +31,7 @@ from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema import build_schema
 from pintuan.schema.context import Context
+from pintuan.schema.fanout import LiveTransportHandler, encode_message
 from pintuan.settings import Settings
 from pintuan.webhooks import payment_webhook
 
@@ -38,6 +40,8 @@ READY_TIMEOUT_SECONDS = 2.0
 
 
 class PintuanGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = LiveTransportHandler
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             build_schema(settings),
@@ -52,6 +56,9 @@ class PintuanGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request):
             context.viewer = request.state.viewer
         return context
+
+    def encode_json(self, data: object) -> str:
+        return encode_message(data)
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """Decided by AccessMiddleware, which may consult the API keys."""
@@ -100,7 +107,12 @@ async def _check_live(request: Request) -> None:
     await request.app.state.redis.ping()
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_served_app() -> Starlette:
+    """The app ``pintuan serve`` runs in each worker process, tuned for a long life."""
+    return create_app(tune_gc=True)
+
+
+def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check_production_safety()
 
@@ -121,6 +133,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.run_scheduler:
             runner = ExpiryScheduler(app.state.runtime, settings.sweep_interval_seconds)
             scheduler = asyncio.create_task(runner.run(), name="expiry-scheduler")
+        if tune_gc:
+            tune_for_serving()
         try:
             yield
         finally:

@@ -40,7 +40,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_scheduler:
         os.environ["PINTUAN_RUN_SCHEDULER"] = "false"  # read again by every worker process
     uvicorn.run(
-        "pintuan.app:create_app",
+        "pintuan.app:create_served_app",
         factory=True,
         host=args.host,
         port=args.port,

@@ -40,7 +40,8 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # A WebSocket's messages go straight out: wrapping each costs live fan-out.
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             log.info(

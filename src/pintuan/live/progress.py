@@ -12,6 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from pintuan.live.bus import EventBus
+from pintuan.live.rooms import Rooms
 
 MIRROR_GRACE_SECONDS = 3600
 
@@ -60,6 +61,7 @@ class GroupProgress:
     def __init__(self, redis: Redis, bus: EventBus) -> None:
         self.redis = redis
         self.bus = bus
+        self.rooms = Rooms(bus)
         self._mirror = redis.register_script(_MIRROR)
         # Pub/sub ignores database numbers: channels carry the database so that
         # deployments (or test runs) sharing one Redis server never hear each other.

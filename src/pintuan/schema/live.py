@@ -8,12 +8,14 @@ from enum import StrEnum
 
 import strawberry
 
+from pintuan.live.bus import Event
 from pintuan.live.progress import GroupState
 from pintuan.models.groupbuys import GroupStatus
 from pintuan.resolvers import groupbuys
 from pintuan.resolvers.orders import group_state, now_utc
 from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError
+from pintuan.schema.fanout import watch
 from pintuan.schema.groupbuys import Group, find_group
 from pintuan.schema.ids import decode_id
 from pintuan.schema.loaders import Loaders
@@ -45,6 +47,7 @@ class GroupProgress:
     seconds_left: int
     server_time: datetime
     group_pk: strawberry.Private[int]
+    version: strawberry.Private[int]
 
     @classmethod
     def of(cls, event: GroupEvent, state: GroupState) -> GroupProgress:
@@ -60,6 +63,7 @@ class GroupProgress:
             seconds_left=max(0, int((state.expires_at - now).total_seconds())) if open_ else 0,
             server_time=now,
             group_pk=state.group_id,
+            version=state.version,
         )
 
     @strawberry.field(description="The group as it is when this message is delivered.")
@@ -99,6 +103,15 @@ def _event_for(name: str, state: GroupState) -> GroupEvent:
     return GroupEvent(state.status) if state.status in TERMINAL else GroupEvent(name)
 
 
+def _group_change(message: Event) -> GroupProgress:
+    state = GroupState.from_json(message["state"])
+    return GroupProgress.of(_event_for(message["event"], state), state)
+
+
+def _offer_change(message: Event) -> GroupProgress:
+    return GroupProgress.of(GroupEvent(message["event"]), GroupState.from_json(message["state"]))
+
+
 @strawberry.type
 class LiveSubscription:
     @strawberry.subscription(
@@ -110,20 +123,21 @@ class LiveSubscription:
         group = await find_group(info, group_id, share_code)
         if group is None:
             raise ApiError("NOT_FOUND", "No such group.")
-        progress = info.context.runtime.progress
-        async with progress.bus.listen(progress.group_channel(group.pk)) as events:
+        channel = info.context.runtime.progress.group_channel(group.pk)
+        async with watch(info, channel, _group_change) as feed:
             state = await _snapshot(info, group.pk)
             yield GroupProgress.of(GroupEvent.SNAPSHOT, state)
             if state.status in TERMINAL:
                 return
             seen = state.version
-            async for message in events:
-                state = GroupState.from_json(message["state"])
-                if state.version <= seen:
+            async for delivery in feed:
+                change = delivery.event
+                if change.version <= seen:
                     continue  # already reflected in what this subscriber was sent
-                seen = state.version
-                yield GroupProgress.of(_event_for(message["event"], state), state)
-                if state.status in TERMINAL:
+                seen = change.version
+                if not await feed.push(delivery):
+                    yield change
+                if change.status.value in TERMINAL:
                     return
 
     @strawberry.subscription(description="Groups of one offer opening, filling and failing.")
@@ -133,9 +147,8 @@ class LiveSubscription:
         offer_id = decode_id(group_buy_id, "GroupBuy", "groupBuyId")
         if await info.context.loaders.group_buy.load(offer_id) is None:
             raise ApiError("NOT_FOUND", "No such group buy.")
-        progress = info.context.runtime.progress
-        async with progress.bus.listen(progress.offer_channel(offer_id)) as events:
-            async for message in events:
-                yield GroupProgress.of(
-                    GroupEvent(message["event"]), GroupState.from_json(message["state"])
-                )
+        channel = info.context.runtime.progress.offer_channel(offer_id)
+        async with watch(info, channel, _offer_change) as feed:
+            async for delivery in feed:
+                if not await feed.push(delivery):
+                    yield delivery.event

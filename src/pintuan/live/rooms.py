@@ -1,0 +1,149 @@
+"""One bus listener per channel and process, however many subscribers watch it.
+
+A popular group may have a thousand watchers in one process. A room decodes
+each event once, asks for one rendering per distinct rendering key among its
+seats (subscribers whose results would be identical share a key), and hands
+every seat the event with its rendering. What a rendering is, the room does
+not know: the schema layer supplies it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pintuan.live.bus import Event, EventBus
+
+log = logging.getLogger("pintuan.live.rooms")
+
+T = TypeVar("T")
+Render = Callable[[Any], Awaitable[str]]
+
+SEAT_QUEUE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(Generic[T]):
+    """An event, and its rendering when the seat asked for one (else None)."""
+
+    event: T
+    rendered: str | None
+
+
+@dataclass(eq=False)
+class Seat(Generic[T]):
+    """One subscriber's place in a room, iterated by the subscriber's own task."""
+
+    key: Hashable | None
+    render: Render | None
+    _queue: asyncio.Queue[Delivery[T] | None] = field(
+        default_factory=lambda: asyncio.Queue(SEAT_QUEUE_SIZE)
+    )
+
+    def deliver(self, delivery: Delivery[T] | None) -> None:
+        """Queue it (None ends iteration); a full queue drops its oldest delivery."""
+        if self._queue.full():
+            self._queue.get_nowait()
+            log.warning("a live subscriber is too slow; dropping its oldest event")
+        self._queue.put_nowait(delivery)
+
+    def __aiter__(self) -> AsyncIterator[Delivery[T]]:
+        return self
+
+    async def __anext__(self) -> Delivery[T]:
+        delivery = await self._queue.get()
+        if delivery is None:
+            self._queue.put_nowait(None)  # stays ended
+            raise StopAsyncIteration
+        return delivery
+
+
+class Room(Generic[T]):
+    def __init__(self, bus: EventBus, channel: str, decode: Callable[[Event], T]) -> None:
+        self.bus = bus
+        self.channel = channel
+        self.decode = decode
+        self.seats: list[Seat[T]] = []
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.task = asyncio.create_task(self._run(), name=f"pintuan-room-{channel}")
+
+    async def _run(self) -> None:
+        try:
+            async with self.bus.listen(self.channel) as events:
+                self.ready.set_result(None)
+                async for message in events:
+                    await self._dispatch(message)
+        except Exception as exc:
+            if not self.ready.done():
+                self.ready.set_exception(exc)
+            else:
+                log.exception("live room %s stopped", self.channel)
+        finally:
+            if not self.ready.done():
+                self.ready.cancel()
+            for seat in self.seats:
+                seat.deliver(None)
+
+    async def _dispatch(self, message: Event) -> None:
+        try:
+            event = self.decode(message)
+        except (KeyError, TypeError, ValueError):
+            log.warning("live room %s ignored a malformed event %r", self.channel, message)
+            return
+        rendered: dict[Hashable, str | None] = {}
+        for seat in list(self.seats):
+            if seat.render is None:
+                seat.deliver(Delivery(event, None))
+                continue
+            if seat.key not in rendered:
+                rendered[seat.key] = await self._render(seat.render, event)
+            text = rendered[seat.key]
+            if text is not None and seat in self.seats:
+                seat.deliver(Delivery(event, text))
+
+    async def _render(self, render: Render, event: T) -> str | None:
+        try:
+            return await render(event)
+        except Exception:
+            log.exception("live room %s could not render an event", self.channel)
+            return None
+
+
+class Rooms:
+    """The rooms of one process, opened with their first seat and closed with their last."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+        self._rooms: dict[str, Room[Any]] = {}
+
+    @asynccontextmanager
+    async def seat(
+        self,
+        channel: str,
+        decode: Callable[[Event], T],
+        key: Hashable | None = None,
+        render: Render | None = None,
+    ) -> AsyncIterator[Seat[T]]:
+        """A seat that receives every event published after entering returns.
+
+        ``render`` (with its ``key``) renders an event for this seat, shared
+        with every seat of the same key; without it, deliveries carry no
+        rendering. ``decode`` must be the same for every seat of a channel.
+        """
+        room = self._rooms.get(channel)
+        if room is None or room.task.done():  # none yet, or its bus has closed
+            room = self._rooms[channel] = Room(self.bus, channel, decode)
+        seat: Seat[T] = Seat(key, render)
+        room.seats.append(seat)
+        try:
+            await asyncio.shield(room.ready)
+            yield seat
+        finally:
+            room.seats.remove(seat)
+            if not room.seats and self._rooms.get(channel) is room:
+                del self._rooms[channel]
+                room.task.cancel()

@@ -1,0 +1,150 @@
+"""Live events rendered once per process and pushed to every graphql-transport-ws subscriber.
+
+Run the usual way, each of a thousand watchers of a group would execute its
+selection set and pass the result through Strawberry's per-result machinery
+for every event: the last watcher would wait for all of that work. Instead a
+subscription yields only its first result (the snapshot) through Strawberry;
+later events are rendered by the channel's room (``live.rooms``) once per
+rendering key and pushed straight onto each subscriber's operation as a
+``next`` message whose payload is already JSON.
+
+Two renderings are identical when the document text, operation name,
+variables and viewer are the same. The viewer is in the key because some
+fields (a user's email, their orders) depend on who asks; watchers who are not
+signed in (share pages, embedded widgets) all share one key.
+
+Subscriptions over the legacy graphql-ws protocol, which has no operation to
+push onto, receive their events through Strawberry as before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from functools import cached_property
+from inspect import isawaitable
+from typing import Any, Generic, TypeVar, cast
+
+from graphql import ExecutionResult, GraphQLError, parse
+from graphql.execution.executor import Executor
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import NextMessage
+
+from pintuan.live.bus import Event
+from pintuan.live.rooms import Delivery, Seat
+from pintuan.schema.context import Context, Info
+from pintuan.schema.errors import is_unexpected
+
+T = TypeVar("T")
+WSOperation = Operation[Context, None]
+
+MASKED_MESSAGE = "Unexpected error."
+
+current_operation: ContextVar[WSOperation | None] = ContextVar("pintuan_ws_operation", default=None)
+
+
+class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """Lets a subscription's resolver push messages onto its own operation."""
+
+    async def run_operation(self, operation: WSOperation) -> None:
+        current_operation.set(operation)
+        await super().run_operation(operation)
+
+
+class RenderedPayload(str):
+    """A ``next`` message's payload, already JSON."""
+
+
+def encode_message(message: object) -> str:
+    """A message as JSON, splicing in a payload that was rendered once for many."""
+    if isinstance(message, dict) and isinstance(message.get("payload"), RenderedPayload):
+        rest = {k: v for k, v in message.items() if k != "payload"}
+        head = json.dumps(rest, separators=(",", ":"))
+        return f'{head[:-1]},"payload":{message["payload"]}}}'
+    return json.dumps(message, separators=(",", ":"))
+
+
+class Renderer:
+    """Runs one subscription's selection set on an event: the spec's ExecuteSubscriptionEvent."""
+
+    def __init__(self, info: Info, operation: WSOperation) -> None:
+        self.info = info
+        self.operation = operation
+        viewer = info.context.viewer
+        self.key: Hashable = (
+            operation.query,
+            operation.operation_name,
+            json.dumps(operation.variables, sort_keys=True, default=str),
+            viewer.user.id if viewer.user is not None else None,
+            viewer.api_key.id if viewer.api_key is not None else None,
+        )
+
+    @cached_property
+    def _executor(self) -> Executor[Context]:
+        # Strawberry has parsed and validated this very document for the snapshot.
+        built = StrawberryGraphQLCoreExecutionContext.build(
+            self.info.schema._schema,
+            parse(self.operation.query),
+            context_value=self.info.context,
+            raw_variable_values=self.operation.variables,
+            operation_name=self.operation.operation_name,
+        )
+        if isinstance(built, list):
+            raise GraphQLError(f"cannot render the subscription: {built}")
+        return built
+
+    async def render(self, event: object) -> str:
+        result = self._executor.build_per_event_executor(event).execute_operation()
+        if isawaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            self.info.schema.process_errors(result.errors)
+            payload["errors"] = [self._public(error).formatted for error in result.errors]
+        return json.dumps(payload, separators=(",", ":"))
+
+    def _public(self, error: GraphQLError) -> GraphQLError:
+        if self.info.context.settings.debug or not is_unexpected(error):
+            return error
+        return GraphQLError(MASKED_MESSAGE, nodes=error.nodes, path=error.path)
+
+
+class Feed(Generic[T]):
+    """A subscriber's deliveries; ``push`` sends the shared rendering when it can."""
+
+    def __init__(self, seat: Seat[T], operation: WSOperation | None) -> None:
+        self.seat = seat
+        self.operation = operation
+
+    def __aiter__(self) -> AsyncIterator[Delivery[T]]:
+        return self.seat
+
+    async def push(self, delivery: Delivery[T]) -> bool:
+        """Send the event's shared rendering; False when the caller must yield the event."""
+        if self.operation is None or delivery.rendered is None:
+            return False
+        message = {"id": self.operation.id, "type": "next"}
+        message["payload"] = RenderedPayload(delivery.rendered)
+        await self.operation.send_operation_message(cast(NextMessage, message))
+        return True
+
+
+@asynccontextmanager
+async def watch(info: Info, channel: str, decode: Callable[[Event], T]) -> AsyncIterator[Feed[T]]:
+    """Events on ``channel`` published from now on, for this subscription."""
+    rooms = info.context.runtime.progress.rooms
+    operation = current_operation.get()
+    if operation is None:
+        async with rooms.seat(channel, decode) as seat:
+            yield Feed(seat, None)
+        return
+    renderer = Renderer(info, operation)
+    async with rooms.seat(channel, decode, renderer.key, renderer.render) as seat:
+        yield Feed(seat, operation)
