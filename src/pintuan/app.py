@@ -31,7 +31,7 @@ from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema import build_schema
 from pintuan.schema.context import Context
-from pintuan.schema.fanout import LiveTransportHandler, encode_message
+from pintuan.schema.fanout import LiveTransportHandler
 from pintuan.settings import Settings
 from pintuan.webhooks import payment_webhook
 
@@ -56,9 +56,6 @@ class PintuanGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request):
             context.viewer = request.state.viewer
         return context
-
-    def encode_json(self, data: object) -> str:
-        return encode_message(data)
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """Decided by AccessMiddleware, which may consult the API keys."""

@@ -5,8 +5,8 @@ selection set and pass the result through Strawberry's per-result machinery
 for every event: the last watcher would wait for all of that work. Instead a
 subscription yields only its first result (the snapshot) through Strawberry;
 later events are rendered by the channel's room (``live.rooms``) once per
-rendering key and pushed straight onto each subscriber's operation as a
-``next`` message whose payload is already JSON.
+rendering key, to JSON, and each subscriber writes that text onto its socket
+as a ``next`` message of its own operation.
 
 Two renderings are identical when the document text, operation name,
 variables and viewer are the same. The viewer is in the key because some
@@ -25,16 +25,17 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from functools import cached_property
 from inspect import isawaitable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from graphql import ExecutionResult, GraphQLError, parse
 from graphql.execution.executor import Executor
+from starlette.requests import Request
+from starlette.websockets import WebSocket
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import NextMessage
 
 from pintuan.live.bus import Event
 from pintuan.live.rooms import Delivery, Seat
@@ -55,19 +56,6 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: WSOperation) -> None:
         current_operation.set(operation)
         await super().run_operation(operation)
-
-
-class RenderedPayload(str):
-    """A ``next`` message's payload, already JSON."""
-
-
-def encode_message(message: object) -> str:
-    """A message as JSON, splicing in a payload that was rendered once for many."""
-    if isinstance(message, dict) and isinstance(message.get("payload"), RenderedPayload):
-        rest = {k: v for k, v in message.items() if k != "payload"}
-        head = json.dumps(rest, separators=(",", ":"))
-        return f'{head[:-1]},"payload":{message["payload"]}}}'
-    return json.dumps(message, separators=(",", ":"))
 
 
 class Renderer:
@@ -119,20 +107,25 @@ class Renderer:
 class Feed(Generic[T]):
     """A subscriber's deliveries; ``push`` sends the shared rendering when it can."""
 
-    def __init__(self, seat: Seat[T], operation: WSOperation | None) -> None:
+    def __init__(
+        self, seat: Seat[T], operation: WSOperation | None, socket: Request | WebSocket
+    ) -> None:
         self.seat = seat
         self.operation = operation
+        self.socket = socket if isinstance(socket, WebSocket) else None
+        if operation is not None:
+            self._head = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":'
 
     def __aiter__(self) -> AsyncIterator[Delivery[T]]:
         return self.seat
 
     async def push(self, delivery: Delivery[T]) -> bool:
         """Send the event's shared rendering; False when the caller must yield the event."""
-        if self.operation is None or delivery.rendered is None:
+        operation, socket = self.operation, self.socket
+        if operation is None or socket is None or delivery.rendered is None:
             return False
-        message = {"id": self.operation.id, "type": "next"}
-        message["payload"] = RenderedPayload(delivery.rendered)
-        await self.operation.send_operation_message(cast(NextMessage, message))
+        if not operation.completed:
+            await socket.send_text(f"{self._head}{delivery.rendered}}}")
         return True
 
 
@@ -141,10 +134,11 @@ async def watch(info: Info, channel: str, decode: Callable[[Event], T]) -> Async
     """Events on ``channel`` published from now on, for this subscription."""
     rooms = info.context.runtime.progress.rooms
     operation = current_operation.get()
+    socket = info.context.request
     if operation is None:
         async with rooms.seat(channel, decode) as seat:
-            yield Feed(seat, None)
+            yield Feed(seat, None, socket)
         return
     renderer = Renderer(info, operation)
     async with rooms.seat(channel, decode, renderer.key, renderer.render) as seat:
-        yield Feed(seat, operation)
+        yield Feed(seat, operation, socket)
