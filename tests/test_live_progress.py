@@ -634,3 +634,29 @@ async def test_the_last_watcher_leaving_ends_the_channel_subscription(
     async with asyncio.timeout(WAIT_SECONDS):
         while await listeners():  # noqa: ASYNC110 - Redis is polled, nothing to wait on here
             await asyncio.sleep(0.01)
+
+
+async def test_an_event_that_cannot_be_rendered_reaches_its_watchers_as_an_error(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    (leader,) = await shoppers(settings, 1)
+    group = (await start(gql, leader, offer.id))["group"]
+    pk = from_global_id(group["id"])[1]
+    progress: GroupProgress = app.state.runtime.progress
+    mirrored = await progress.read(pk)
+    assert mirrored is not None
+    vanished = replace(mirrored, group_id=pk + 10_000, version=mirrored.version + 1)
+
+    async with subscribe(app, MEMBERS, {"id": group["id"]}) as live:
+        assert (await live.event())["event"] == "SNAPSHOT"
+        await progress.bus.publish(
+            progress.group_channel(pk), {"event": "JOINED", "state": vanished.to_json()}
+        )
+        message = await live.message()
+
+    assert message["type"] == "next"
+    assert message["payload"]["data"] is None
+    [error] = message["payload"]["errors"]
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    assert error["path"] == ["groupProgress", "group"]
