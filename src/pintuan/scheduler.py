@@ -44,9 +44,15 @@ class ExpiryScheduler:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
         next_sweep = loop.time()
         rebuilt = False
         while True:
+            # A cancellation that lands inside a client library's own timeout
+            # can be swallowed there (seen at shutdown: the loop ran on and the
+            # lifespan waited forever); honour it here all the same.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             try:
                 if not rebuilt:
                     await self.rebuild()
