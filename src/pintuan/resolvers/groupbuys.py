@@ -31,7 +31,7 @@ from pintuan.models.groupbuys import (
     OfferAllowance,
 )
 from pintuan.models.orders import Order, OrderKind, OrderStatus
-from pintuan.resolvers import batch, orders
+from pintuan.resolvers import batch, orders, sql
 from pintuan.resolvers.errors import DomainError, ErrorCode
 from pintuan.resolvers.orders import announce, now_utc
 from pintuan.resolvers.pagination import SortKey, parse_datetime, parse_int
@@ -291,9 +291,13 @@ def _declined() -> DomainError:
 
 
 async def _hold_allowance(offer: GroupBuy, allowance_id: int, quantity: int) -> None:
-    allowed = await OfferAllowance.filter(
-        id=allowance_id, quantity__lte=offer.per_user_limit - quantity
-    ).update(quantity=F("quantity") + quantity)
+    allowed = await sql.execute(
+        'UPDATE "offer_allowance" SET "quantity" = "quantity" + $1 '
+        'WHERE "id" = $2 AND "quantity" <= $3',
+        quantity,
+        allowance_id,
+        offer.per_user_limit - quantity,
+    )
     if not allowed:
         raise _refuse(
             ErrorCode.LIMIT_EXCEEDED,
@@ -303,8 +307,11 @@ async def _hold_allowance(offer: GroupBuy, allowance_id: int, quantity: int) -> 
 
 
 async def _hold_offer_stock(offer: GroupBuy, quantity: int) -> None:
-    taken = await GroupBuy.filter(id=offer.id, stock_taken__lte=F("stock_limit") - quantity).update(
-        stock_taken=F("stock_taken") + quantity
+    taken = await sql.execute(
+        'UPDATE "group_buy" SET "stock_taken" = "stock_taken" + $1 '
+        'WHERE "id" = $2 AND "stock_taken" <= "stock_limit" - $1',
+        quantity,
+        offer.id,
     )
     if not taken:
         raise _refuse(ErrorCode.OUT_OF_STOCK, "The offer has no stock left.", "quantity")
@@ -321,9 +328,12 @@ async def _allowance_id(offer_id: int, buyer_id: int) -> int:
 
 
 async def _hold_variant_stock(variant_id: int, quantity: int) -> None:
-    reserved = await Variant.filter(
-        id=variant_id, stock_on_hand__gte=F("stock_reserved") + quantity
-    ).update(stock_reserved=F("stock_reserved") + quantity)
+    reserved = await sql.execute(
+        'UPDATE "variant" SET "stock_reserved" = "stock_reserved" + $1 '
+        'WHERE "id" = $2 AND "stock_on_hand" >= "stock_reserved" + $1',
+        quantity,
+        variant_id,
+    )
     if not reserved:
         raise _refuse(ErrorCode.OUT_OF_STOCK, "Not enough stock.", "quantity")
 
@@ -399,9 +409,13 @@ async def _take_slot(
 ) -> None:
     """Take a slot and the stock behind it. The buyer's allowance is held first, so
     rows lock in the order state machine's order: allowance, group, offer, variant."""
-    slot = await Group.filter(
-        id=group.id, status=GroupStatus.OPEN, expires_at__gt=now, slots_taken__lt=F("size")
-    ).update(slots_taken=F("slots_taken") + 1, version=F("version") + 1)
+    slot = await sql.execute(
+        'UPDATE "buy_group" SET "slots_taken" = "slots_taken" + 1, "version" = "version" + 1 '
+        'WHERE "id" = $1 AND "status" = $2 AND "expires_at" > $3 AND "slots_taken" < "size"',
+        group.id,
+        GroupStatus.OPEN.value,
+        now,
+    )
     if not slot:
         fresh = await Group.get(id=group.id)
         if fresh.status != GroupStatus.OPEN or fresh.expires_at <= now:

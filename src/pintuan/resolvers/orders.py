@@ -30,6 +30,7 @@ from pintuan.models.orders import (
     PaymentTransaction,
     TransactionKind,
 )
+from pintuan.resolvers import sql
 from pintuan.resolvers.runtime import Runtime
 
 log = logging.getLogger("pintuan.orders")
@@ -104,27 +105,45 @@ async def mark_paid(order_id: int, reference: str, gateway: str) -> Settled:
     now = now_utc()
     filled = False
     async with in_transaction():
-        changed = await Order.filter(id=order_id, status=OrderStatus.PENDING_PAYMENT).update(
-            status=OrderStatus.PAID, paid_at=now
+        changed = await sql.execute(
+            'UPDATE "customer_order" SET "status" = $1, "paid_at" = $2 '
+            'WHERE "id" = $3 AND "status" = $4',
+            OrderStatus.PAID.value,
+            now,
+            order_id,
+            OrderStatus.PENDING_PAYMENT.value,
         )
         order = await Order.get(id=order_id)
         if changed:
             await record_money(order, TransactionKind.CHARGE, gateway, reference)
             if order.group_id is not None:
-                await Group.filter(id=order.group_id).update(
-                    paid_count=F("paid_count") + 1, version=F("version") + 1
-                )
-                filled = bool(
-                    await Group.filter(
-                        id=order.group_id, status=GroupStatus.OPEN, paid_count=F("size")
-                    ).update(status=GroupStatus.FILLED, filled_at=now, version=F("version") + 1)
-                )
-                await GroupMember.filter(order_id=order.id).update(paid=True)
-            await Variant.filter(id=order.variant_id).update(
-                stock_on_hand=F("stock_on_hand") - order.quantity,
-                stock_reserved=F("stock_reserved") - order.quantity,
+                filled = await _count_paid_member(order, now)
+            await sql.execute(
+                'UPDATE "variant" SET "stock_on_hand" = "stock_on_hand" - $1, '
+                '"stock_reserved" = "stock_reserved" - $1 WHERE "id" = $2',
+                order.quantity,
+                order.variant_id,
             )
     return Settled(order, bool(changed), filled)
+
+
+async def _count_paid_member(order: Order, now: datetime) -> bool:
+    """The member is paid; returns whether that filled the group (exactly once)."""
+    await sql.execute(
+        'UPDATE "buy_group" SET "paid_count" = "paid_count" + 1, "version" = "version" + 1 '
+        'WHERE "id" = $1',
+        order.group_id,
+    )
+    filled = await sql.execute(
+        'UPDATE "buy_group" SET "status" = $1, "filled_at" = $2, "version" = "version" + 1 '
+        'WHERE "id" = $3 AND "status" = $4 AND "paid_count" = "size"',
+        GroupStatus.FILLED.value,
+        now,
+        order.group_id,
+        GroupStatus.OPEN.value,
+    )
+    await sql.execute('UPDATE "group_member" SET "paid" = $1 WHERE "order_id" = $2', True, order.id)
+    return bool(filled)
 
 
 async def cancel_pending(order_id: int, reason: str) -> Settled:
