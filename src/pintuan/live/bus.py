@@ -32,6 +32,11 @@ RECONNECT_DELAY_MIN = 0.1
 RECONNECT_DELAY_MAX = 5.0
 
 
+def encode(event: Event) -> str:
+    """An event as it travels on a channel (for publishing through a pipeline)."""
+    return json.dumps(event, separators=(",", ":"))
+
+
 class EventBus:
     """Fans events out to every listener in every process over one pub/sub connection.
 
@@ -78,7 +83,7 @@ class EventBus:
 
     async def publish(self, channel: str, event: Event) -> None:
         """Send ``event`` (JSON-serialisable) to the listeners of ``channel`` in every process."""
-        await self.redis.publish(channel, json.dumps(event, separators=(",", ":")))
+        await self.redis.publish(channel, encode(event))
 
     def listen(self, channel: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
         """Events on ``channel``: ``async with bus.listen(c) as events: async for e in events``.

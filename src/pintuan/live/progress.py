@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
-from pintuan.live.bus import EventBus
+from pintuan.live.bus import EventBus, encode
 from pintuan.live.rooms import Rooms
 
 MIRROR_GRACE_SECONDS = 3600
@@ -62,7 +63,6 @@ class GroupProgress:
         self.redis = redis
         self.bus = bus
         self.rooms = Rooms(bus)
-        self._mirror = redis.register_script(_MIRROR)
         # Pub/sub ignores database numbers: channels carry the database so that
         # deployments (or test runs) sharing one Redis server never hear each other.
         self.namespace = f"pintuan:{redis.connection_pool.connection_kwargs.get('db', 0)}"
@@ -74,19 +74,26 @@ class GroupProgress:
         return f"{self.namespace}:offer:{group_buy_id}"
 
     async def mirror(self, state: GroupState) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_mirror(pipe, state)
+            await pipe.execute()
+
+    def _queue_mirror(self, pipe: Pipeline, state: GroupState) -> None:
+        # EVAL rather than EVALSHA: a pipeline would first ask whether the script exists.
         pairs = [str(item) for pair in state.to_json().items() for item in pair]
         expire_at = int(state.expires_at.timestamp()) + MIRROR_GRACE_SECONDS
-        await self._mirror(
-            keys=[f"groupstate:{state.group_id}"], args=[state.version, expire_at, *pairs]
-        )
+        key = f"groupstate:{state.group_id}"
+        pipe.eval(_MIRROR, 1, key, state.version, expire_at, *pairs)
 
     async def read(self, group_id: int) -> GroupState | None:
         data: dict[str, Any] = await self.redis.hgetall(f"groupstate:{group_id}")  # type: ignore[assignment]
         return GroupState.from_json(data) if data else None
 
     async def changed(self, event: str, state: GroupState) -> None:
-        """Mirror the new state, then tell the group's and the offer's listeners."""
-        await self.mirror(state)
-        message = {"event": event, "state": state.to_json()}
-        await self.bus.publish(self.group_channel(state.group_id), message)
-        await self.bus.publish(self.offer_channel(state.group_buy_id), message)
+        """Mirror the new state, then tell the group's and the offer's listeners: one round trip."""
+        message = encode({"event": event, "state": state.to_json()})
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_mirror(pipe, state)
+            pipe.publish(self.group_channel(state.group_id), message)
+            pipe.publish(self.offer_channel(state.group_buy_id), message)
+            await pipe.execute()

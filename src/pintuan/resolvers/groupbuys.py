@@ -28,7 +28,6 @@ from pintuan.models.groupbuys import (
     GroupBuyStatus,
     GroupMember,
     GroupStatus,
-    OfferAllowance,
 )
 from pintuan.models.orders import Order, OrderKind, OrderStatus
 from pintuan.resolvers import batch, orders, sql
@@ -290,13 +289,22 @@ def _declined() -> DomainError:
     return DomainError(ErrorCode.PAYMENT_DECLINED, "The payment was declined.", "paymentToken")
 
 
-async def _hold_allowance(offer: GroupBuy, allowance_id: int, quantity: int) -> None:
-    allowed = await sql.execute(
-        'UPDATE "offer_allowance" SET "quantity" = "quantity" + $1 '
-        'WHERE "id" = $2 AND "quantity" <= $3',
+async def _hold_allowance(offer: GroupBuy, buyer_id: int, quantity: int) -> None:
+    """Count the units against the buyer's limit for the offer, making their row if new.
+
+    It is the first shared row a purchase locks (then group, offer, variant), so
+    one buyer's parallel requests queue here holding nothing anyone else needs.
+    """
+    allowed = quantity <= offer.per_user_limit and await sql.returning(
+        'INSERT INTO "offer_allowance" ("group_buy_id", "user_id", "quantity") '
+        "VALUES ($1, $2, $3) "
+        'ON CONFLICT ("group_buy_id", "user_id") DO UPDATE '
+        'SET "quantity" = "offer_allowance"."quantity" + $3 '
+        'WHERE "offer_allowance"."quantity" + $3 <= $4 RETURNING "id"',
+        offer.id,
+        buyer_id,
         quantity,
-        allowance_id,
-        offer.per_user_limit - quantity,
+        offer.per_user_limit,
     )
     if not allowed:
         raise _refuse(
@@ -315,16 +323,6 @@ async def _hold_offer_stock(offer: GroupBuy, quantity: int) -> None:
     )
     if not taken:
         raise _refuse(ErrorCode.OUT_OF_STOCK, "The offer has no stock left.", "quantity")
-
-
-async def _allowance_id(offer_id: int, buyer_id: int) -> int:
-    """The buyer's allowance row, made before any transaction locks it.
-
-    Locking it first in every purchase serialises one buyer's parallel
-    requests without holding any shared row while they wait.
-    """
-    allowance, _ = await OfferAllowance.get_or_create(group_buy_id=offer_id, user_id=buyer_id)
-    return allowance.id
 
 
 async def _hold_variant_stock(variant_id: int, quantity: int) -> None:
@@ -448,7 +446,6 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
         return replay
     if not await GroupBuy.exists(id=offer_id):
         raise DomainError(ErrorCode.NOT_FOUND, "No such group buy.", "groupBuyId")
-    allowance_id = await _allowance_id(offer_id, request.buyer_id)
     now = now_utc()
     try:
         async with in_transaction():
@@ -463,7 +460,7 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
                 expires_at=min(now + timedelta(seconds=offer.duration_seconds), offer.ends_at),
             )
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
-            await _hold_allowance(offer, allowance_id, request.quantity)
+            await _hold_allowance(offer, request.buyer_id, request.quantity)
             await _take_slot(offer, group, order, now, leader=True)
     except _Refused as refused:
         raise refused.error from None
@@ -482,7 +479,6 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
     group = await Group.get_or_none(id=group_id)
     if group is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such group.", "groupId")
-    allowance_id = await _allowance_id(group.group_buy_id, request.buyer_id)
     now = now_utc()
     try:
         async with in_transaction():
@@ -491,7 +487,7 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
             if await GroupMember.exists(group_id=group.id, user_id=request.buyer_id):
                 raise _refuse(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId")
-            await _hold_allowance(offer, allowance_id, request.quantity)
+            await _hold_allowance(offer, request.buyer_id, request.quantity)
             await _take_slot(offer, group, order, now, leader=False)
     except _Refused as refused:
         raise refused.error from None

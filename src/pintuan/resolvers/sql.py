@@ -28,3 +28,10 @@ async def execute(sql: str, *values: object) -> int:
     statement = _in_dialect(sql, connection.capabilities.dialect)
     changed, _ = await connection.execute_query(statement, list(values))
     return int(changed)
+
+
+async def returning(sql: str, *values: object) -> list[dict[str, object]]:
+    """Run one statement with a RETURNING clause; returns the rows it gave back."""
+    connection = connections.get("default")
+    statement = _in_dialect(sql, connection.capabilities.dialect)
+    return [dict(row) for row in await connection.execute_query_dict(statement, list(values))]
