@@ -421,8 +421,15 @@ async def _take_slot(
         raise _refuse(ErrorCode.GROUP_FULL, "This group is full.", "groupId")
     await _hold_offer_stock(offer, order.quantity)
     await _hold_variant_stock(offer.variant_id, order.quantity)
-    await GroupMember.create(
-        group_id=group.id, user_id=order.buyer_id, order_id=order.id, is_leader=leader
+    await sql.execute(
+        'INSERT INTO "group_member" ("group_id", "user_id", "order_id", "is_leader", "paid", '
+        '"joined_at") VALUES ($1, $2, $3, $4, $5, $6)',
+        group.id,
+        order.buyer_id,
+        order.id,
+        leader,
+        False,
+        now,
     )
 
 

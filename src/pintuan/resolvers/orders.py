@@ -83,13 +83,16 @@ async def _release_offer_stock(order: Order) -> None:
 
 async def record_money(order: Order, kind: TransactionKind, gateway: str, reference: str) -> None:
     """One row per order and kind: the database refuses a second charge or refund."""
-    await PaymentTransaction.create(
-        order_id=order.id,
-        kind=kind,
-        amount=order.total,
-        currency=order.currency,
-        gateway=gateway,
-        reference=reference,
+    await sql.execute(
+        'INSERT INTO "payment_transaction" ("order_id", "kind", "amount", "currency", "gateway", '
+        '"reference", "created_at") VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        order.id,
+        kind.value,
+        order.total,
+        order.currency,
+        gateway,
+        reference,
+        now_utc(),
     )
 
 
@@ -128,22 +131,25 @@ async def mark_paid(order_id: int, reference: str, gateway: str) -> Settled:
 
 
 async def _count_paid_member(order: Order, now: datetime) -> bool:
-    """The member is paid; returns whether that filled the group (exactly once)."""
-    await sql.execute(
-        'UPDATE "buy_group" SET "paid_count" = "paid_count" + 1, "version" = "version" + 1 '
-        'WHERE "id" = $1',
-        order.group_id,
-    )
-    filled = await sql.execute(
-        'UPDATE "buy_group" SET "status" = $1, "filled_at" = $2, "version" = "version" + 1 '
-        'WHERE "id" = $3 AND "status" = $4 AND "paid_count" = "size"',
-        GroupStatus.FILLED.value,
-        now,
+    """The member is paid; returns whether that filled the group.
+
+    Only the payment that brings an OPEN group's paid members to its size fills
+    it (SET expressions read the row as it was), so a group fills exactly once.
+    """
+    [group] = await sql.returning(
+        'UPDATE "buy_group" SET "paid_count" = "paid_count" + 1, "version" = "version" + 1, '
+        '"status" = CASE WHEN "status" = $2 AND "paid_count" + 1 = "size" '
+        'THEN $3 ELSE "status" END, '
+        '"filled_at" = CASE WHEN "status" = $2 AND "paid_count" + 1 = "size" '
+        'THEN $4 ELSE "filled_at" END '
+        'WHERE "id" = $1 RETURNING "status", "paid_count", "size"',
         order.group_id,
         GroupStatus.OPEN.value,
+        GroupStatus.FILLED.value,
+        now,
     )
     await sql.execute('UPDATE "group_member" SET "paid" = $1 WHERE "order_id" = $2', True, order.id)
-    return bool(filled)
+    return group["status"] == GroupStatus.FILLED.value and group["paid_count"] == group["size"]
 
 
 async def cancel_pending(order_id: int, reason: str) -> Settled:
