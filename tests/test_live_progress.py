@@ -492,16 +492,27 @@ LEADER_EMAIL = """subscription($id: ID) {
 
 
 async def deliveries_of_one_join(
-    app: Starlette, gql: GraphQLClient, settings: Settings, watchers: int, sql: list[str]
+    app: Starlette,
+    gql: GraphQLClient,
+    settings: Settings,
+    watchers: int,
+    sql: list[str],
+    signed_in: bool,
 ) -> list[list[Progress]]:
-    """What ``watchers`` subscribers of a new group receive for one join; SQL counted meanwhile."""
+    """What ``watchers`` subscribers of a new group receive for one join; SQL counted meanwhile.
+
+    Signed in, each watcher is a different user.
+    """
     offer = await factories.offer(group_size=3)
     leader, second = await shoppers(settings, 2)
     group = (await start(gql, leader, offer.id))["group"]
+    credentials = await shoppers(settings, watchers) if signed_in else [None] * watchers
     async with AsyncExitStack() as stack:
         subs = [
-            await stack.enter_async_context(subscribe(app, MEMBERS, {"id": group["id"]}))
-            for _ in range(watchers)
+            await stack.enter_async_context(
+                subscribe(app, MEMBERS, {"id": group["id"]}, init=headers)
+            )
+            for headers in credentials
         ]
         for sub in subs:
             assert (await sub.event())["event"] == "SNAPSHOT"
@@ -510,13 +521,19 @@ async def deliveries_of_one_join(
         return [[await sub.event() for _ in range(2)] for sub in subs]
 
 
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "signed-in"])
 async def test_a_change_is_rendered_once_for_all_its_watchers(
-    app: Starlette, gql: GraphQLClient, settings: Settings, sql_statements: list[str]
+    app: Starlette,
+    gql: GraphQLClient,
+    settings: Settings,
+    sql_statements: list[str],
+    signed_in: bool,
 ) -> None:
-    """The database work behind an event does not grow with the number of watchers."""
-    alone = await deliveries_of_one_join(app, gql, settings, 1, sql_statements)
+    """The database work behind an event does not grow with the number of watchers, when
+    what they asked for does not depend on who they are."""
+    alone = await deliveries_of_one_join(app, gql, settings, 1, sql_statements, signed_in)
     statements_alone = len(sql_statements)
-    crowd = await deliveries_of_one_join(app, gql, settings, 12, sql_statements)
+    crowd = await deliveries_of_one_join(app, gql, settings, 12, sql_statements, signed_in)
 
     assert len(sql_statements) == statements_alone
     assert [column(events, "event") for events in alone + crowd] == [["JOINED", "PAID"]] * 13
@@ -569,16 +586,21 @@ async def test_two_subscriptions_on_one_connection_each_get_their_own_id(
     group = (await start(gql, leader, offer.id))["group"]
     payload = {"query": MEMBERS, "variables": {"id": group["id"]}}
 
-    async with subscribe(app, MEMBERS, {"id": group["id"]}) as live:
-        await live.ws.send_json({"id": "2", "type": "subscribe", "payload": payload})
-        await join_in_turn(gql, group["id"], [second])
-        received: dict[str, list[str]] = {"1": [], "2": []}
+    received: dict[str, list[str]] = {"1": [], "2": []}
+
+    async def receive_until(total: int) -> None:
         async with asyncio.timeout(WAIT_SECONDS):
-            while sum(map(len, received.values())) < 6:
+            while sum(map(len, received.values())) < total:
                 message = await live.ws.receive_json()
                 if message["type"] == "next":
                     progress = message["payload"]["data"]["groupProgress"]
                     received[message["id"]].append(progress["event"])
+
+    async with subscribe(app, MEMBERS, {"id": group["id"]}) as live:
+        await live.ws.send_json({"id": "2", "type": "subscribe", "payload": payload})
+        await receive_until(2)  # both snapshots: both are listening
+        await join_in_turn(gql, group["id"], [second])
+        await receive_until(6)
 
     assert received == {"1": ["SNAPSHOT", "JOINED", "PAID"], "2": ["SNAPSHOT", "JOINED", "PAID"]}
 

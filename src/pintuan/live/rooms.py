@@ -1,10 +1,10 @@
 """One bus listener per channel and process, however many subscribers watch it.
 
 A popular group may have a thousand watchers in one process. A room decodes
-each event once, asks for one rendering per distinct rendering key among its
-seats (subscribers whose results would be identical share a key), and hands
-every seat the event with its rendering. What a rendering is, the room does
-not know: the schema layer supplies it.
+each event once and hands every seat the event with its rendering, rendered
+once per key (subscribers asking the same thing share one), or, when a
+rendering turns out to depend on who asked, once per key and viewer. What a
+rendering is, the room does not know: the schema layer supplies it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,15 @@ from pintuan.live.bus import Event, EventBus
 log = logging.getLogger("pintuan.live.rooms")
 
 T = TypeVar("T")
-Render = Callable[[Any], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    text: str
+    personal: bool  # it read who the viewer is, so only that viewer may reuse it
+
+
+Render = Callable[[Any], Awaitable[Rendering]]
 
 SEAT_QUEUE_SIZE = 1000
 
@@ -39,6 +47,7 @@ class Seat(Generic[T]):
     """One subscriber's place in a room, iterated by the subscriber's own task."""
 
     key: Hashable | None
+    viewer: Hashable | None
     render: Render | None
     _queue: asyncio.Queue[Delivery[T] | None] = field(
         default_factory=lambda: asyncio.Queue(SEAT_QUEUE_SIZE)
@@ -94,18 +103,28 @@ class Room(Generic[T]):
         except (KeyError, TypeError, ValueError):
             log.warning("live room %s ignored a malformed event %r", self.channel, message)
             return
-        rendered: dict[Hashable, str | None] = {}
+        for_all: dict[Hashable, str] = {}
+        for_one: dict[tuple[Hashable, Hashable], str | None] = {}
         for seat in list(self.seats):
             if seat.render is None:
                 seat.deliver(Delivery(event, None))
                 continue
-            if seat.key not in rendered:
-                rendered[seat.key] = await self._render(seat.render, event)
-            text = rendered[seat.key]
+            mine = (seat.key, seat.viewer)
+            if seat.key in for_all:
+                text: str | None = for_all[seat.key]
+            elif mine in for_one:
+                text = for_one[mine]
+            else:
+                rendering = await self._render(seat.render, event)
+                text = rendering.text if rendering else None
+                if rendering is not None and not rendering.personal:
+                    for_all[seat.key] = rendering.text
+                else:
+                    for_one[mine] = text
             if text is not None and seat in self.seats:
                 seat.deliver(Delivery(event, text))
 
-    async def _render(self, render: Render, event: T) -> str | None:
+    async def _render(self, render: Render, event: T) -> Rendering | None:
         try:
             return await render(event)
         except Exception:
@@ -126,18 +145,20 @@ class Rooms:
         channel: str,
         decode: Callable[[Event], T],
         key: Hashable | None = None,
+        viewer: Hashable | None = None,
         render: Render | None = None,
     ) -> AsyncIterator[Seat[T]]:
         """A seat that receives every event published after entering returns.
 
-        ``render`` (with its ``key``) renders an event for this seat, shared
-        with every seat of the same key; without it, deliveries carry no
-        rendering. ``decode`` must be the same for every seat of a channel.
+        ``render`` renders an event for this seat; its rendering is reused by
+        every seat of the same ``key``, or, when personal, of the same ``key``
+        and ``viewer``. Without it, deliveries carry no rendering. ``decode``
+        must be the same for every seat of a channel.
         """
         room = self._rooms.get(channel)
         if room is None or room.task.done():  # none yet, or its bus has closed
             room = self._rooms[channel] = Room(self.bus, channel, decode)
-        seat: Seat[T] = Seat(key, render)
+        seat: Seat[T] = Seat(key, viewer, render)
         room.seats.append(seat)
         try:
             await asyncio.shield(room.ready)

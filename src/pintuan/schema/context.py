@@ -23,9 +23,21 @@ class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None
     settings: Settings
-    viewer: Viewer = field(default_factory=Viewer)
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict[str, Any] | None = None
+    _viewer: Viewer = field(default_factory=Viewer, repr=False)
+    viewer_reads: int = field(default=0, repr=False)
+
+    @property
+    def viewer(self) -> Viewer:
+        """Who asks. Reads are counted: a live event rendered without asking is the
+        same for every viewer and can be shared by all of them (schema.fanout)."""
+        self.viewer_reads += 1
+        return self._viewer
+
+    @viewer.setter
+    def viewer(self, viewer: Viewer) -> None:
+        self._viewer = viewer
 
     @property
     def client_ip(self) -> str:

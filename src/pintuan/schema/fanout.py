@@ -8,10 +8,11 @@ later events are rendered by the channel's room (``live.rooms``) once per
 rendering key, to JSON, and each subscriber writes that text onto its socket
 as a ``next`` message of its own operation.
 
-Two renderings are identical when the document text, operation name,
-variables and viewer are the same. The viewer is in the key because some
-fields (a user's email, their orders) depend on who asks; watchers who are not
-signed in (share pages, embedded widgets) all share one key.
+Subscribers share a rendering when they sent the same document text,
+operation name and variables, unless rendering it read who the viewer is
+(``Context.viewer`` counts its reads): some fields (a user's email, their
+orders) depend on who asks, and such a rendering is reused only by the same
+viewer (same user and API key).
 
 Subscriptions over the legacy graphql-ws protocol, which has no operation to
 push onto, receive their events through Strawberry as before.
@@ -38,7 +39,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 
 from pintuan.live.bus import Event
-from pintuan.live.rooms import Delivery, Seat
+from pintuan.live.rooms import Delivery, Rendering, Seat
 from pintuan.schema.context import Context, Info
 from pintuan.schema.errors import is_unexpected
 
@@ -69,6 +70,8 @@ class Renderer:
             operation.query,
             operation.operation_name,
             json.dumps(operation.variables, sort_keys=True, default=str),
+        )
+        self.viewer: Hashable = (
             viewer.user.id if viewer.user is not None else None,
             viewer.api_key.id if viewer.api_key is not None else None,
         )
@@ -87,16 +90,21 @@ class Renderer:
             raise GraphQLError(f"cannot render the subscription: {built}")
         return built
 
-    async def render(self, event: object) -> str:
+    async def render(self, event: object) -> Rendering:
+        context = self.info.context
+        reads = context.viewer_reads
         result = self._executor.build_per_event_executor(event).execute_operation()
         if isawaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
+        # Other work on this connection may have read the viewer meanwhile: that
+        # only makes the rendering personal when it need not be, never the reverse.
+        personal = context.viewer_reads != reads
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             self.info.schema.process_errors(result.errors)
             payload["errors"] = [self._public(error).formatted for error in result.errors]
-        return json.dumps(payload, separators=(",", ":"))
+        return Rendering(json.dumps(payload, separators=(",", ":")), personal)
 
     def _public(self, error: GraphQLError) -> GraphQLError:
         if self.info.context.settings.debug or not is_unexpected(error):
@@ -140,5 +148,5 @@ async def watch(info: Info, channel: str, decode: Callable[[Event], T]) -> Async
             yield Feed(seat, None, socket)
         return
     renderer = Renderer(info, operation)
-    async with rooms.seat(channel, decode, renderer.key, renderer.render) as seat:
+    async with rooms.seat(channel, decode, renderer.key, renderer.viewer, renderer.render) as seat:
         yield Feed(seat, operation, socket)
