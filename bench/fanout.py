@@ -119,7 +119,9 @@ class Subscriber:
             self.closed_early = True
 
 
-async def subscribe(url: str, group_id: str, compression: str | None) -> Subscriber:
+async def subscribe(
+    url: str, group_id: str, compression: str | None, credentials: dict[str, str]
+) -> Subscriber:
     """connection_init -> connection_ack -> subscribe -> the SNAPSHOT, checked."""
     ws = await connect(
         url,
@@ -131,7 +133,8 @@ async def subscribe(url: str, group_id: str, compression: str | None) -> Subscri
         max_queue=None,
     )
     try:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        init = {"type": "connection_init", "payload": credentials}
+        await ws.send(json.dumps(init))
         ack = json.loads(await asyncio.wait_for(ws.recv(), 60))
         if ack.get("type") != "connection_ack":
             raise BenchError(f"expected connection_ack, got {ack}")
@@ -149,15 +152,21 @@ async def subscribe(url: str, group_id: str, compression: str | None) -> Subscri
 
 
 async def subscribe_all(
-    url: str, group_id: str, count: int, parallel: int, compression: str | None
+    url: str,
+    group_id: str,
+    credentials: list[dict[str, str]],
+    parallel: int,
+    compression: str | None,
 ) -> list[Subscriber]:
+    """One subscriber per entry of ``credentials`` (the connection_init payload)."""
     gate = asyncio.Semaphore(parallel)
+    count = len(credentials)
 
-    async def one() -> Subscriber:
+    async def one(payload: dict[str, str]) -> Subscriber:
         async with gate:
-            return await subscribe(url, group_id, compression)
+            return await subscribe(url, group_id, compression, payload)
 
-    results = await asyncio.gather(*(one() for _ in range(count)), return_exceptions=True)
+    results = await asyncio.gather(*(one(c) for c in credentials), return_exceptions=True)
     subscribers = [r for r in results if isinstance(r, Subscriber)]
     errors = [r for r in results if not isinstance(r, Subscriber)]
     if errors:
@@ -274,7 +283,8 @@ def report(args: argparse.Namespace, r: RunResult) -> None:
     print(
         f"\nlive fan-out, postgresql + redis, {r.workers} worker(s), {r.subscribers} "
         f"subscribers on one group, {len(r.joins)} joins {args.interval * 1000:.0f} ms apart, "
-        f"compression {args.compression}"
+        f"compression {args.compression}, "
+        f"watchers {'each signed in as their own user' if args.signed_in else 'anonymous'}"
     )
     print(f"  subscribed (SNAPSHOT received)   {r.subscribers} in {r.connect_seconds:.1f}s")
     http = [j.answered - j.sent for j in r.joins]
@@ -315,6 +325,10 @@ async def measure(
     url = server.url + "/graphql"
     ws_url = url.replace("http://", "ws://", 1)
     shoppers = bearer_headers(secret_key, seeded.shopper_ids[: args.joins + 1])
+    watchers: list[dict[str, str]] = [{}] * args.subscribers
+    if args.signed_in:  # each watcher its own user, none of them a joiner
+        tokens = bearer_headers(secret_key, seeded.shopper_ids[args.joins + 1 :])
+        watchers = [{"authorization": t["authorization"]} for t in tokens]
     async with httpx.AsyncClient(timeout=30.0) as client:
         variables = {
             "input": {
@@ -329,7 +343,7 @@ async def measure(
         group_id: str = started["groupStart"]["group"]["id"]
         began = time.perf_counter()
         subscribers = await subscribe_all(
-            ws_url, group_id, args.subscribers, args.connect_parallel, compression(args)
+            ws_url, group_id, watchers, args.connect_parallel, compression(args)
         )
         connect_seconds = time.perf_counter() - began
         quiet_collector()
@@ -373,7 +387,7 @@ async def prepare(args: argparse.Namespace, workdir: Path) -> Seeded:
     await asyncio.to_thread(migrate, args.database_url, workdir)
     seeded = await seed_offer(
         args.database_url,
-        shoppers=args.joins + 1,
+        shoppers=args.joins + 1 + (args.subscribers if args.signed_in else 0),
         group_size=min(MAX_GROUP_SIZE, args.joins + 10),
         stock=1_000_000,
         stock_limit=1_000_000,
@@ -443,6 +457,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--connect-parallel", type=int, default=50, help="WebSocket handshakes in flight"
+    )
+    parser.add_argument(
+        "--signed-in",
+        action="store_true",
+        help="each subscriber signs in as a different user (default: anonymous watchers)",
     )
     parser.add_argument(
         "--compression",

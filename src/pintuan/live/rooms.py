@@ -121,7 +121,7 @@ class Room(Generic[T]):
                     for_all[seat.key] = rendering.text
                 else:
                     for_one[mine] = text
-            if text is not None and seat in self.seats:
+            if text is not None:  # a seat that left meanwhile is simply never read again
                 seat.deliver(Delivery(event, text))
 
     async def _render(self, render: Render, event: T) -> Rendering | None:
