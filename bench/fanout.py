@@ -55,7 +55,7 @@ from catalog import (
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import DATA_OPCODES, Frame
-from websockets.protocol import Event
+from websockets.protocol import Event, State
 from websockets.typing import Subprotocol
 
 from pintuan.gc_policy import THRESHOLDS
@@ -97,10 +97,11 @@ class TimedConnection(ClientConnection):
 
 @dataclass
 class Subscriber:
-    """One WebSocket; messages are stored raw with their arrival times, parsed later.
+    """One WebSocket. Messages wait in its buffer during the run and are read afterwards.
 
-    Parsing after the run keeps the receive path short, so the times measure the server
-    and the network rather than this process's JSON decoding.
+    No task reads them meanwhile: the process then only parses and timestamps
+    each frame as it arrives, so a burst of a thousand reaches its last socket
+    sooner, and the times measure the server rather than this process.
     """
 
     ws: TimedConnection
@@ -110,9 +111,15 @@ class Subscriber:
     def __post_init__(self) -> None:
         self.ws.arrivals.clear()  # those of the handshake and the SNAPSHOT
 
-    async def read(self) -> None:
+    def arrived(self) -> int:
+        return len(self.ws.arrivals)
+
+    async def collect(self) -> None:
+        """Pair each buffered message with its arrival time."""
+        self.closed_early = self.ws.state is not State.OPEN
         try:
-            async for message in self.ws:
+            while self.ws.arrivals:
+                message = await asyncio.wait_for(self.ws.recv(), 5)
                 mono, wall = self.ws.arrivals.popleft()
                 self.received.append((mono, wall, message))
         except ConnectionClosed:
@@ -347,22 +354,20 @@ async def measure(
         )
         connect_seconds = time.perf_counter() - began
         quiet_collector()
-        readers = [asyncio.create_task(s.read()) for s in subscribers]
         try:
             await asyncio.sleep(args.settle)  # let connection set-up work die down
             before = cpu_sample(server)
             joins = await make_joins(client, url, group_id, shoppers[1:], args.interval)
             expected = 2 * len(joins)  # JOINED and PAID per join
             for _ in range(max(1, round(args.settle / 0.05))):  # wait for stragglers
-                if all(len(s.received) >= expected for s in subscribers):
+                if all(s.arrived() >= expected for s in subscribers):
                     break
                 await asyncio.sleep(0.05)
             after = cpu_sample(server)
+            for subscriber in subscribers:
+                await subscriber.collect()
         finally:
             await asyncio.gather(*(s.ws.close() for s in subscribers), return_exceptions=True)
-            for reader in readers:
-                reader.cancel()
-            await asyncio.gather(*readers, return_exceptions=True)
     return subscribers, joins, connect_seconds, cpu_report(before, after)
 
 
