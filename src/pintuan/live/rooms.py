@@ -49,6 +49,7 @@ class Seat(Generic[T]):
     key: Hashable | None
     viewer: Hashable | None
     render: Render | None
+    dropped: int = 0
     _queue: asyncio.Queue[Delivery[T] | None] = field(
         default_factory=lambda: asyncio.Queue(SEAT_QUEUE_SIZE)
     )
@@ -57,7 +58,9 @@ class Seat(Generic[T]):
         """Queue it (None ends iteration); a full queue drops its oldest delivery."""
         if self._queue.full():
             self._queue.get_nowait()
-            log.warning("a live subscriber is too slow; dropping its oldest event")
+            self.dropped += 1
+            if self.dropped == 1:
+                log.warning("a live subscriber is too slow; dropping its oldest events")
         self._queue.put_nowait(delivery)
 
     def __aiter__(self) -> AsyncIterator[Delivery[T]]:
