@@ -16,6 +16,7 @@ from tortoise.expressions import F
 
 from pintuan.app import create_app
 from pintuan.cli import main
+from pintuan.live.deadlines import Deadlines
 from pintuan.models.catalog import Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
@@ -247,3 +248,39 @@ async def test_pintuan_worker_expires_groups_on_its_own(
 def test_a_separate_worker_needs_redis(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PINTUAN_REDIS_URL", raising=False)
     assert main(["worker"]) == 2
+
+
+class SwallowsOneCancel(Deadlines):
+    """Deadlines whose next lookup eats a cancellation, as a client library's timeout can."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.looking = asyncio.Event()
+        self.swallowed = False
+
+    async def next_due(self) -> datetime | None:
+        self.looking.set()
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            if self.swallowed:
+                raise
+            self.swallowed = True
+        return await super().next_due()
+
+
+async def test_a_scheduler_stops_even_when_its_cancellation_is_swallowed(app: Starlette) -> None:
+    runtime: Runtime = app.state.runtime
+    deadlines = SwallowsOneCancel(runtime.group_deadlines.redis, "deadlines:test-swallow")
+    scheduler = ExpiryScheduler(replace(runtime, group_deadlines=deadlines), 60)
+    task = asyncio.create_task(scheduler.run())
+    try:
+        async with asyncio.timeout(2):
+            await deadlines.looking.wait()
+        task.cancel()
+        await asyncio.wait([task], timeout=2)
+        assert deadlines.swallowed
+        assert task.cancelled()
+    finally:
+        task.cancel()  # a second cancellation always lands
+        await asyncio.wait([task])
