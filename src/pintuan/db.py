@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tortoise.backends.base.config_generator import expand_db_url
+
 from pintuan.settings import Settings
 
 MODEL_MODULES = [
@@ -14,9 +16,23 @@ MODEL_MODULES = [
 ]
 
 
+async def _keep_session(connection: object) -> None:
+    """Nothing to reset when a PostgreSQL connection goes back to the pool.
+
+    asyncpg's default sends four statements on every release (unlock advisory
+    locks, close cursors, unlisten, reset settings), and Tortoise releases after
+    every statement run outside a transaction. Pintuan uses none of those, and
+    asyncpg still rolls back any transaction left open before this is called.
+    """
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
+    connection: str | dict[str, Any] = database_url
+    if database_url.startswith(("postgres://", "postgresql://")):
+        connection = expand_db_url(database_url)
+        connection["credentials"]["reset"] = _keep_session
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             "pintuan": {
                 "models": MODEL_MODULES,
