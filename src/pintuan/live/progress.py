@@ -5,7 +5,7 @@ The database stays the source of truth: a missing mirror is rebuilt from it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,9 +40,16 @@ class GroupState:
     version: int
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["expires_at"] = self.expires_at.isoformat()
-        return data
+        return {
+            "group_id": self.group_id,
+            "group_buy_id": self.group_buy_id,
+            "member_count": self.member_count,
+            "paid_count": self.paid_count,
+            "size": self.size,
+            "status": self.status,
+            "expires_at": self.expires_at.isoformat(),
+            "version": self.version,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GroupState:

@@ -18,7 +18,7 @@ from pintuan.auth.passwords import hash_password, verify_password
 from pintuan.auth.tokens import AccessToken, digest, issue_access_token, new_opaque_token
 from pintuan.live.throttle import SigninThrottle
 from pintuan.models.accounts import MerchantStaff, RefreshToken, User
-from pintuan.resolvers import validation
+from pintuan.resolvers import sql, validation
 from pintuan.resolvers.errors import DomainError, ErrorCode
 from pintuan.settings import Settings
 
@@ -178,7 +178,11 @@ async def user_by_email(email: str) -> User | None:
 
 
 async def staff_merchant_ids(user_id: int) -> frozenset[int]:
-    return (await staff_merchant_ids_by_users([user_id]))[0]
+    """Run for every signed-in request, hence hand-written."""
+    staff = await sql.rows(
+        'SELECT "merchant_id" FROM "merchant_staff" WHERE "user_id" = $1', user_id
+    )
+    return frozenset(int(row["merchant_id"]) for row in staff)
 
 
 async def staff_merchant_ids_by_users(user_ids: Sequence[int]) -> list[frozenset[int]]:

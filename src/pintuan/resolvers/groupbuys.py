@@ -269,11 +269,14 @@ class Purchase:
 
 
 async def _replay(request: PurchaseRequest, fingerprint: str) -> Purchase | None:
-    order = await Order.get_or_none(
-        buyer_id=request.buyer_id, idempotency_key=request.idempotency_key
-    )
-    if order is None:
+    # Most requests are not retries: ask cheaply first, load the order only if it exists.
+    if not await sql.rows(
+        'SELECT 1 FROM "customer_order" WHERE "buyer_id" = $1 AND "idempotency_key" = $2',
+        request.buyer_id,
+        request.idempotency_key,
+    ):
         return None
+    order = await Order.get(buyer_id=request.buyer_id, idempotency_key=request.idempotency_key)
     if order.request_hash != fingerprint:
         raise DomainError(
             ErrorCode.IDEMPOTENCY_KEY_REUSED,
@@ -295,7 +298,7 @@ async def _hold_allowance(offer: GroupBuy, buyer_id: int, quantity: int) -> None
     It is the first shared row a purchase locks (then group, offer, variant), so
     one buyer's parallel requests queue here holding nothing anyone else needs.
     """
-    allowed = quantity <= offer.per_user_limit and await sql.returning(
+    allowed = quantity <= offer.per_user_limit and await sql.rows(
         'INSERT INTO "offer_allowance" ("group_buy_id", "user_id", "quantity") '
         "VALUES ($1, $2, $3) "
         'ON CONFLICT ("group_buy_id", "user_id") DO UPDATE '
@@ -492,7 +495,11 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
             offer = await GroupBuy.get(id=group.group_buy_id)
             _require_active(offer, now)
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
-            if await GroupMember.exists(group_id=group.id, user_id=request.buyer_id):
+            if await sql.rows(
+                'SELECT 1 FROM "group_member" WHERE "group_id" = $1 AND "user_id" = $2',
+                group.id,
+                request.buyer_id,
+            ):
                 raise _refuse(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId")
             await _hold_allowance(offer, request.buyer_id, request.quantity)
             await _take_slot(offer, group, order, now, leader=False)

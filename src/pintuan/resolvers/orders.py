@@ -136,7 +136,7 @@ async def _count_paid_member(order: Order, now: datetime) -> bool:
     Only the payment that brings an OPEN group's paid members to its size fills
     it (SET expressions read the row as it was), so a group fills exactly once.
     """
-    [group] = await sql.returning(
+    [group] = await sql.rows(
         'UPDATE "buy_group" SET "paid_count" = "paid_count" + 1, "version" = "version" + 1, '
         '"status" = CASE WHEN "status" = $2 AND "paid_count" + 1 = "size" '
         'THEN $3 ELSE "status" END, '
@@ -149,7 +149,9 @@ async def _count_paid_member(order: Order, now: datetime) -> bool:
         now,
     )
     await sql.execute('UPDATE "group_member" SET "paid" = $1 WHERE "order_id" = $2', True, order.id)
-    return group["status"] == GroupStatus.FILLED.value and group["paid_count"] == group["size"]
+    return bool(
+        group["status"] == GroupStatus.FILLED.value and group["paid_count"] == group["size"]
+    )
 
 
 async def cancel_pending(order_id: int, reason: str) -> Settled:
