@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import math
 import os
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
 
 from pintuan.money import format_money
@@ -487,8 +487,10 @@ class Result:
         return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] * 1000
 
 
-async def drive(clients: list[httpx.AsyncClient], url: str, seconds: float) -> Result:
-    """Closed loop: each client keeps one request in flight and sends the next on a reply.
+async def drive(
+    session: aiohttp.ClientSession, concurrency: int, url: str, seconds: float
+) -> Result:
+    """Closed loop: ``concurrency`` clients each keep one request in flight.
 
     Only requests started before the deadline are sent; the elapsed time runs until the
     last of them is answered, so late replies are not dropped from the rate.
@@ -496,13 +498,14 @@ async def drive(clients: list[httpx.AsyncClient], url: str, seconds: float) -> R
     result = Result(url)
     deadline = time.perf_counter() + seconds
 
-    async def client_loop(client: httpx.AsyncClient) -> None:
+    async def client_loop() -> None:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                response = await client.post(url, content=REQUEST_BODY, headers=JSON_HEADERS)
-                ok = response.status_code == 200 and b'"errors"' not in response.content
-            except httpx.HTTPError:
+                async with session.post(url, data=REQUEST_BODY, headers=JSON_HEADERS) as response:
+                    body = await response.read()
+                ok = response.status == 200 and b'"errors"' not in body
+            except (aiohttp.ClientError, TimeoutError):
                 ok = False
             if ok:
                 result.ok += 1
@@ -512,37 +515,22 @@ async def drive(clients: list[httpx.AsyncClient], url: str, seconds: float) -> R
 
     cpu_before = time.process_time()
     started = time.perf_counter()
-    await asyncio.gather(*(client_loop(client) for client in clients))
+    await asyncio.gather(*(client_loop() for _ in range(concurrency)))
     result.elapsed = time.perf_counter() - started
     result.client_cpu = time.process_time() - cpu_before
     return result
 
 
-def make_clients(concurrency: int, shared_pool: bool) -> list[httpx.AsyncClient]:
-    """One entry per concurrent client; all entries are the same object with --shared-pool.
+def load_session(concurrency: int) -> aiohttp.ClientSession:
+    """The load generator's HTTP client: aiohttp, one pool of ``concurrency`` connections.
 
-    httpcore's pool does work quadratic in its size on every request (an idle-connection
-    count inside a loop over connections, plus a liveness probe per connection), so one
-    32-connection pool costs the load generator several times the CPU of 32 one-connection
-    pools and caps the faster target. Separate pools keep the client out of the way; the
-    shared pool is kept as an option to show the difference.
+    httpx, used before, needed a full core to send about 800 requests/s to a bare ASGI
+    app (aiohttp: over 5,000), which capped the baseline at the client's speed.
     """
-    if shared_pool:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        return [httpx.AsyncClient(limits=limits, timeout=30.0)] * concurrency
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    return [httpx.AsyncClient(limits=limits, timeout=30.0) for _ in range(concurrency)]
-
-
-def skip_sniffio_probe() -> None:
-    """Make httpcore's per-request ``import sniffio`` fail fast when sniffio is absent.
-
-    httpcore tries the optional import on every request; a failed import is not cached and
-    walks sys.path each time (about a sixth of the load generator's CPU here). Recording
-    the absence in sys.modules turns that into a dict lookup, with the same outcome.
-    """
-    if importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency),
+        timeout=aiohttp.ClientTimeout(total=30.0),
+    )
 
 
 async def first_page(client: httpx.AsyncClient, name: str, url: str) -> dict[str, Any]:
@@ -561,16 +549,12 @@ async def first_page(client: httpx.AsyncClient, name: str, url: str) -> dict[str
 
 async def measure(server: Server, path: str, args: argparse.Namespace) -> Result:
     url = server.url + path
-    clients = make_clients(args.concurrency, args.shared_pool)
-    try:
+    async with load_session(args.concurrency) as session:
         if args.warmup > 0:
-            await drive(clients, url, args.warmup)
+            await drive(session, args.concurrency, url, args.warmup)
         cpu_before = tree_cpu_seconds(server.process.pid)
-        result = await drive(clients, url, args.duration)
+        result = await drive(session, args.concurrency, url, args.duration)
         cpu_after = tree_cpu_seconds(server.process.pid)
-    finally:
-        for client in set(clients):
-            await client.aclose()
     result.name = server.name
     if cpu_before is not None and cpu_after is not None:
         result.server_cpu = cpu_after - cpu_before
@@ -581,8 +565,7 @@ def report(args: argparse.Namespace, database: str, results: list[Result]) -> No
     print(
         f"\ncatalog page, {database}, {args.products} products, {args.workers} worker(s), "
         f"concurrency {args.concurrency}, {args.duration:g}s per target after "
-        f"{args.warmup:g}s warm-up, {os.cpu_count()} CPU(s), "
-        f"{'one shared' if args.shared_pool else 'one per client'} httpx pool"
+        f"{args.warmup:g}s warm-up, {os.cpu_count()} CPU(s), aiohttp load generator"
     )
     header = (
         f"{'target':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failures':>9} "
@@ -674,7 +657,6 @@ def bench(args: argparse.Namespace) -> int:
                     workdir,
                 )
             )
-            skip_sniffio_probe()
             with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
                 runner.run(run_targets(args, servers[0], servers[1]))
         except BenchError as exc:
@@ -706,12 +688,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--port", type=int, default=8765, help="GraphQL; the baseline uses +1")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers per server")
-    parser.add_argument(
-        "--shared-pool",
-        action="store_true",
-        help="one httpx client with a pool of --concurrency connections instead of one "
-        "single-connection client each (slower load generator; see make_clients)",
-    )
     parser.add_argument(
         "--keep-database", action="store_true", help="leave the PostgreSQL database in place"
     )
