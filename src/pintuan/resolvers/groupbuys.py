@@ -566,7 +566,7 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
             await announce(runtime, "LEFT", order.group_id)
         group = await Group.get(id=order.group_id) if order.group_id else None
         return Purchase(settled.order, group, [_declined()])
-    settled = await orders.mark_paid(order.id, outcome.reference or "", runtime.gateway.name)
+    settled = await orders.mark_paid(order, outcome.reference or "", runtime.gateway.name)
     group = await after_payment(settled, runtime)
     if group is None and order.group_id is not None:
         group = await Group.get(id=order.group_id)

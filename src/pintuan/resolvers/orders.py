@@ -103,8 +103,13 @@ class Settled:
     filled: bool = False
 
 
-async def mark_paid(order_id: int, reference: str, gateway: str) -> Settled:
-    """PENDING_PAYMENT -> PAID: record the charge, commit the stock, count the member."""
+async def mark_paid(order: Order, reference: str, gateway: str) -> Settled:
+    """PENDING_PAYMENT -> PAID: record the charge, commit the stock, count the member.
+
+    ``order`` may have been read before; when this call moves it, nothing else
+    can have changed it since it was pending, so it is updated in place rather
+    than read again. Otherwise the order is returned as the database has it.
+    """
     now = now_utc()
     filled = False
     async with in_transaction():
@@ -113,21 +118,22 @@ async def mark_paid(order_id: int, reference: str, gateway: str) -> Settled:
             'WHERE "id" = $3 AND "status" = $4',
             OrderStatus.PAID.value,
             now,
-            order_id,
+            order.id,
             OrderStatus.PENDING_PAYMENT.value,
         )
-        order = await Order.get(id=order_id)
-        if changed:
-            await record_money(order, TransactionKind.CHARGE, gateway, reference)
-            if order.group_id is not None:
-                filled = await _count_paid_member(order, now)
-            await sql.execute(
-                'UPDATE "variant" SET "stock_on_hand" = "stock_on_hand" - $1, '
-                '"stock_reserved" = "stock_reserved" - $1 WHERE "id" = $2',
-                order.quantity,
-                order.variant_id,
-            )
-    return Settled(order, bool(changed), filled)
+        if not changed:
+            return Settled(await Order.get(id=order.id), False)
+        order.status, order.paid_at = OrderStatus.PAID, now
+        await record_money(order, TransactionKind.CHARGE, gateway, reference)
+        if order.group_id is not None:
+            filled = await _count_paid_member(order, now)
+        await sql.execute(
+            'UPDATE "variant" SET "stock_on_hand" = "stock_on_hand" - $1, '
+            '"stock_reserved" = "stock_reserved" - $1 WHERE "id" = $2',
+            order.quantity,
+            order.variant_id,
+        )
+    return Settled(order, True, filled)
 
 
 async def _count_paid_member(order: Order, now: datetime) -> bool:

@@ -57,7 +57,7 @@ async def handle_event(
 
 
 async def _succeeded(order: Order, reference: str, runtime: Runtime) -> Outcome:
-    settled = await orders.mark_paid(order.id, reference, runtime.gateway.name)
+    settled = await orders.mark_paid(order, reference, runtime.gateway.name)
     if settled.changed:
         await groupbuys.after_payment(settled, runtime)
         return Outcome.PAID
