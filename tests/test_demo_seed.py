@@ -9,6 +9,7 @@ from pintuan.models.accounts import User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupStatus
 from pintuan.models.orders import Order, PaymentTransaction
+from tests.conftest import GraphQLClient
 
 
 async def counts() -> tuple[int, ...]:
@@ -51,6 +52,19 @@ async def test_the_demo_has_groups_at_every_stage(app: Starlette) -> None:
         g for g in await Group.filter(status=GroupStatus.OPEN) if g.size - g.slots_taken == 1
     ]
     assert one_short
+
+
+async def test_the_first_offers_listed_have_groups(app: Starlette, gql: GraphQLClient) -> None:
+    await seed_demo(app.state.runtime)
+
+    body = await gql(
+        "{ groupBuys(first: 5) { edges { node { filledGroupsCount "
+        "openGroups(first: 1) { totalCount } } } } }"
+    )
+
+    offers = [edge["node"] for edge in body["data"]["groupBuys"]["edges"]]
+    assert len(offers) == 5
+    assert all(o["openGroups"]["totalCount"] + o["filledGroupsCount"] > 0 for o in offers)
 
 
 async def test_seeded_price_columns_match_variants(app: Starlette) -> None:

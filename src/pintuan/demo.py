@@ -245,11 +245,12 @@ async def seed_group_buys(runtime: Runtime) -> int:
     """Active offers with groups at every stage: forming, one short, filled and failed."""
     shoppers = [await User.get(email=email) for email, _ in CUSTOMERS]
     now = datetime.now(UTC)
-    offers = []
     variants = await Variant.filter(
         product__status=ProductStatus.ACTIVE, position=0, stock_on_hand__gte=MIN_OFFER_STOCK
     ).order_by("id")
-    for index, variant in enumerate(variants[:OFFER_COUNT]):
+    offers: dict[int, GroupBuy] = {}
+    # Made last first: offers list newest first, so those with groups head the list.
+    for index, variant in reversed(list(enumerate(variants[:OFFER_COUNT]))):
         offer = await GroupBuy.get_or_none(variant_id=variant.id)
         if offer is None:
             offer = await groupbuys.create_offer(
@@ -265,7 +266,7 @@ async def seed_group_buys(runtime: Runtime) -> int:
                     stock_limit=200,
                 ),
             )
-        offers.append(offer)
+        offers[index] = offer
     before = await Group.all().count()
     for n, (offer_index, members, fate) in enumerate(GROUP_STAGES):
         offer = offers[offer_index]
