@@ -130,3 +130,13 @@ async def test_seats_end_when_the_bus_closes(bus: EventBus) -> None:
         await bus.aclose()
         async with asyncio.timeout(WITHIN):
             assert [d async for d in seat] == []
+
+
+async def test_an_event_whose_rendering_fails_still_reaches_the_seat(bus: EventBus) -> None:
+    async def broken(event: Any) -> Rendering:
+        raise RuntimeError("cannot render")
+
+    rooms, channel = Rooms(bus), new_channel()
+    async with rooms.seat(channel, number, "doc", "ann", broken) as seat:
+        await bus.publish(channel, {"n": 9})
+        assert await take(seat, 1) == [Delivery(9, None)]

@@ -36,7 +36,7 @@ SEAT_QUEUE_SIZE = 1000
 
 @dataclass(frozen=True, slots=True)
 class Delivery(Generic[T]):
-    """An event, and its rendering when the seat asked for one (else None)."""
+    """An event, and its rendering when the seat asked for one and it worked (else None)."""
 
     event: T
     rendered: str | None
@@ -124,8 +124,9 @@ class Room(Generic[T]):
                     for_all[seat.key] = rendering.text
                 else:
                     for_one[mine] = text
-            if text is not None:  # a seat that left meanwhile is simply never read again
-                seat.deliver(Delivery(event, text))
+            # Without a rendering (it failed) the seat still gets the event: it may be the
+            # closing one, and the subscriber can still run it the ordinary way.
+            seat.deliver(Delivery(event, text))
 
     async def _render(self, render: Render, event: T) -> Rendering | None:
         try:
