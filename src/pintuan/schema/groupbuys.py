@@ -28,7 +28,7 @@ strawberry.enum(OrderKind)
 strawberry.enum(OrderStatus)
 
 
-def _seconds_left(expires_at: datetime, now: datetime) -> int:
+def seconds_left(expires_at: datetime, now: datetime) -> int:
     return max(0, int((expires_at - now).total_seconds()))
 
 
@@ -148,7 +148,7 @@ class Group(Node):
             share_code=g.share_code,
             opened_at=g.opened_at,
             expires_at=g.expires_at,
-            seconds_left=_seconds_left(g.expires_at, now_utc())
+            seconds_left=seconds_left(g.expires_at, now_utc())
             if g.status == GroupStatus.OPEN
             else 0,
             filled_at=g.filled_at,

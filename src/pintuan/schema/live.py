@@ -16,11 +16,9 @@ from pintuan.resolvers.orders import group_state, now_utc
 from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError
 from pintuan.schema.fanout import watch
-from pintuan.schema.groupbuys import Group, find_group
+from pintuan.schema.groupbuys import Group, find_group, seconds_left
 from pintuan.schema.ids import decode_id
 from pintuan.schema.loaders import Loaders
-
-TERMINAL = {GroupStatus.FILLED.value, GroupStatus.FAILED.value, GroupStatus.CANCELLED.value}
 
 
 @strawberry.enum
@@ -60,7 +58,7 @@ class GroupProgress:
             slots_left=state.size - state.member_count,
             status=GroupStatus(state.status),
             expires_at=state.expires_at,
-            seconds_left=max(0, int((state.expires_at - now).total_seconds())) if open_ else 0,
+            seconds_left=seconds_left(state.expires_at, now) if open_ else 0,
             server_time=now,
             group_pk=state.group_id,
             version=state.version,
@@ -100,16 +98,17 @@ def _event_for(name: str, state: GroupState) -> GroupEvent:
     last members pay at once the "PAID" one may carry the FILLED state (and be
     published first, making the real "FILLED" a duplicate of its version).
     """
-    return GroupEvent(state.status) if state.status in TERMINAL else GroupEvent(name)
+    return GroupEvent(state.status) if _closed(state.status) else GroupEvent(name)
 
 
-def _group_change(message: Event) -> GroupProgress:
+def _closed(status: str) -> bool:
+    return status != GroupStatus.OPEN.value
+
+
+def _change(message: Event) -> GroupProgress:
+    """A published change as its subscribers see it (group and offer channels alike)."""
     state = GroupState.from_json(message["state"])
     return GroupProgress.of(_event_for(message["event"], state), state)
-
-
-def _offer_change(message: Event) -> GroupProgress:
-    return GroupProgress.of(GroupEvent(message["event"]), GroupState.from_json(message["state"]))
 
 
 @strawberry.type
@@ -124,10 +123,10 @@ class LiveSubscription:
         if group is None:
             raise ApiError("NOT_FOUND", "No such group.")
         channel = info.context.runtime.progress.group_channel(group.pk)
-        async with watch(info, channel, _group_change) as feed:
+        async with watch(info, channel, _change) as feed:
             state = await _snapshot(info, group.pk)
             yield GroupProgress.of(GroupEvent.SNAPSHOT, state)
-            if state.status in TERMINAL:
+            if _closed(state.status):
                 return
             seen = state.version
             async for delivery in feed:
@@ -137,7 +136,7 @@ class LiveSubscription:
                 seen = change.version
                 if not await feed.push(delivery):
                     yield change
-                if change.status.value in TERMINAL:
+                if _closed(change.status.value):
                     return
 
     @strawberry.subscription(description="Groups of one offer opening, filling and failing.")
@@ -148,7 +147,7 @@ class LiveSubscription:
         if await info.context.loaders.group_buy.load(offer_id) is None:
             raise ApiError("NOT_FOUND", "No such group buy.")
         channel = info.context.runtime.progress.offer_channel(offer_id)
-        async with watch(info, channel, _offer_change) as feed:
+        async with watch(info, channel, _change) as feed:
             async for delivery in feed:
                 if not await feed.push(delivery):
                     yield delivery.event
