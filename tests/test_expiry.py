@@ -24,11 +24,11 @@ from pintuan.payments import InstantGateway
 from pintuan.resolvers import groupbuys
 from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
-from pintuan.schema.ids import to_global_id
+from pintuan.schema.ids import from_global_id, to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import PG_URL, REDIS_URL, TEST_SECRET_KEY, GraphQLClient
-from tests.groupbuy_ops import join, start
+from tests.groupbuy_ops import codes, join, start
 
 
 async def open_group(
@@ -284,3 +284,39 @@ async def test_a_scheduler_stops_even_when_its_cancellation_is_swallowed(app: St
     finally:
         task.cancel()  # a second cancellation always lands
         await asyncio.wait([task])
+
+
+class GroupFailsDuringCharge(InstantGateway):
+    """Approves the charge only after the buyer's group has run out of time and failed."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def charge(self, order_id: int, amount: int, currency: str, token: str) -> Any:
+        order = await Order.get(id=order_id)
+        assert order.group_id is not None
+        await run_out_the_clock(self.runtime, order.group_id)
+        assert await groupbuys.expire_group(order.group_id, self.runtime)
+        return await super().charge(order_id, amount, currency, token)
+
+
+async def test_money_taken_after_the_group_failed_is_refunded_once(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    group_id = (await start(gql, factories.bearer(await factories.user(), settings), offer.id))[
+        "group"
+    ]["id"]
+    healthy: Runtime = app.state.runtime
+    app.state.runtime = replace(healthy, gateway=GroupFailsDuringCharge(healthy))
+    try:
+        joined = await join(gql, factories.bearer(await factories.user(), settings), group_id)
+    finally:
+        app.state.runtime = healthy
+
+    assert codes(joined) == ["GROUP_CLOSED"]
+    assert joined["order"]["status"] == "REFUNDED"
+    order_pk = from_global_id(joined["order"]["id"])[1]
+    money = await PaymentTransaction.filter(order_id=order_pk).values_list("kind", flat=True)
+    assert sorted(money) == [TransactionKind.CHARGE, TransactionKind.REFUND]
+    assert (await Group.get()).status == GroupStatus.FAILED

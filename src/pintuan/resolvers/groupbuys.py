@@ -566,10 +566,18 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
             await announce(runtime, "LEFT", order.group_id)
         group = await Group.get(id=order.group_id) if order.group_id else None
         return Purchase(settled.order, group, [_declined()])
-    settled = await orders.mark_paid(order, outcome.reference or "", runtime.gateway.name)
+    settled = await orders.take_charge(order, outcome.reference or "", runtime)
     group = await after_payment(settled, runtime)
     if group is None and order.group_id is not None:
         group = await Group.get(id=order.group_id)
+    if settled.refunded_late:
+        in_group = order.group_id is not None
+        closed = DomainError(
+            ErrorCode.GROUP_CLOSED if in_group else ErrorCode.OFFER_NOT_ACTIVE,
+            "The order closed while it was being paid; the charge was refunded.",
+            "groupId" if in_group else "variantId",
+        )
+        return Purchase(settled.order, group, [closed])
     return Purchase(settled.order, group)
 
 

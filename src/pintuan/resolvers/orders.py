@@ -101,6 +101,28 @@ class Settled:
     order: Order
     changed: bool
     filled: bool = False
+    refunded_late: bool = False  # the money came for an order already cancelled
+
+
+async def take_charge(order: Order, reference: str, runtime: Runtime) -> Settled:
+    """The gateway has the buyer's money: the order is paid, or, if it was cancelled
+    meanwhile (its group failed, its offer was cancelled, its window lapsed), the
+    charge is recorded and sent back. Both gateways settle through here."""
+    settled = await mark_paid(order, reference, runtime.gateway.name)
+    if settled.changed or settled.order.status != OrderStatus.CANCELLED:
+        return settled
+    async with in_transaction():
+        refunded = await Order.filter(id=order.id, status=OrderStatus.CANCELLED).update(
+            status=OrderStatus.REFUNDED, refunded_at=now_utc()
+        )
+        if refunded:
+            await record_money(
+                settled.order, TransactionKind.CHARGE, runtime.gateway.name, reference
+            )
+    if not refunded:
+        return settled
+    await issue_refund(settled.order, runtime)
+    return Settled(await Order.get(id=order.id), False, refunded_late=True)
 
 
 async def mark_paid(order: Order, reference: str, gateway: str) -> Settled:

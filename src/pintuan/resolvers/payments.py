@@ -5,16 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from pintuan.models.orders import (
     Order,
-    OrderStatus,
     PaymentEvent,
-    TransactionKind,
 )
 from pintuan.resolvers import groupbuys, orders
-from pintuan.resolvers.orders import now_utc
 from pintuan.resolvers.runtime import Runtime
 
 
@@ -57,25 +53,8 @@ async def handle_event(
 
 
 async def _succeeded(order: Order, reference: str, runtime: Runtime) -> Outcome:
-    settled = await orders.mark_paid(order, reference, runtime.gateway.name)
+    settled = await orders.take_charge(order, reference, runtime)
     if settled.changed:
         await groupbuys.after_payment(settled, runtime)
         return Outcome.PAID
-    if settled.order.status == OrderStatus.CANCELLED:
-        await _refund_late_charge(settled.order, reference, runtime)
-        return Outcome.LATE_REFUNDED
-    return Outcome.IGNORED
-
-
-async def _refund_late_charge(order: Order, reference: str, runtime: Runtime) -> None:
-    """Money arrived after the order's window closed: record it and send it back."""
-    async with in_transaction():
-        changed = await Order.filter(id=order.id, status=OrderStatus.CANCELLED).update(
-            status=OrderStatus.REFUNDED, refunded_at=now_utc()
-        )
-        if changed:
-            await orders.record_money(
-                order, TransactionKind.CHARGE, runtime.gateway.name, reference
-            )
-    if changed:
-        await orders.issue_refund(order, runtime)
+    return Outcome.LATE_REFUNDED if settled.refunded_late else Outcome.IGNORED
