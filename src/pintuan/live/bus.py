@@ -165,24 +165,33 @@ class EventBus:
                 await self._send(self._pubsub.unsubscribe, channel)
 
     async def _send(self, command: Any, channel: str) -> None:
-        """Send (UN)SUBSCRIBE; if that fails or is cancelled, start over on a new connection.
+        """Send (UN)SUBSCRIBE; if that fails, start over on a new connection.
 
-        The caller holds the lock. A command cut off halfway leaves the
-        connection (and which confirmations will come) unknown, so it is
-        dropped; the reader may be blocked on it, so the reader is restarted.
+        The caller holds the lock. A command cut off halfway would leave the
+        connection (and which confirmations will come) unknown, so the command
+        runs on its own: a caller cancelled meanwhile (a subscriber leaving)
+        waits for it instead of tearing the shared connection down.
         """
+        sending = asyncio.ensure_future(command(channel))
         try:
-            await command(channel)
-        except BaseException as exc:
-            log.warning("event bus dropped its connection after %r; reconnecting", exc)
-            await self._drop_connection()
-            if self._reader is not None:
-                self._reader.cancel()
-                self._reader = None
-            if not self._closed:
-                self._reader = asyncio.create_task(self._read_forever(), name="pintuan-event-bus")
-            if not isinstance(exc, Exception):
-                raise  # cancelled: the new connection still serves the channel's listeners
+            await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            await asyncio.wait([sending])
+            if sending.cancelled() or sending.exception() is not None:
+                await self._restart("a cut-off command")
+            raise
+        except Exception as exc:
+            await self._restart(repr(exc))
+
+    async def _restart(self, reason: str) -> None:
+        """Drop the connection; the reader may be blocked on it, so it is restarted too."""
+        log.warning("event bus dropped its connection after %s; reconnecting", reason)
+        await self._drop_connection()
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+        if not self._closed:
+            self._reader = asyncio.create_task(self._read_forever(), name="pintuan-event-bus")
 
     async def _read_forever(self) -> None:
         delay = RECONNECT_DELAY_MIN
