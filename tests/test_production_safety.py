@@ -20,6 +20,14 @@ def test_short_secret_key_is_refused_outside_debug() -> None:
         create_app(Settings(debug=False, secret_key="short"))
 
 
+def test_the_webhook_gateway_needs_its_own_secret_outside_debug() -> None:
+    with pytest.raises(SettingsError, match="PINTUAN_WEBHOOK_SECRET"):
+        create_app(Settings(debug=False, secret_key=STRONG, payment_gateway="webhook"))
+    create_app(
+        Settings(debug=False, secret_key=STRONG, payment_gateway="webhook", webhook_secret=STRONG)
+    )
+
+
 def test_graphiql_outside_debug_needs_explicit_consent() -> None:
     with pytest.raises(SettingsError, match="GraphiQL"):
         create_app(Settings(debug=False, secret_key=STRONG, graphiql=True))

@@ -14,6 +14,7 @@ from typing import Any
 DEFAULT_DATABASE_URL = "sqlite://pintuan.db"
 # Good enough for a laptop; outside debug mode the server refuses to start with it.
 DEV_SECRET_KEY = "pintuan-development-secret-key-not-for-production"
+DEV_WEBHOOK_SECRET = "pintuan-development-webhook-secret"
 MIN_SECRET_KEY_BYTES = 32
 
 
@@ -57,7 +58,7 @@ class Settings:
     signin_max_lockout_seconds: int = 15 * 60
     payment_gateway: str = "instant"
     payment_window_seconds: int = 10 * 60
-    webhook_secret: str = "pintuan-development-webhook-secret"
+    webhook_secret: str = DEV_WEBHOOK_SECRET
     run_scheduler: bool = True
     sweep_interval_seconds: int = 5
 
@@ -79,6 +80,9 @@ class Settings:
             raise SettingsError("PINTUAN_SECRET_KEY must be set outside debug mode")
         if len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
             raise SettingsError(f"PINTUAN_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+        if self.payment_gateway == "webhook" and self.webhook_secret == DEV_WEBHOOK_SECRET:
+            # Anyone could sign a "payment.succeeded" with the secret in the source.
+            raise SettingsError("PINTUAN_WEBHOOK_SECRET must be set for the webhook gateway")
         if self.graphiql_enabled and not self.allow_graphiql_in_production:
             raise SettingsError(
                 "GraphiQL is on outside debug mode; set PINTUAN_ALLOW_GRAPHIQL_IN_PRODUCTION=true "
