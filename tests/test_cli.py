@@ -94,7 +94,10 @@ def test_export_schema_prints_the_sdl(capsys: pytest.CaptureFixture[str]) -> Non
     assert capsys.readouterr().out == export_sdl()
 
 
-def test_several_workers_need_postgres_and_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_several_workers_need_postgres_and_redis(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("PINTUAN_DATABASE_URL", raising=False)
     monkeypatch.delenv("PINTUAN_REDIS_URL", raising=False)
     assert main(["serve", "--workers", "2"]) == 2
+    assert "several workers need" in capsys.readouterr().err

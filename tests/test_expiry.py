@@ -132,7 +132,7 @@ async def test_a_scheduler_killed_mid_expiry_is_finished_by_the_next_without_dou
     crashing = replace(healthy, gateway=CrashingGateway())
     await run_out_the_clock(healthy, group_id)
 
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ConnectionError, match="process killed"):
         await ExpiryScheduler(crashing, 5).tick()
     assert (await Group.get()).status == GroupStatus.FAILED
     assert await PaymentTransaction.filter(kind=TransactionKind.REFUND).count() == 1
@@ -245,9 +245,12 @@ async def test_pintuan_worker_expires_groups_on_its_own(
     assert await Order.filter(status=OrderStatus.REFUNDED).count() == 2
 
 
-def test_a_separate_worker_needs_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_separate_worker_needs_redis(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("PINTUAN_REDIS_URL", raising=False)
     assert main(["worker"]) == 2
+    assert "PINTUAN_REDIS_URL" in capsys.readouterr().err
 
 
 class SwallowsOneCancel(Deadlines):

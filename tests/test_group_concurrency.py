@@ -87,7 +87,8 @@ async def test_one_shopper_firing_ten_parallel_joins_gets_one(
         (await start(gql, headers, offer.id))["group"]["id"]
         for headers in await shoppers(settings, 10)
     ]
-    me = (await shoppers(settings, 1))[0]
+    buyer = await factories.user()
+    me = factories.bearer(buyer, settings)
 
     results = await asyncio.gather(*(join(gql, me, group_id) for group_id in group_ids))
 
@@ -95,6 +96,8 @@ async def test_one_shopper_firing_ten_parallel_joins_gets_one(
     assert {codes(r)[0] for r in results if r["userErrors"]} == {"LIMIT_EXCEEDED"}
     allowance = await OfferAllowance.filter(quantity__gt=0).order_by("-id").first()
     assert allowance is not None and allowance.quantity == 1
+    mine = await OfferAllowance.get(group_buy_id=offer.id, user_id=buyer.id)
+    assert mine.quantity == 1
 
 
 async def test_stock_is_never_oversold_across_groups(
