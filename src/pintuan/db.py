@@ -6,7 +6,7 @@ from typing import Any
 
 from tortoise.backends.base.config_generator import expand_db_url
 
-from pintuan.settings import Settings
+from pintuan.settings import Settings, is_postgres_url
 
 MODEL_MODULES = [
     "pintuan.models.catalog",
@@ -28,7 +28,7 @@ async def _keep_session(connection: object) -> None:
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     connection: str | dict[str, Any] = database_url
-    if database_url.startswith(("postgres://", "postgresql://")):
+    if is_postgres_url(database_url):
         connection = expand_db_url(database_url)
         connection["credentials"]["reset"] = _keep_session
     return {

@@ -45,13 +45,14 @@ class ExpiryScheduler:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
+        assert task is not None  # run() is always awaited from a task
         next_sweep = loop.time()
         rebuilt = False
         while True:
             # A cancellation that lands inside a client library's own timeout
             # can be swallowed there (seen at shutdown: the loop ran on and the
             # lifespan waited forever); honour it here all the same.
-            if task is not None and task.cancelling():
+            if task.cancelling():
                 raise asyncio.CancelledError
             try:
                 if not rebuilt:
@@ -63,8 +64,6 @@ class ExpiryScheduler:
                     if swept:
                         log.info("sweep finished %d overdue items", swept)
                     next_sweep = loop.time() + self.sweep_interval
-            except asyncio.CancelledError:
-                raise
             except Exception:  # keep the scheduler alive; the next sweep retries
                 log.exception("expiry scheduler step failed")
             await asyncio.sleep(await self._sleep_seconds())

@@ -14,8 +14,13 @@ from typing import Any
 DEFAULT_DATABASE_URL = "sqlite://pintuan.db"
 # Good enough for a laptop; outside debug mode the server refuses to start with it.
 DEV_SECRET_KEY = "pintuan-development-secret-key-not-for-production"
+
 DEV_WEBHOOK_SECRET = "pintuan-development-webhook-secret"
 MIN_SECRET_KEY_BYTES = 32
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://"))
 
 
 class SettingsError(ValueError):
@@ -91,7 +96,7 @@ class Settings:
 
     @property
     def is_postgres(self) -> bool:
-        return self.database_url.startswith(("postgres://", "postgresql://"))
+        return is_postgres_url(self.database_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
