@@ -23,6 +23,7 @@ from pintuan.schema.accounts import AccountMutation, AccountQuery
 from pintuan.schema.catalog import CatalogQuery
 from pintuan.schema.catalog_admin import CatalogAdminMutation
 from pintuan.schema.errors import is_unexpected
+from pintuan.schema.fanout import EventExecutor
 from pintuan.schema.groupbuy_mutations import GroupBuyMutation
 from pintuan.schema.groupbuys import GroupBuyQuery
 from pintuan.schema.live import LiveSubscription
@@ -61,7 +62,11 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     if not settings.debug:
         extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
     return strawberry.Schema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=EventExecutor,
     )
 
 

@@ -24,6 +24,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import replace
 from functools import cached_property
 from inspect import isawaitable
 from typing import Any, Generic, TypeVar
@@ -42,6 +43,7 @@ from pintuan.live.bus import Event
 from pintuan.live.rooms import Delivery, Rendering, Seat
 from pintuan.schema.context import Context, Info
 from pintuan.schema.errors import is_unexpected
+from pintuan.schema.loaders import Loaders
 
 T = TypeVar("T")
 WSOperation = Operation[Context, None]
@@ -49,6 +51,21 @@ WSOperation = Operation[Context, None]
 MASKED_MESSAGE = "Unexpected error."
 
 current_operation: ContextVar[WSOperation | None] = ContextVar("pintuan_ws_operation", default=None)
+
+
+class EventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Runs each subscription event with a context of its own.
+
+    A WebSocket's context lives as long as the connection: each event gets fresh
+    loaders (it shows the rows as they are now, not as the first event saw them)
+    and its own count of viewer reads (see ``Renderer.render``).
+    """
+
+    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+        executor = super().build_per_event_executor(payload)
+        if isinstance(self.context_value, Context):
+            executor.context_value = replace(self.context_value, loaders=Loaders(), viewer_reads=0)
+        return executor
 
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -79,7 +96,7 @@ class Renderer:
     @cached_property
     def _executor(self) -> Executor[Context]:
         # Strawberry has parsed and validated this very document for the snapshot.
-        built = StrawberryGraphQLCoreExecutionContext.build(
+        built = EventExecutor.build(
             self.info.schema._schema,
             parse(self.operation.query),
             context_value=self.info.context,
@@ -91,15 +108,12 @@ class Renderer:
         return built
 
     async def render(self, event: object) -> Rendering:
-        context = self.info.context
-        reads = context.viewer_reads
-        result = self._executor.build_per_event_executor(event).execute_operation()
+        executor = self._executor.build_per_event_executor(event)
+        result = executor.execute_operation()
         if isawaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
-        # Other work on this connection may have read the viewer meanwhile: that
-        # only makes the rendering personal when it need not be, never the reverse.
-        personal = context.viewer_reads != reads
+        personal = executor.context_value.viewer_reads > 0
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             self.info.schema.process_errors(result.errors)

@@ -18,7 +18,6 @@ from pintuan.schema.errors import ApiError
 from pintuan.schema.fanout import watch
 from pintuan.schema.groupbuys import Group, find_group, seconds_left
 from pintuan.schema.ids import decode_id
-from pintuan.schema.loaders import Loaders
 
 
 @strawberry.enum
@@ -66,9 +65,6 @@ class GroupProgress:
 
     @strawberry.field(description="The group as it is when this message is delivered.")
     async def group(self, info: Info) -> Group:
-        # A WebSocket's context lives as long as the connection: fresh loaders per
-        # event, or every event would show the first one's cached rows.
-        info.context.loaders = Loaders()
         group = await info.context.loaders.group.load(self.group_pk)
         if group is None:
             raise ApiError("NOT_FOUND", "The group no longer exists.")
