@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -26,6 +26,7 @@ from redis.backoff import NoBackoff
 log = logging.getLogger("pintuan.live.bus")
 
 Event = dict[str, Any]
+T = TypeVar("T")
 
 QUEUE_SIZE = 1000
 RECONNECT_DELAY_MIN = 0.1
@@ -306,16 +307,43 @@ def _release(waiters: list[asyncio.Future[None]]) -> None:
             future.set_result(None)
 
 
+class NewestQueue(Generic[T]):
+    """A bounded queue whose producer never waits: when full, its oldest item goes.
+
+    Made for live events, where a later one carries everything an earlier one
+    did. ``None`` marks the end: ``get`` returns it, and keeps returning it.
+    """
+
+    def __init__(self, size: int, owner: str) -> None:
+        self.dropped = 0
+        self._owner = owner
+        self._items: asyncio.Queue[T | None] = asyncio.Queue(size)
+
+    def put(self, item: T | None) -> None:
+        if self._items.full():
+            self._items.get_nowait()
+            self.dropped += 1
+            if self.dropped == 1:
+                log.warning("%s is too slow; dropping its oldest events", self._owner)
+        self._items.put_nowait(item)
+
+    async def get(self) -> T | None:
+        item = await self._items.get()
+        if item is None:
+            self._items.put_nowait(None)
+        return item
+
+
 class _Listener(AbstractAsyncContextManager[AsyncIterator[Event]], AsyncIterator[Event]):
     """One ``listen()`` context: its own bounded queue, iterated by its caller."""
 
     def __init__(self, bus: EventBus, channel: str) -> None:
         self.bus = bus
         self.channel = channel
-        self.dropped = 0
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(bus.queue_size)
+        self._queue: NewestQueue[Event] = NewestQueue(
+            bus.queue_size, f"event bus listener on {channel}"
+        )
         self._entered = False
-        self._finished = False
 
     async def __aenter__(self) -> AsyncIterator[Event]:
         if self._entered:
@@ -336,19 +364,11 @@ class _Listener(AbstractAsyncContextManager[AsyncIterator[Event]], AsyncIterator
         return self
 
     async def __anext__(self) -> Event:
-        if self._finished:
-            raise StopAsyncIteration
         event = await self._queue.get()
         if event is None:  # the bus closed
-            self._finished = True
             raise StopAsyncIteration
         return event
 
     def deliver(self, event: Event | None) -> None:
         """Queue ``event`` (``None`` ends iteration), dropping the oldest one if full."""
-        if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped += 1
-            if self.dropped == 1:
-                log.warning("event bus listener on %s is too slow; dropping events", self.channel)
-        self._queue.put_nowait(event)
+        self._queue.put(event)

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from pintuan.live.bus import Event, EventBus
+from pintuan.live.bus import Event, EventBus, NewestQueue
 
 log = logging.getLogger("pintuan.live.rooms")
 
@@ -49,19 +49,17 @@ class Seat(Generic[T]):
     key: Hashable | None
     viewer: Hashable | None
     render: Render | None
-    dropped: int = 0
-    _queue: asyncio.Queue[Delivery[T] | None] = field(
-        default_factory=lambda: asyncio.Queue(SEAT_QUEUE_SIZE)
+    _queue: NewestQueue[Delivery[T]] = field(
+        default_factory=lambda: NewestQueue(SEAT_QUEUE_SIZE, "a live subscriber")
     )
+
+    @property
+    def dropped(self) -> int:
+        return self._queue.dropped
 
     def deliver(self, delivery: Delivery[T] | None) -> None:
         """Queue it (None ends iteration); a full queue drops its oldest delivery."""
-        if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped += 1
-            if self.dropped == 1:
-                log.warning("a live subscriber is too slow; dropping its oldest events")
-        self._queue.put_nowait(delivery)
+        self._queue.put(delivery)
 
     def __aiter__(self) -> AsyncIterator[Delivery[T]]:
         return self
@@ -69,7 +67,6 @@ class Seat(Generic[T]):
     async def __anext__(self) -> Delivery[T]:
         delivery = await self._queue.get()
         if delivery is None:
-            self._queue.put_nowait(None)  # stays ended
             raise StopAsyncIteration
         return delivery
 
