@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine
+from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -120,6 +121,14 @@ async def _purchase(attempt: Coroutine[Any, Any, groupbuys.Purchase]) -> Purchas
         return PurchasePayload(user_errors=user_errors(exc))
 
 
+Terms = TypeVar("Terms", groupbuys.OfferTerms, groupbuys.OfferChanges)
+
+
+def _copy_into(cls: type[Terms], input: object) -> Terms:
+    """The input's fields of the same names (the offer inputs mirror these dataclasses)."""
+    return cls(**{f.name: getattr(input, f.name) for f in fields(cls)})
+
+
 async def _group_id(input: GroupJoinInput) -> int:
     if (input.group_id is None) == (input.share_code is None):
         raise DomainError(
@@ -138,16 +147,7 @@ class GroupBuyMutation:
     @strawberry.mutation(extensions=allow(MerchantActor()))
     async def group_buy_create(self, info: Info, input: GroupBuyCreateInput) -> GroupBuyPayload:
         variant, product = await owned_variant(info, input.variant_id, "variantId")
-        terms = groupbuys.OfferTerms(
-            group_price=input.group_price,
-            group_size=input.group_size,
-            duration_seconds=input.duration_seconds,
-            starts_at=input.starts_at,
-            ends_at=input.ends_at,
-            per_user_limit=input.per_user_limit,
-            stock_limit=input.stock_limit,
-            solo_price=input.solo_price,
-        )
+        terms = _copy_into(groupbuys.OfferTerms, input)
         try:
             offer = await groupbuys.create_offer(variant, product, terms)
         except DomainError as exc:
@@ -157,16 +157,7 @@ class GroupBuyMutation:
     @strawberry.mutation(extensions=allow(MerchantActor()))
     async def group_buy_update(self, info: Info, input: GroupBuyUpdateInput) -> GroupBuyPayload:
         offer = await _offer(info, input.id)
-        changes = groupbuys.OfferChanges(
-            solo_price=input.solo_price,
-            group_price=input.group_price,
-            group_size=input.group_size,
-            duration_seconds=input.duration_seconds,
-            starts_at=input.starts_at,
-            ends_at=input.ends_at,
-            per_user_limit=input.per_user_limit,
-            stock_limit=input.stock_limit,
-        )
+        changes = _copy_into(groupbuys.OfferChanges, input)
         try:
             updated = await groupbuys.update_offer(offer, changes)
         except DomainError as exc:
