@@ -62,7 +62,7 @@ async def test_cancel_and_reschedule(deadlines: Deadlines) -> None:
 
 async def test_concurrent_claimers_get_each_due_id_exactly_once(redis: Redis) -> None:
     setup = Deadlines(redis)
-    await setup.replace_all((i, NOW - timedelta(milliseconds=i)) for i in range(500))
+    await setup.restore((i, NOW - timedelta(milliseconds=i)) for i in range(500))
     await setup.schedule(1000, NOW + timedelta(days=1))  # not due: nobody may claim it
 
     async def claimer() -> list[int]:
@@ -81,21 +81,22 @@ async def test_concurrent_claimers_get_each_due_id_exactly_once(redis: Redis) ->
     assert await setup.next_due() == NOW + timedelta(days=1)
 
 
-async def test_replace_all_replaces_the_whole_set(deadlines: Deadlines, redis: Redis) -> None:
-    await deadlines.schedule(1, NOW - timedelta(seconds=1))
-    await deadlines.schedule(2, NOW + timedelta(seconds=1))
+async def test_restore_adds_to_what_is_already_scheduled(
+    deadlines: Deadlines, redis: Redis
+) -> None:
+    # Scheduled by another process after this one read the database.
+    await deadlines.schedule(1, NOW - timedelta(seconds=3))
 
-    await deadlines.replace_all([(3, NOW - timedelta(seconds=2)), (4, NOW - timedelta(seconds=1))])
-    assert await deadlines.claim_due(NOW + timedelta(days=1)) == [3, 4]
+    await deadlines.restore([(3, NOW - timedelta(seconds=2)), (4, NOW - timedelta(seconds=1))])
+    assert await deadlines.claim_due(NOW + timedelta(days=1)) == [1, 3, 4]
 
     many = [(i, NOW + timedelta(seconds=i)) for i in range(2500)]  # more than one ZADD chunk
-    await deadlines.replace_all(iter(many))
+    await deadlines.restore(iter(many))
     assert await redis.zcard(deadlines.key) == 2500
     assert await deadlines.next_due() == NOW
 
-    await deadlines.replace_all([])
-    assert await deadlines.next_due() is None
-    assert await redis.exists(deadlines.key) == 0
+    await deadlines.restore([])
+    assert await redis.zcard(deadlines.key) == 2500
 
 
 async def test_next_due_is_the_earliest_deadline(deadlines: Deadlines) -> None:

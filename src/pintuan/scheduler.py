@@ -29,8 +29,8 @@ class ExpiryScheduler:
     async def rebuild(self) -> None:
         """Put every deadline the database knows back into the live layer."""
         groups, payments = await groupbuys.live_deadlines()
-        await self.runtime.group_deadlines.replace_all(groups)
-        await self.runtime.payment_deadlines.replace_all(payments)
+        await self.runtime.group_deadlines.restore(groups)
+        await self.runtime.payment_deadlines.restore(payments)
 
     async def tick(self, now: datetime | None = None) -> int:
         """Handle everything due now; returns how many items were handled."""

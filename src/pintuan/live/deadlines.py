@@ -4,7 +4,7 @@ Each item is a member (its id) scored by its deadline as a Unix timestamp.
 Processes claim due items with one Lua script, which reads and removes them
 atomically: each due id goes to exactly one claimer, however many poll at once.
 The set is only a schedule; the database stays the truth, which is why
-``replace_all`` rebuilds it from there on start.
+``restore`` refills it from there on start.
 """
 
 from __future__ import annotations
@@ -59,11 +59,16 @@ class Deadlines:
         ids = await self._claim(keys=[self.key], args=[_timestamp(now), limit])
         return [int(i) for i in ids]
 
-    async def replace_all(self, items: Iterable[tuple[int, datetime]]) -> None:
-        """Atomically make the set hold exactly ``items``: claimers see the old or the new one."""
+    async def restore(self, items: Iterable[tuple[int, datetime]]) -> None:
+        """Add ``items`` read from the database, keeping whatever the set already holds.
+
+        Never clears first: another process may have scheduled a deadline after
+        ``items`` were read, and wiping it would let that group run late. An item
+        that was claimed or cancelled meanwhile comes back, which is harmless:
+        handling it again is a conditional update that changes nothing.
+        """
         pending = iter(items)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self.key)
+        async with self.redis.pipeline(transaction=False) as pipe:
             while chunk := list(islice(pending, _CHUNK)):
                 pipe.zadd(self.key, {str(item_id): _timestamp(at) for item_id, at in chunk})
             await pipe.execute()
