@@ -4,8 +4,9 @@ The question it answers is "when a shopper joins, how long until every open grou
 shows it?". One group is watched by many graphql-transport-ws subscribers (the
 ``websockets`` library, without a GraphQL client on top, so the load generator stays
 cheap); joins are then made over HTTP one at a time, and each subscriber's receipt of
-the JOINED and PAID events is timed against the join request on the same monotonic
-clock. Figures are printed, never asserted.
+the JOINED and PAID events is timed from the moment the server committed the join (each
+event's ``changedAt``, stamped on this machine's clock) and, as an upper bound, from the
+join request's send on the same monotonic clock. Figures are printed, never asserted.
 
     .venv/bin/python bench/fanout.py                 # 1 worker, 1,000 subscribers
     .venv/bin/python bench/fanout.py --workers 1 2
@@ -64,7 +65,7 @@ GOAL_P99_MS = 100.0
 MAX_GROUP_SIZE = 1000  # the server's own cap (resolvers/groupbuys.py)
 SUBSCRIPTION = (
     "subscription Watch($groupId: ID!) { groupProgress(groupId: $groupId) "
-    "{ event memberCount serverTime } }"
+    "{ event memberCount serverTime changedAt } }"
 )
 START_MUTATION = (
     "mutation Start($input: GroupStartInput!) { groupStart(input: $input) "
@@ -222,6 +223,7 @@ async def make_joins(
 class Delivery:
     """Per event kind: delays (seconds) from the join's send and from its response."""
 
+    from_commit: list[float] = field(default_factory=list)
     from_send: list[float] = field(default_factory=list)
     from_response: list[float] = field(default_factory=list)
     received: int = 0
@@ -256,12 +258,17 @@ def analyse(subscribers: list[Subscriber], joins: list[Join]) -> Analysis:
             seen.add((event, count))
             delivery = deliveries[event]
             delivery.received += 1
+            delivery.from_commit.append(wall - _timestamp(progress["changedAt"]))
             delivery.from_send.append(mono - join.sent)
             delivery.from_response.append(mono - join.answered)
             if event == "JOINED":
-                lag.append(wall - datetime.fromisoformat(progress["serverTime"]).timestamp())
+                lag.append(wall - _timestamp(progress["serverTime"]))
     closed = sum(s.closed_early for s in subscribers)
     return Analysis(deliveries, other, lag, closed)
+
+
+def _timestamp(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def row(name: str, values: Sequence[float]) -> str:
@@ -281,7 +288,7 @@ class RunResult:
 
     @property
     def joined_p99_ms(self) -> float:
-        return percentile(self.analysis.deliveries["JOINED"].from_send, 0.99) * 1000
+        return percentile(self.analysis.deliveries["JOINED"].from_commit, 0.99) * 1000
 
 
 def report(args: argparse.Namespace, r: RunResult) -> None:
@@ -308,15 +315,16 @@ def report(args: argparse.Namespace, r: RunResult) -> None:
     headings = "".join(f"{h:>9}" for h in ("p50", "p90", "p99", "max"))
     print(f"  {'delivery latency ms':<34}{headings}")
     for kind, d in a.deliveries.items():
+        print(row(f"{kind} after its commit", d.from_commit))
         print(row(f"{kind} after the join was sent", d.from_send))
         print(row(f"{kind} after the join's response", d.from_response))
     print(row("serverTime -> receipt (JOINED)", a.server_to_client))
     print(f"  CPU during the joins (core-s/s)  {r.cpu}")
     verdict = "met" if r.joined_p99_ms < GOAL_P99_MS else "NOT met"
+    upper = percentile(a.deliveries["JOINED"].from_send, 0.99) * 1000
     print(
-        f"  goal p99 JOINED delivery < {GOAL_P99_MS:.0f} ms: {verdict} "
-        f"({r.joined_p99_ms:.1f} ms, counted from the join's send: an upper bound, since "
-        "the commit happens between send and response)"
+        f"  goal p99 JOINED delivery < {GOAL_P99_MS:.0f} ms after the commit: {verdict} "
+        f"({r.joined_p99_ms:.1f} ms; {upper:.1f} ms counting from the join's send)"
     )
     if expected and a.deliveries["JOINED"].received < expected:
         print("  !!! some JOINED events never arrived (see the counts above)")
@@ -439,12 +447,19 @@ def bench(args: argparse.Namespace) -> int:
                 asyncio.run(recreate_postgres(args.database_url, create=False))
             asyncio.run(flush_redis(args.redis_url))
     if len(results) > 1:
-        print("\nsummary: workers, JOINED p50/p99/max ms after the join was sent")
+        print("\nsummary: workers, JOINED p50/p99/max ms after the commit | after the send")
         for r in results:
-            sent = r.analysis.deliveries["JOINED"].from_send
+            joined = r.analysis.deliveries["JOINED"]
+            figures = [
+                percentile(times, f) * 1000
+                for times in (joined.from_commit, joined.from_send)
+                for f in (0.5, 0.99, 1.0)
+            ]
             print(
-                f"  {r.workers}  {percentile(sent, 0.5) * 1000:7.1f} "
-                f"{percentile(sent, 0.99) * 1000:7.1f} {percentile(sent, 1.0) * 1000:7.1f}"
+                f"  {r.workers}  "
+                + "".join(f"{v:7.1f}" for v in figures[:3])
+                + "  |"
+                + "".join(f"{v:7.1f}" for v in figures[3:])
             )
     return 0
 

@@ -39,7 +39,7 @@ from tests.servers import running_servers
 WAIT_SECONDS = 5.0
 PROGRESS = """subscription($id: ID, $code: String) {
   groupProgress(groupId: $id, shareCode: $code) {
-    event memberCount size slotsLeft status expiresAt secondsLeft serverTime
+    event memberCount size slotsLeft status expiresAt secondsLeft serverTime changedAt
     group { id shareCode members { paid } }
   }
 }"""
@@ -180,6 +180,37 @@ async def test_snapshot_then_joins_in_order_then_complete_after_filled(
     assert events[-1]["group"]["members"] == [{"paid": True}] * 3
     times = column(everything, "serverTime")
     assert times == sorted(times)
+
+
+async def test_each_event_says_when_its_change_was_committed(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    leader, joiner = await shoppers(settings, 2)
+    group = (await start(gql, leader, offer.id))["group"]
+    progress: GroupProgress = app.state.runtime.progress
+    channel = progress.group_channel(from_global_id(group["id"])[1])
+
+    async with (
+        subscribe(app, PROGRESS, {"id": group["id"]}) as live,
+        progress.bus.listen(channel) as published,
+    ):
+        snapshot = await live.event()
+        sent = datetime.now(UTC)
+        joined = await join(gql, joiner, group["id"])
+        answered = datetime.now(UTC)
+        events = [await live.event(), await live.event()]
+        announced = [await anext(published), await anext(published)]
+
+    assert joined["userErrors"] == []
+    assert snapshot["changedAt"] == snapshot["serverTime"]
+    assert column(events, "event") == ["JOINED", "PAID"]
+    # Stamped when the change was announced, in the request, not when it was delivered.
+    changed = [datetime.fromisoformat(message["changed_at"]) for message in announced]
+    assert sent < changed[0] < changed[1] < answered
+    assert [datetime.fromisoformat(at) for at in column(events, "changedAt")] == changed
+    delivered = [datetime.fromisoformat(at) for at in column(events, "serverTime")]
+    assert all(at <= then for at, then in zip(changed, delivered, strict=True))
 
 
 async def test_stale_and_repeated_events_are_not_sent(

@@ -6,7 +6,7 @@ The database stays the source of truth: a missing mirror is rebuilt from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -97,8 +97,12 @@ class GroupProgress:
         return GroupState.from_json(data) if data else None
 
     async def changed(self, event: str, state: GroupState) -> None:
-        """Mirror the new state, then tell the group's and the offer's listeners: one round trip."""
-        message = encode({"event": event, "state": state.to_json()})
+        """Mirror the new state, then tell the group's and the offer's listeners: one round trip.
+
+        Called right after the change commits; the message carries that moment.
+        """
+        changed_at = datetime.now(UTC).isoformat()
+        message = encode({"event": event, "state": state.to_json(), "changed_at": changed_at})
         async with self.redis.pipeline(transaction=False) as pipe:
             self._queue_mirror(pipe, state)
             pipe.publish(self.group_channel(state.group_id), message)

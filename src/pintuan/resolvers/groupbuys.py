@@ -21,6 +21,7 @@ from tortoise.expressions import F
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from pintuan.live.progress import GroupState
 from pintuan.models.catalog import Product, ProductStatus, Variant
 from pintuan.models.groupbuys import (
     Group,
@@ -407,12 +408,16 @@ async def _take_slot(
     now: datetime,
     *,
     leader: bool,
-) -> None:
-    """Take a slot and the stock behind it. The buyer's allowance is held first, so
-    rows lock in the order state machine's order: allowance, group, offer, variant."""
-    slot = await sql.execute(
+) -> GroupState:
+    """Take a slot and the stock behind it; returns the group as the slot left it.
+
+    The buyer's allowance is held first, so rows lock in the order state
+    machine's order: allowance, group, offer, variant.
+    """
+    slot = await sql.rows(
         'UPDATE "buy_group" SET "slots_taken" = "slots_taken" + 1, "version" = "version" + 1 '
-        'WHERE "id" = $1 AND "status" = $2 AND "expires_at" > $3 AND "slots_taken" < "size"',
+        'WHERE "id" = $1 AND "status" = $2 AND "expires_at" > $3 AND "slots_taken" < "size" '
+        f"RETURNING {orders.GROUP_STATE_COLUMNS}",
         group.id,
         GroupStatus.OPEN.value,
         now,
@@ -434,6 +439,7 @@ async def _take_slot(
         False,
         now,
     )
+    return orders.state_of_row(slot[0])
 
 
 def _require_active(offer: GroupBuy, now: datetime) -> None:
@@ -471,13 +477,13 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
             )
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
             await _hold_allowance(offer, request.buyer_id, request.quantity)
-            await _take_slot(offer, group, order, now, leader=True)
+            joined = await _take_slot(offer, group, order, now, leader=True)
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
         return await _concurrent_retry(request, fingerprint)
+    await orders.publish(runtime, "JOINED", joined)
     await runtime.group_deadlines.schedule(group.id, group.expires_at)
-    await announce(runtime, "JOINED", group.id)
     return await _pay(order, request.payment_token, runtime)
 
 
@@ -502,7 +508,7 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
             ):
                 raise _refuse(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId")
             await _hold_allowance(offer, request.buyer_id, request.quantity)
-            await _take_slot(offer, group, order, now, leader=False)
+            joined = await _take_slot(offer, group, order, now, leader=False)
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
@@ -510,7 +516,7 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
         if await Order.exists(buyer_id=request.buyer_id, idempotency_key=request.idempotency_key):
             return await _concurrent_retry(request, fingerprint)
         raise DomainError(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId") from None
-    await announce(runtime, "JOINED", group_id)
+    await orders.publish(runtime, "JOINED", joined)
     return await _pay(order, request.payment_token, runtime)
 
 
@@ -567,9 +573,8 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
         group = await Group.get(id=order.group_id) if order.group_id else None
         return Purchase(settled.order, group, [_declined()])
     settled = await orders.take_charge(order, outcome.reference or "", runtime)
-    group = await after_payment(settled, runtime)
-    if group is None and order.group_id is not None:
-        group = await Group.get(id=order.group_id)
+    await after_payment(settled, runtime)
+    group = await Group.get(id=order.group_id) if order.group_id else None
     if settled.refunded_late:
         in_group = order.group_id is not None
         closed = DomainError(
@@ -581,15 +586,13 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
     return Purchase(settled.order, group)
 
 
-async def after_payment(settled: orders.Settled, runtime: Runtime) -> Group | None:
-    """Announce a payment; returns the group as announced (None when nothing was)."""
-    order = settled.order
-    if not settled.changed or order.group_id is None:
-        return None
+async def after_payment(settled: orders.Settled, runtime: Runtime) -> None:
+    """Announce a payment, with the group as the payment left it."""
+    if not settled.changed or settled.group is None:
+        return
     if settled.filled:
-        await runtime.group_deadlines.cancel(order.group_id)
-        return await announce(runtime, "FILLED", order.group_id)
-    return await announce(runtime, "PAID", order.group_id)
+        await runtime.group_deadlines.cancel(settled.group.group_id)
+    await orders.publish(runtime, "FILLED" if settled.filled else "PAID", settled.group)
 
 
 # ---- expiry -----------------------------------------------------------------

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
@@ -53,17 +54,45 @@ def group_state(group: Group) -> GroupState:
     )
 
 
-async def announce(runtime: Runtime, event: str, group_id: int) -> Group:
-    """Publish a group's fresh state from the database after a committed change.
+# A group's live state, for the RETURNING clause of a statement that changes it.
+GROUP_STATE_COLUMNS = (
+    '"id", "group_buy_id", "slots_taken", "paid_count", "size", "status", "expires_at", "version"'
+)
+
+
+def state_of_row(row: dict[str, Any]) -> GroupState:
+    """The state a statement returning GROUP_STATE_COLUMNS left the group in."""
+    expires_at = row["expires_at"]
+    if isinstance(expires_at, str):  # SQLite hands back the text it stored
+        expires_at = datetime.fromisoformat(expires_at)
+    return GroupState(
+        group_id=int(row["id"]),
+        group_buy_id=int(row["group_buy_id"]),
+        member_count=int(row["slots_taken"]),
+        paid_count=int(row["paid_count"]),
+        size=int(row["size"]),
+        status=str(row["status"]),
+        expires_at=expires_at,
+        version=int(row["version"]),
+    )
+
+
+async def publish(runtime: Runtime, event: str, state: GroupState) -> None:
+    """Tell the live layer about a committed change, as the change left the group.
 
     A live-layer failure must not fail the change it reports: the change is
-    committed, and subscribers rebuild from the database. Returns the group read.
+    committed, and subscribers rebuild from the database.
     """
-    group = await Group.get(id=group_id)
     try:
-        await runtime.progress.changed(event, group_state(group))
+        await runtime.progress.changed(event, state)
     except (RedisError, OSError):
-        log.warning("could not publish %s for group %s", event, group_id, exc_info=True)
+        log.warning("could not publish %s for group %s", event, state.group_id, exc_info=True)
+
+
+async def announce(runtime: Runtime, event: str, group_id: int) -> Group:
+    """Publish a group's state as read after a committed change; returns the group read."""
+    group = await Group.get(id=group_id)
+    await publish(runtime, event, group_state(group))
     return group
 
 
@@ -100,6 +129,7 @@ async def record_money(order: Order, kind: TransactionKind, gateway: str, refere
 class Settled:
     order: Order
     changed: bool
+    group: GroupState | None = None  # the order's group as this change left it
     filled: bool = False
     refunded_late: bool = False  # the money came for an order already cancelled
 
@@ -133,7 +163,7 @@ async def mark_paid(order: Order, reference: str, gateway: str) -> Settled:
     than read again. Otherwise the order is returned as the database has it.
     """
     now = now_utc()
-    filled = False
+    group = None
     async with in_transaction():
         changed = await sql.execute(
             'UPDATE "customer_order" SET "status" = $1, "paid_at" = $2 '
@@ -148,38 +178,40 @@ async def mark_paid(order: Order, reference: str, gateway: str) -> Settled:
         order.status, order.paid_at = OrderStatus.PAID, now
         await record_money(order, TransactionKind.CHARGE, gateway, reference)
         if order.group_id is not None:
-            filled = await _count_paid_member(order, now)
+            group = await _count_paid_member(order, now)
         await sql.execute(
             'UPDATE "variant" SET "stock_on_hand" = "stock_on_hand" - $1, '
             '"stock_reserved" = "stock_reserved" - $1 WHERE "id" = $2',
             order.quantity,
             order.variant_id,
         )
-    return Settled(order, True, filled)
+    return Settled(order, True, group, group is not None and _filled_by_this(group))
 
 
-async def _count_paid_member(order: Order, now: datetime) -> bool:
-    """The member is paid; returns whether that filled the group.
+async def _count_paid_member(order: Order, now: datetime) -> GroupState:
+    """The member is paid; returns the group as that left it.
 
     Only the payment that brings an OPEN group's paid members to its size fills
     it (SET expressions read the row as it was), so a group fills exactly once.
     """
-    [group] = await sql.rows(
+    [row] = await sql.rows(
         'UPDATE "buy_group" SET "paid_count" = "paid_count" + 1, "version" = "version" + 1, '
         '"status" = CASE WHEN "status" = $2 AND "paid_count" + 1 = "size" '
         'THEN $3 ELSE "status" END, '
         '"filled_at" = CASE WHEN "status" = $2 AND "paid_count" + 1 = "size" '
         'THEN $4 ELSE "filled_at" END '
-        'WHERE "id" = $1 RETURNING "status", "paid_count", "size"',
+        f'WHERE "id" = $1 RETURNING {GROUP_STATE_COLUMNS}',
         order.group_id,
         GroupStatus.OPEN.value,
         GroupStatus.FILLED.value,
         now,
     )
     await sql.execute('UPDATE "group_member" SET "paid" = $1 WHERE "order_id" = $2', True, order.id)
-    return bool(
-        group["status"] == GroupStatus.FILLED.value and group["paid_count"] == group["size"]
-    )
+    return state_of_row(row)
+
+
+def _filled_by_this(group: GroupState) -> bool:
+    return group.status == GroupStatus.FILLED.value and group.paid_count == group.size
 
 
 async def cancel_pending(order_id: int, reason: str) -> Settled:

@@ -43,11 +43,19 @@ class GroupProgress:
     expires_at: datetime
     seconds_left: int
     server_time: datetime
+    changed_at: datetime = strawberry.field(
+        description=(
+            "When the change was committed (announced right after its commit); "
+            "for SNAPSHOT, when the state was read."
+        )
+    )
     group_pk: strawberry.Private[int]
     version: strawberry.Private[int]
 
     @classmethod
-    def of(cls, event: GroupEvent, state: GroupState) -> GroupProgress:
+    def of(
+        cls, event: GroupEvent, state: GroupState, changed_at: datetime | None = None
+    ) -> GroupProgress:
         now = now_utc()
         open_ = state.status == GroupStatus.OPEN.value
         return cls(
@@ -59,6 +67,7 @@ class GroupProgress:
             expires_at=state.expires_at,
             seconds_left=seconds_left(state.expires_at, now) if open_ else 0,
             server_time=now,
+            changed_at=changed_at or now,
             group_pk=state.group_id,
             version=state.version,
         )
@@ -90,9 +99,8 @@ async def _snapshot(info: Info, group_id: int) -> GroupState:
 def _event_for(name: str, state: GroupState) -> GroupEvent:
     """The event a subscriber sees: a closing state is always named after how it closed.
 
-    Announcements carry the group as read after their own commit, so when two
-    last members pay at once the "PAID" one may carry the FILLED state (and be
-    published first, making the real "FILLED" a duplicate of its version).
+    (An announcement that reads the group after its commit, such as "LEFT", may
+    find it closed by a later change.)
     """
     return GroupEvent(state.status) if _closed(state.status) else GroupEvent(name)
 
@@ -104,7 +112,8 @@ def _closed(status: str) -> bool:
 def _change(message: Event) -> GroupProgress:
     """A published change as its subscribers see it (group and offer channels alike)."""
     state = GroupState.from_json(message["state"])
-    return GroupProgress.of(_event_for(message["event"], state), state)
+    changed_at = datetime.fromisoformat(message["changed_at"]) if "changed_at" in message else None
+    return GroupProgress.of(_event_for(message["event"], state), state, changed_at)
 
 
 @strawberry.type
