@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from pintuan.models.catalog import Variant
+from pintuan.models.catalog import Product, ProductStatus, Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.models.orders import Order, PaymentTransaction
 from pintuan.schema.ids import to_global_id
@@ -155,6 +155,41 @@ async def test_refusals_have_codes_and_change_nothing(
     assert after[:3] == before[:3]  # no stock, slot or group moved
     assert after[4:] == before[4:]
     assert after[3] == before[3] + 1  # the declined attempt is on record, cancelled
+
+
+async def test_offers_of_products_taken_off_sale_refuse_buyers_and_hide_from_the_public(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    owner = await factories.merchant()
+    offer = await factories.offer(owner, group_size=3)
+    group = (await start(gql, await shopper(settings), offer.id))["group"]
+    query = """query($offer: ID!, $group: ID!, $code: String!) {
+        groupBuy(id: $offer) { id } node(id: $offer) { id }
+        group(id: $group) { id } byCode: group(shareCode: $code) { id } }"""
+    variables = {
+        "offer": to_global_id("GroupBuy", offer.id),
+        "group": group["id"],
+        "code": group["shareCode"],
+    }
+    staff = factories.bearer(await factories.user(staff_of=owner), settings)
+    outsider = await shopper(settings)
+
+    for status in (ProductStatus.ARCHIVED, ProductStatus.DRAFT):
+        await Product.filter(id=offer.product_id).update(status=status)
+        before = await holdings()
+        assert codes(await start(gql, await shopper(settings), offer.id)) == ["OFFER_NOT_ACTIVE"]
+        assert codes(await join(gql, await shopper(settings), group["id"])) == ["OFFER_NOT_ACTIVE"]
+        assert await holdings() == before
+
+        for headers in ({}, outsider):
+            hidden = (await gql(query, variables, headers=headers))["data"]
+            assert hidden == {"groupBuy": None, "node": None, "group": None, "byCode": None}
+        seen = (await gql(query, variables, headers=staff))["data"]
+        assert seen["groupBuy"] == seen["node"] == {"id": variables["offer"]}
+        assert seen["group"] == seen["byCode"] == {"id": group["id"]}
+
+    await Product.filter(id=offer.product_id).update(status=ProductStatus.ACTIVE)
+    assert codes(await join(gql, await shopper(settings), group["id"])) == []
 
 
 async def test_out_of_stock_and_group_full(gql: GraphQLClient, settings: Settings) -> None:

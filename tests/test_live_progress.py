@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from tortoise.expressions import F
 
 from pintuan.live.progress import GroupProgress
+from pintuan.models.catalog import Product, ProductStatus
 from pintuan.models.groupbuys import Group, GroupStatus
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
 from pintuan.resolvers.groupbuys import expire_group
@@ -384,15 +385,36 @@ async def test_unknown_targets_get_a_graphql_error_not_a_hang(
     app: Starlette, query: str, variables: dict[str, Any], code: str
 ) -> None:
     async with subscribe(app, query, variables) as live:
-        message = await live.message()
-        if message["type"] == "next":  # an execution error, then the end of the stream
-            errors = message["payload"]["errors"]
-            assert message["payload"].get("data") is None
-            await live.completes()
-        else:  # a request error ends the operation by itself
-            assert message["type"] == "error", message
-            errors = message["payload"]
-    assert [e["extensions"]["code"] for e in errors] == [code]
+        assert await refusal(live) == [code]
+
+
+async def test_groups_of_a_product_off_sale_cannot_be_watched_by_the_public(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    group = (await start(gql, (await shoppers(settings, 1))[0], offer.id))["group"]
+    await Product.filter(id=offer.product_id).update(status=ProductStatus.DRAFT)
+
+    for query, variables in [
+        (PROGRESS, {"code": group["shareCode"]}),
+        (PROGRESS, {"id": group["id"]}),
+        (ACTIVITY, {"offer": to_global_id("GroupBuy", offer.id)}),
+    ]:
+        async with subscribe(app, query, variables) as live:
+            assert await refusal(live) == ["NOT_FOUND"]
+
+
+async def refusal(live: Subscription) -> list[str]:
+    """The error codes a refused subscription ends with."""
+    message = await live.message()
+    if message["type"] == "next":  # an execution error, then the end of the stream
+        errors = message["payload"]["errors"]
+        assert message["payload"].get("data") is None
+        await live.completes()
+    else:  # a request error ends the operation by itself
+        assert message["type"] == "error", message
+        errors = message["payload"]
+    return [e["extensions"]["code"] for e in errors]
 
 
 # ---- 4. one offer's activity, and only that offer's ---------------------------

@@ -443,11 +443,14 @@ async def _take_slot(
 
 
 def _require_active(offer: GroupBuy, now: datetime) -> None:
+    """The offer is in its window and its product is on sale (``offer.product`` loaded)."""
     status = offer.status_at(now)
     if status != GroupBuyStatus.ACTIVE:
         raise _refuse(
             ErrorCode.OFFER_NOT_ACTIVE, f"The offer is {status.value.lower()}.", "groupBuyId"
         )
+    if offer.product.status != ProductStatus.ACTIVE:
+        raise _refuse(ErrorCode.OFFER_NOT_ACTIVE, "The product is not on sale.", "groupBuyId")
 
 
 def _new_share_code() -> str:
@@ -465,7 +468,7 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
     now = now_utc()
     try:
         async with in_transaction():
-            offer = await GroupBuy.get(id=offer_id)
+            offer = await GroupBuy.get(id=offer_id).select_related("product")
             _require_active(offer, now)
             group = await Group.create(
                 group_buy_id=offer.id,
@@ -498,7 +501,7 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
     now = now_utc()
     try:
         async with in_transaction():
-            offer = await GroupBuy.get(id=group.group_buy_id)
+            offer = await GroupBuy.get(id=group.group_buy_id).select_related("product")
             _require_active(offer, now)
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
             if await sql.rows(

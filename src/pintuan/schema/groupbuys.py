@@ -231,14 +231,32 @@ def can_read_order(info: Info, order: order_models.Order) -> bool:
     return own or viewer.can_manage(order.merchant_id)
 
 
-async def _group_buy_node(info: Info, pk: int) -> GroupBuy | None:
+async def visible_offer(info: Info, pk: int) -> models.GroupBuy | None:
+    """The offer, unless its product is not on sale and the viewer does not manage it.
+
+    Offers of draft and archived products stay out of sight like the products.
+    """
     offer = await info.context.loaders.group_buy.load(pk)
+    if offer is None:
+        return None
+    if await info.context.loaders.public_product.load(offer.product_id) is not None:
+        return offer
+    return offer if info.context.viewer.can_manage(offer.merchant_id) else None
+
+
+async def _group_buy_node(info: Info, pk: int) -> GroupBuy | None:
+    offer = await visible_offer(info, pk)
     return GroupBuy.of(offer) if offer else None
 
 
+async def _visible_group(info: Info, group: models.Group | None) -> Group | None:
+    if group is None or await visible_offer(info, group.group_buy_id) is None:
+        return None
+    return Group.of(group)
+
+
 async def _group_node(info: Info, pk: int) -> Group | None:
-    group = await info.context.loaders.group.load(pk)
-    return Group.of(group) if group else None
+    return await _visible_group(info, await info.context.loaders.group.load(pk))
 
 
 async def _order_node(info: Info, pk: int) -> Order | None:
@@ -253,7 +271,12 @@ register_node("Order", _order_node)
 
 @strawberry.type
 class GroupBuyQuery:
-    @strawberry.field
+    @strawberry.field(
+        description=(
+            "An offer by ID. Offers (and groups) of products not on sale are seen "
+            "only by the merchant's staff and admins."
+        )
+    )
     async def group_buy(self, info: Info, id: strawberry.ID) -> GroupBuy | None:
         return await _group_buy_node(info, decode_id(id, "GroupBuy"))
 
@@ -304,8 +327,7 @@ async def find_group(info: Info, id: strawberry.ID | None, share_code: str | Non
         raise ApiError("INVALID_ARGUMENTS", "Give exactly one of `id` and `shareCode`.")
     if id is not None:
         return await _group_node(info, decode_id(id, "Group"))
-    found = await groupbuys.group_by_share_code(share_code or "")
-    return Group.of(found) if found else None
+    return await _visible_group(info, await groupbuys.group_by_share_code(share_code or ""))
 
 
 async def user_orders(

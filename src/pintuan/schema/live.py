@@ -16,7 +16,7 @@ from pintuan.resolvers.orders import group_state, now_utc
 from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError
 from pintuan.schema.fanout import watch
-from pintuan.schema.groupbuys import Group, find_group, seconds_left
+from pintuan.schema.groupbuys import Group, find_group, seconds_left, visible_offer
 from pintuan.schema.ids import decode_id
 
 
@@ -149,7 +149,7 @@ class LiveSubscription:
         self, info: Info, group_buy_id: strawberry.ID
     ) -> AsyncGenerator[GroupProgress, None]:
         offer_id = decode_id(group_buy_id, "GroupBuy", "groupBuyId")
-        if await info.context.loaders.group_buy.load(offer_id) is None:
+        if await visible_offer(info, offer_id) is None:
             raise ApiError("NOT_FOUND", "No such group buy.")
         channel = info.context.runtime.progress.offer_channel(offer_id)
         async with watch(info, channel, _change) as feed:
