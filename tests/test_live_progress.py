@@ -120,6 +120,13 @@ async def shoppers(settings: Settings, count: int) -> list[dict[str, str]]:
     return [factories.bearer(await factories.user(), settings) for _ in range(count)]
 
 
+async def open_group(gql: GraphQLClient, settings: Settings, *, size: int) -> dict[str, Any]:
+    """A group on a new offer, started by a leader of its own (as groupStart returned it)."""
+    offer = await factories.offer(group_size=size)
+    group: dict[str, Any] = (await start(gql, (await shoppers(settings, 1))[0], offer.id))["group"]
+    return group
+
+
 async def join_in_turn(
     gql: GraphQLClient, group_id: str, joiners: Sequence[dict[str, str]]
 ) -> None:
@@ -149,9 +156,8 @@ async def wait_for_listener(redis: Redis, channel: str) -> None:
 async def test_snapshot_then_joins_in_order_then_complete_after_filled(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
-    offer = await factories.offer(group_size=3)
-    leader, *joiners = await shoppers(settings, 3)
-    group = (await start(gql, leader, offer.id))["group"]
+    group = await open_group(gql, settings, size=3)
+    joiners = await shoppers(settings, 2)
 
     async with subscribe(app, PROGRESS, {"id": group["id"]}) as live:
         snapshot = await live.event()
@@ -218,9 +224,8 @@ async def test_stale_and_repeated_events_are_not_sent(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
     """A late publisher's older state (or a replay) never reaches a subscriber."""
-    offer = await factories.offer(group_size=3)
-    leader, second = await shoppers(settings, 2)
-    group = (await start(gql, leader, offer.id))["group"]
+    group = await open_group(gql, settings, size=3)
+    (second,) = await shoppers(settings, 1)
     pk = from_global_id(group["id"])[1]
     progress: GroupProgress = app.state.runtime.progress
     mirrored = await progress.read(pk)
@@ -247,8 +252,7 @@ async def test_a_new_subscriber_is_not_misled_by_a_lagging_mirror(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
     """A change whose announcement was lost (a crash between commit and publish)."""
-    offer = await factories.offer(group_size=3)
-    group = (await start(gql, (await shoppers(settings, 1))[0], offer.id))["group"]
+    group = await open_group(gql, settings, size=3)
     pk = from_global_id(group["id"])[1]
     progress: GroupProgress = app.state.runtime.progress
     await Group.filter(id=pk).update(
@@ -269,8 +273,7 @@ async def test_the_change_that_fills_a_group_is_reported_as_filled(
 ) -> None:
     """Two last members pay at once; both announcers read the filled row, and the
     "PAID" one may publish first, making the real "FILLED" a duplicate."""
-    offer = await factories.offer(group_size=3)
-    group = (await start(gql, (await shoppers(settings, 1))[0], offer.id))["group"]
+    group = await open_group(gql, settings, size=3)
     pk = from_global_id(group["id"])[1]
     progress: GroupProgress = app.state.runtime.progress
 
@@ -295,9 +298,8 @@ async def test_the_change_that_fills_a_group_is_reported_as_filled(
 async def test_expired_group_sends_failed_completes_and_refunds_the_paid(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
-    offer = await factories.offer(group_size=3)
-    leader, second = await shoppers(settings, 2)
-    group = (await start(gql, leader, offer.id))["group"]
+    group = await open_group(gql, settings, size=3)
+    (second,) = await shoppers(settings, 1)
     pk = from_global_id(group["id"])[1]
 
     async def join_then_time_out() -> bool:
@@ -334,9 +336,8 @@ async def test_expired_group_sends_failed_completes_and_refunds_the_paid(
 async def test_subscribe_by_share_code(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
-    offer = await factories.offer(group_size=2)
-    leader, second = await shoppers(settings, 2)
-    group = (await start(gql, leader, offer.id))["group"]
+    group = await open_group(gql, settings, size=2)
+    (second,) = await shoppers(settings, 1)
 
     code = f"  {group['shareCode'].lower()} "
     async with subscribe(app, PROGRESS, {"code": code}) as live:
@@ -353,9 +354,8 @@ async def test_subscribe_by_share_code(
 async def test_a_filled_group_gives_its_snapshot_and_completes_at_once(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
-    offer = await factories.offer(group_size=2)
-    leader, second = await shoppers(settings, 2)
-    group = (await start(gql, leader, offer.id))["group"]
+    group = await open_group(gql, settings, size=2)
+    (second,) = await shoppers(settings, 1)
     await join_in_turn(gql, group["id"], [second])
 
     for variables in ({"id": group["id"]}, {"code": group["shareCode"]}):
@@ -556,9 +556,8 @@ async def deliveries_of_one_join(
 
     Signed in, each watcher is a different user.
     """
-    offer = await factories.offer(group_size=3)
-    leader, second = await shoppers(settings, 2)
-    group = (await start(gql, leader, offer.id))["group"]
+    group = await open_group(gql, settings, size=3)
+    (second,) = await shoppers(settings, 1)
     credentials = await shoppers(settings, watchers) if signed_in else [None] * watchers
     async with AsyncExitStack() as stack:
         subs = [
@@ -634,9 +633,8 @@ async def test_watchers_never_see_fields_rendered_for_another_viewer(
 async def test_two_subscriptions_on_one_connection_each_get_their_own_id(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
-    offer = await factories.offer(group_size=3)
-    leader, second = await shoppers(settings, 2)
-    group = (await start(gql, leader, offer.id))["group"]
+    group = await open_group(gql, settings, size=3)
+    (second,) = await shoppers(settings, 1)
     payload = {"query": MEMBERS, "variables": {"id": group["id"]}}
 
     received: dict[str, list[str]] = {"1": [], "2": []}
@@ -662,9 +660,8 @@ async def test_the_legacy_graphql_ws_protocol_still_receives_every_event(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
     """graphql-ws has no operation to push onto; its events go through Strawberry."""
-    offer = await factories.offer(group_size=2)
-    leader, second = await shoppers(settings, 2)
-    group = (await start(gql, leader, offer.id))["group"]
+    group = await open_group(gql, settings, size=2)
+    (second,) = await shoppers(settings, 1)
     transport = ASGIWebSocketTransport(app=app)
     events: list[str] = []
     async with (
@@ -690,9 +687,7 @@ async def test_the_legacy_graphql_ws_protocol_still_receives_every_event(
 async def test_the_last_watcher_leaving_ends_the_channel_subscription(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
-    offer = await factories.offer(group_size=3)
-    (leader,) = await shoppers(settings, 1)
-    group = (await start(gql, leader, offer.id))["group"]
+    group = await open_group(gql, settings, size=3)
     progress: GroupProgress = app.state.runtime.progress
     channel = progress.group_channel(from_global_id(group["id"])[1])
 
@@ -714,9 +709,7 @@ async def test_the_last_watcher_leaving_ends_the_channel_subscription(
 async def test_an_event_that_cannot_be_rendered_reaches_its_watchers_as_an_error(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
-    offer = await factories.offer(group_size=3)
-    (leader,) = await shoppers(settings, 1)
-    group = (await start(gql, leader, offer.id))["group"]
+    group = await open_group(gql, settings, size=3)
     pk = from_global_id(group["id"])[1]
     progress: GroupProgress = app.state.runtime.progress
     mirrored = await progress.read(pk)

@@ -439,7 +439,7 @@ async def _take_slot(
         False,
         now,
     )
-    return orders.state_of_row(slot[0])
+    return GroupState.from_json(slot[0])
 
 
 def _require_active(offer: GroupBuy, now: datetime) -> None:

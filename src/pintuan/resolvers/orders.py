@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from redis.exceptions import RedisError
 from tortoise.exceptions import IntegrityError
@@ -54,27 +53,12 @@ def group_state(group: Group) -> GroupState:
     )
 
 
-# A group's live state, for the RETURNING clause of a statement that changes it.
+# A group's live state under GroupState's own names, for the RETURNING clause of a
+# statement that changes the group: GroupState.from_json reads such a row.
 GROUP_STATE_COLUMNS = (
-    '"id", "group_buy_id", "slots_taken", "paid_count", "size", "status", "expires_at", "version"'
+    '"id" AS "group_id", "group_buy_id", "slots_taken" AS "member_count", "paid_count", '
+    '"size", "status", "expires_at", "version"'
 )
-
-
-def state_of_row(row: dict[str, Any]) -> GroupState:
-    """The state a statement returning GROUP_STATE_COLUMNS left the group in."""
-    expires_at = row["expires_at"]
-    if isinstance(expires_at, str):  # SQLite hands back the text it stored
-        expires_at = datetime.fromisoformat(expires_at)
-    return GroupState(
-        group_id=int(row["id"]),
-        group_buy_id=int(row["group_buy_id"]),
-        member_count=int(row["slots_taken"]),
-        paid_count=int(row["paid_count"]),
-        size=int(row["size"]),
-        status=str(row["status"]),
-        expires_at=expires_at,
-        version=int(row["version"]),
-    )
 
 
 async def publish(runtime: Runtime, event: str, state: GroupState) -> None:
@@ -207,7 +191,7 @@ async def _count_paid_member(order: Order, now: datetime) -> GroupState:
         now,
     )
     await sql.execute('UPDATE "group_member" SET "paid" = $1 WHERE "order_id" = $2', True, order.id)
-    return state_of_row(row)
+    return GroupState.from_json(row)
 
 
 def _filled_by_this(group: GroupState) -> bool:
