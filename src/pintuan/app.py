@@ -22,8 +22,6 @@ from pintuan.access import AccessMiddleware, browser_origin, configured_origins
 from pintuan.auth.viewer import AccessDenied, authenticate
 from pintuan.db import tortoise_config
 from pintuan.gc_policy import tune_for_serving
-from pintuan.live.bus import EventBus
-from pintuan.live.connection import connect
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.live.throttle import SigninThrottle
 from pintuan.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -104,6 +102,22 @@ async def _check_live(request: Request) -> None:
     await request.app.state.redis.ping()
 
 
+@asynccontextmanager
+async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
+    """The expiry scheduler as a task of this process, unless it is left to workers."""
+    if not settings.run_scheduler:
+        yield
+        return
+    runner = ExpiryScheduler(runtime, settings.sweep_interval_seconds)
+    task = asyncio.create_task(runner.run(), name="expiry-scheduler")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
 def create_served_app() -> Starlette:
     """The app ``pintuan serve`` runs in each worker process, tuned for a long life."""
     return create_app(tune_gc=True)
@@ -118,29 +132,21 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
         await Tortoise.init(
             config=tortoise_config(settings.database_url), _enable_global_fallback=True
         )
-        redis = connect(settings)
-        bus = EventBus(redis)
-        app.state.redis = redis
-        app.state.limiter = RateLimiter(redis)
-        app.state.throttle = SigninThrottle(
-            redis, settings.signin_free_failures, settings.signin_max_lockout_seconds
-        )
-        app.state.runtime = Runtime.build(settings, redis, bus)
-        scheduler = None
-        if settings.run_scheduler:
-            runner = ExpiryScheduler(app.state.runtime, settings.sweep_interval_seconds)
-            scheduler = asyncio.create_task(runner.run(), name="expiry-scheduler")
-        if tune_gc:
-            tune_for_serving()
         try:
-            yield
+            async with Runtime.open(settings) as runtime:
+                app.state.runtime = runtime
+                app.state.redis = runtime.redis
+                app.state.limiter = RateLimiter(runtime.redis)
+                app.state.throttle = SigninThrottle(
+                    runtime.redis,
+                    settings.signin_free_failures,
+                    settings.signin_max_lockout_seconds,
+                )
+                async with _scheduled(runtime, settings):
+                    if tune_gc:
+                        tune_for_serving()
+                    yield
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
-                with suppress(asyncio.CancelledError):
-                    await scheduler
-            await bus.aclose()
-            await redis.aclose()
             await Tortoise.close_connections()
 
     graphql = PintuanGraphQL(settings)

@@ -17,8 +17,6 @@ from tortoise.migrations.api import migrate
 
 from pintuan.db import tortoise_config
 from pintuan.demo import seed_demo
-from pintuan.live.bus import EventBus
-from pintuan.live.connection import connect
 from pintuan.logs import logging_config
 from pintuan.models.catalog import Merchant
 from pintuan.resolvers import accounts, merchants
@@ -70,26 +68,13 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _worker(settings: Settings) -> None:
-    async with _database(settings):
-        redis = connect(settings)
-        bus = EventBus(redis)
-        try:
-            runtime = Runtime.build(settings, redis, bus)
-            await ExpiryScheduler(runtime, settings.sweep_interval_seconds).run()
-        finally:
-            await bus.aclose()
-            await redis.aclose()
+    async with _database(settings), Runtime.open(settings) as runtime:
+        await ExpiryScheduler(runtime, settings.sweep_interval_seconds).run()
 
 
 async def _seed(settings: Settings) -> str:
-    async with _database(settings):
-        redis = connect(settings)
-        bus = EventBus(redis)
-        try:
-            return await seed_demo(Runtime.build(settings, redis, bus))
-        finally:
-            await bus.aclose()
-            await redis.aclose()
+    async with _database(settings), Runtime.open(settings) as runtime:
+        return await seed_demo(runtime)
 
 
 async def _create_user(args: argparse.Namespace, settings: Settings) -> str:
