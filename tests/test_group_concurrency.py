@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from pintuan.models.catalog import Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction
+from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -128,3 +129,39 @@ async def test_the_same_request_retried_in_parallel_is_applied_once(
     assert await Order.all().count() == 1
     assert await Group.all().count() == 1
     assert await PaymentTransaction.all().count() == 1
+
+
+UPDATE_TERMS = """mutation($i: GroupBuyUpdateInput!) { groupBuyUpdate(input: $i) {
+  groupBuy { groupSize } userErrors { code } } }"""
+
+
+async def test_terms_never_change_under_groups_opened_at_the_same_moment(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    """A merchant edits an offer just as its first groups open: either the edit is
+    refused (GROUPS_EXIST) or the groups open on the new terms, never on the old."""
+    for _ in range(4):
+        owner = await factories.merchant()
+        offer = await factories.offer(owner, group_size=3, group_price=800, stock=100)
+        merchant = factories.bearer(await factories.user(staff_of=owner), settings)
+        offer_id = to_global_id("GroupBuy", offer.id)
+        edits = [{"id": offer_id, "groupSize": 4 + i % 2, "groupPrice": 700 - i} for i in range(8)]
+        crowd = await shoppers(settings, 9)
+        latecomer = crowd.pop()
+
+        results = await asyncio.gather(
+            *(start(gql, headers, offer.id) for headers in crowd),
+            *(gql(UPDATE_TERMS, {"i": edit}, merchant) for edit in edits),
+        )
+
+        started, edited = results[: len(crowd)], results[len(crowd) :]
+        assert {code for r in started for code in codes(r)} <= {"OFFER_CHANGED"}
+        assert {code for r in edited for code in codes(r["data"]["groupBuyUpdate"])} <= {
+            "GROUPS_EXIST"
+        }
+        assert codes(await start(gql, latecomer, offer.id)) == []  # the offer still sells
+        final = await GroupBuy.get(id=offer.id)
+        sizes = {g.size for g in await Group.filter(group_buy_id=offer.id)}
+        assert sizes == {final.group_size}
+        prices = await Order.filter(group_buy_id=offer.id).values_list("unit_price", flat=True)
+        assert set(prices) == {final.group_price}

@@ -141,37 +141,50 @@ _FIXED_ONCE_GROUPS_EXIST = ("group_price", "group_size", "duration_seconds", "st
 
 
 async def update_offer(offer: GroupBuy, changes: OfferChanges) -> GroupBuy:
-    if offer.cancelled_at is not None:
-        raise DomainError(ErrorCode.ALREADY_CANCELLED, "The offer is cancelled.", "id")
-    has_groups = await Group.exists(group_buy_id=offer.id)
-    if has_groups:
-        for name in _FIXED_ONCE_GROUPS_EXIST:
-            if getattr(changes, name) is not None:
-                camel = "".join(w.capitalize() if i else w for i, w in enumerate(name.split("_")))
-                raise DomainError(
-                    ErrorCode.GROUPS_EXIST, "Groups have formed: this can no longer change.", camel
-                )
-        if changes.ends_at is not None and changes.ends_at < offer.ends_at:
+    """Change what is still safe to change.
+
+    The offer's row stays locked from the check for groups to the update: a
+    group opening meanwhile either commits first (and is seen here) or finds
+    the terms it read gone (see ``_hold_offer_stock``).
+    """
+    async with in_transaction():
+        offer = await GroupBuy.filter(id=offer.id).select_for_update().get()
+        if offer.cancelled_at is not None:
+            raise DomainError(ErrorCode.ALREADY_CANCELLED, "The offer is cancelled.", "id")
+        if await Group.exists(group_buy_id=offer.id):
+            _check_changes_once_groups_exist(offer, changes)
+        given = {name: value for name, value in asdict(changes).items() if value is not None}
+        terms = replace(_terms_of(offer), **given)
+        variant = await Variant.get(id=offer.variant_id)
+        _check_terms(terms, variant, now_utc())
+        if terms.stock_limit < offer.stock_taken:
             raise DomainError(
-                ErrorCode.GROUPS_EXIST,
-                "Groups have formed: the offer may only be extended.",
-                "endsAt",
+                ErrorCode.INVALID,
+                "The stock limit cannot fall below what is already taken.",
+                "stockLimit",
             )
-    given = {name: value for name, value in asdict(changes).items() if value is not None}
-    terms = replace(_terms_of(offer), **given)
-    variant = await Variant.get(id=offer.variant_id)
-    _check_terms(terms, variant, now_utc())
-    values = asdict(terms)
-    changed = await GroupBuy.filter(id=offer.id, stock_taken__lte=terms.stock_limit).update(
-        **values
-    )
-    if not changed:
-        raise DomainError(
-            ErrorCode.INVALID,
-            "The stock limit cannot fall below what is already taken.",
-            "stockLimit",
-        )
+        await GroupBuy.filter(id=offer.id).update(**asdict(terms))
     return await GroupBuy.get(id=offer.id)
+
+
+def _check_changes_once_groups_exist(offer: GroupBuy, changes: OfferChanges) -> None:
+    for name in _FIXED_ONCE_GROUPS_EXIST:
+        if getattr(changes, name) is not None:
+            camel = "".join(w.capitalize() if i else w for i, w in enumerate(name.split("_")))
+            raise DomainError(
+                ErrorCode.GROUPS_EXIST, "Groups have formed: this can no longer change.", camel
+            )
+    if changes.ends_at is not None and changes.ends_at < offer.ends_at:
+        raise DomainError(
+            ErrorCode.GROUPS_EXIST,
+            "Groups have formed: the offer may only be extended.",
+            "endsAt",
+        )
+
+
+def _group_terms(offer: GroupBuy) -> tuple[int, int, int]:
+    """What a group is opened on: its price, its size and its timer."""
+    return offer.group_price, offer.group_size, offer.duration_seconds
 
 
 def _terms_of(offer: GroupBuy) -> OfferTerms:
@@ -318,15 +331,37 @@ async def _hold_allowance(offer: GroupBuy, buyer_id: int, quantity: int) -> None
         )
 
 
-async def _hold_offer_stock(offer: GroupBuy, quantity: int) -> None:
+async def _hold_offer_stock(offer: GroupBuy, quantity: int, now: datetime) -> None:
+    """Take the units from the offer's stock, on the terms ``offer`` was read with.
+
+    The same statement checks that the offer is still open and its group terms
+    unchanged: a merchant's edit committed since the read must not leave a
+    group on terms the offer no longer has (``update_offer`` refuses edits
+    once a group has committed).
+    """
     taken = await sql.execute(
         'UPDATE "group_buy" SET "stock_taken" = "stock_taken" + $1 '
-        'WHERE "id" = $2 AND "stock_taken" <= "stock_limit" - $1',
+        'WHERE "id" = $2 AND "stock_taken" <= "stock_limit" - $1 AND "cancelled_at" IS NULL '
+        'AND "starts_at" <= $3 AND "ends_at" > $3 AND "group_price" = $4 '
+        'AND "group_size" = $5 AND "duration_seconds" = $6',
         quantity,
         offer.id,
+        now,
+        offer.group_price,
+        offer.group_size,
+        offer.duration_seconds,
     )
-    if not taken:
-        raise _refuse(ErrorCode.OUT_OF_STOCK, "The offer has no stock left.", "quantity")
+    if taken:
+        return
+    current = await GroupBuy.get(id=offer.id).select_related("product")
+    _require_active(current, now)
+    if _group_terms(current) != _group_terms(offer):
+        raise _refuse(
+            ErrorCode.OFFER_CHANGED,
+            "The offer's terms changed just now; check them and try again.",
+            "groupBuyId",
+        )
+    raise _refuse(ErrorCode.OUT_OF_STOCK, "The offer has no stock left.", "quantity")
 
 
 async def _hold_variant_stock(variant_id: int, quantity: int) -> None:
@@ -427,7 +462,7 @@ async def _take_slot(
         if fresh.status != GroupStatus.OPEN or fresh.expires_at <= now:
             raise _refuse(ErrorCode.GROUP_CLOSED, "This group is no longer open.", "groupId")
         raise _refuse(ErrorCode.GROUP_FULL, "This group is full.", "groupId")
-    await _hold_offer_stock(offer, order.quantity)
+    await _hold_offer_stock(offer, order.quantity, now)
     await _hold_variant_stock(offer.variant_id, order.quantity)
     await sql.execute(
         'INSERT INTO "group_member" ("group_id", "user_id", "order_id", "is_leader", "paid", '
