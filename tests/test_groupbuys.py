@@ -14,7 +14,7 @@ from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
-from tests.groupbuy_ops import buy, codes, join, start
+from tests.groupbuy_ops import START, buy, codes, join, key, start
 
 
 async def shopper(settings: Settings) -> dict[str, str]:
@@ -190,6 +190,29 @@ async def test_offers_of_products_taken_off_sale_refuse_buyers_and_hide_from_the
 
     await Product.filter(id=offer.product_id).update(status=ProductStatus.ACTIVE)
     assert codes(await join(gql, await shopper(settings), group["id"])) == []
+
+
+async def test_malformed_purchase_inputs_are_refused_with_the_field_at_fault(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+    buyer = await shopper(settings)
+    before = await holdings()
+    ok = {"groupBuyId": to_global_id("GroupBuy", offer.id), "quantity": 1}
+    cases = [
+        ({"quantity": 0}, "INVALID_QUANTITY", "quantity"),
+        ({"quantity": 1001}, "INVALID_QUANTITY", "quantity"),
+        ({"idempotencyKey": ""}, "INVALID", "idempotencyKey"),
+        ({"idempotencyKey": "k" * 101}, "INVALID", "idempotencyKey"),
+        ({"paymentToken": ""}, "INVALID", "paymentToken"),
+        ({"paymentToken": "t" * 256}, "INVALID", "paymentToken"),
+    ]
+    for change, code, field in cases:
+        sent = ok | {"idempotencyKey": key(), "paymentToken": "tok_visa"} | change
+        body = await gql(START, {"i": sent}, buyer)
+        [error] = body["data"]["groupStart"]["userErrors"]
+        assert (error["code"], error["field"]) == (code, field), change
+    assert await holdings() == before
 
 
 async def test_out_of_stock_and_group_full(gql: GraphQLClient, settings: Settings) -> None:

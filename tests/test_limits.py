@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from pintuan.models.orders import Order
+from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
 
@@ -84,3 +86,30 @@ async def test_chunked_body_without_length_is_limited(http: httpx.AsyncClient) -
         "/graphql", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+
+
+async def test_text_with_a_nul_character_is_refused_before_anything_runs(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    """PostgreSQL cannot store NUL: refused alike on every backend, nothing written."""
+    shopper = factories.bearer(await factories.user(), settings)
+    join = """mutation($i: GroupJoinInput!) { groupJoin(input: $i) { userErrors { code } } }"""
+    sent = {
+        "as a variable": await gql(
+            join,
+            {"i": {"shareCode": "AB\x00CD", "idempotencyKey": "k", "paymentToken": "t"}},
+            shopper,
+        ),
+        "inside an input object": await gql(
+            "query($f: ProductFilter) { products(filter: $f) { totalCount } }",
+            {"f": {"search": "tea\x00"}},
+        ),
+        "as a literal": await gql('{ group(shareCode: "AB\\u0000CD") { id } }'),
+    }
+    for how, body in sent.items():
+        assert body.get("data") is None, how
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TEXT"], how
+    assert await Order.all().count() == 0
+
+    fine = await gql('{ group(shareCode: "AB\\u0001CD") { id } }')
+    assert fine == {"data": {"group": None}}

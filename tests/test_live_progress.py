@@ -378,6 +378,7 @@ async def test_a_filled_group_gives_its_snapshot_and_completes_at_once(
         (PROGRESS, {"id": to_global_id("Group", 987654)}, "NOT_FOUND"),
         (PROGRESS, {"code": "NOSUCHCD"}, "NOT_FOUND"),
         (PROGRESS, {}, "INVALID_ARGUMENTS"),
+        (PROGRESS, {"code": "AB\x00CD"}, "INVALID_TEXT"),
         (ACTIVITY, {"offer": to_global_id("GroupBuy", 987654)}, "NOT_FOUND"),
     ],
 )

@@ -41,6 +41,7 @@ MAX_GROUP_SIZE = 1000
 MIN_DURATION = 60
 MAX_DURATION = 7 * 24 * 3600
 MAX_QUANTITY = 1000
+MAX_PAYMENT_TOKEN = 255  # gateways' card tokens are far shorter
 SHARE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 ALREADY_MEMBER = "You are already in this group."
 
@@ -392,13 +393,21 @@ class PurchaseRequest:
     def check(self) -> None:
         if not 1 <= self.quantity <= MAX_QUANTITY:
             raise DomainError(
-                ErrorCode.INVALID_QUANTITY, "Quantity must be at least 1.", "quantity"
+                ErrorCode.INVALID_QUANTITY,
+                f"Quantity must be from 1 to {MAX_QUANTITY}.",
+                "quantity",
             )
         if not 1 <= len(self.idempotency_key) <= 100:
             raise DomainError(
                 ErrorCode.INVALID,
                 "Give an idempotency key of 1 to 100 characters.",
                 "idempotencyKey",
+            )
+        if not 1 <= len(self.payment_token) <= MAX_PAYMENT_TOKEN:
+            raise DomainError(
+                ErrorCode.INVALID,
+                f"Give a payment token of 1 to {MAX_PAYMENT_TOKEN} characters.",
+                "paymentToken",
             )
 
     def fingerprint(self, action: str, target: int) -> str:
