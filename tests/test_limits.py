@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from pintuan.models.orders import Order
+from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -113,3 +114,40 @@ async def test_text_with_a_nul_character_is_refused_before_anything_runs(
 
     fine = await gql('{ group(shareCode: "AB\\u0001CD") { id } }')
     assert fine == {"data": {"group": None}}
+
+
+async def test_lookups_by_text_longer_than_any_stored_find_nothing(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    """The ORM refuses even to look up a value longer than its column: such
+    lookups answer as for any unknown value, instead of failing."""
+    long = "x" * 300
+    admin = factories.bearer(await factories.user(admin=True), settings)
+    shop = await factories.merchant()
+    shopper = factories.bearer(await factories.user(), settings)
+
+    reads = await gql(
+        """query($h: String!) { merchant(handle: $h) { id } product(handle: $h) { id }
+        group(shareCode: $h) { id } }""",
+        {"h": long},
+    )
+    signin = await gql(
+        """mutation($i: TokenCreateInput!) { tokenCreate(input: $i) { userErrors { code } } }""",
+        {"i": {"email": f"{long}@example.com", "password": "password123"}},
+    )
+    staff = await gql(
+        """mutation($i: MerchantStaffAddInput!) { merchantStaffAdd(input: $i) {
+        userErrors { code } } }""",
+        {"i": {"merchantId": to_global_id("Merchant", shop.id), "email": long}},
+        admin,
+    )
+    join = await gql(
+        """mutation($i: GroupJoinInput!) { groupJoin(input: $i) { userErrors { code } } }""",
+        {"i": {"shareCode": long, "idempotencyKey": "k", "paymentToken": "t"}},
+        shopper,
+    )
+
+    assert reads == {"data": {"merchant": None, "product": None, "group": None}}
+    assert signin["data"]["tokenCreate"]["userErrors"] == [{"code": "INVALID_CREDENTIALS"}]
+    assert staff["data"]["merchantStaffAdd"]["userErrors"] == [{"code": "NOT_FOUND"}]
+    assert join["data"]["groupJoin"]["userErrors"] == [{"code": "NOT_FOUND"}]

@@ -159,9 +159,17 @@ async def test_a_payment_after_the_window_is_refunded(
     assert (await Group.get()).slots_taken == 0
 
 
-async def test_malformed_events_are_refused(client: httpx.AsyncClient) -> None:
-    for event in ({"type": "payment.succeeded"}, {"id": "e", "type": "x", "orderId": "nope"}):
-        assert (await deliver(client, event)).status_code == 400
+async def test_malformed_events_are_refused(client: httpx.AsyncClient, settings: Settings) -> None:
+    order_id = (await pending_group(client, settings))["order"]["id"]
+    for event in (
+        {"type": "payment.succeeded"},
+        {"id": "e", "type": "x", "orderId": "nope"},
+        succeeded(order_id, event_id="e" * 101),  # longer than any id we can record
+        succeeded(order_id) | {"reference": "r" * 101},
+        succeeded(order_id) | {"type": "payment." + "x" * 30},
+    ):
+        assert (await deliver(client, event)).status_code == 400, event
+    assert (await Order.get()).status == OrderStatus.PENDING_PAYMENT
     body = b"not json"
     response = await client.post(
         "/webhooks/payments",

@@ -8,9 +8,11 @@ import logging
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from pintuan.models.orders import PaymentEvent, PaymentTransaction
 from pintuan.payments import webhook_signature_valid
 from pintuan.resolvers import payments
 from pintuan.resolvers.runtime import Runtime
+from pintuan.resolvers.validation import storable
 from pintuan.schema.errors import ApiError
 from pintuan.schema.ids import from_global_id
 from pintuan.settings import Settings
@@ -30,6 +32,14 @@ def _order_pk(raw: object) -> int | None:
     return pk if type_name == "Order" else None
 
 
+def _storable(event_id: str, kind: str, reference: str) -> bool:
+    return (
+        storable(PaymentEvent, "event_id", event_id)
+        and storable(PaymentEvent, "kind", kind)
+        and storable(PaymentTransaction, "reference", reference)
+    )
+
+
 async def payment_webhook(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     runtime: Runtime = request.app.state.runtime
@@ -44,7 +54,7 @@ async def payment_webhook(request: Request) -> Response:
     except (ValueError, KeyError, TypeError):
         return JSONResponse({"error": "malformed event"}, status_code=400)
     order_id = _order_pk(event.get("orderId"))
-    if order_id is None or not event_id:
+    if order_id is None or not event_id or not _storable(event_id, kind, reference):
         return JSONResponse({"error": "malformed event"}, status_code=400)
     outcome = await payments.handle_event(event_id, kind, order_id, reference, runtime)
     log.info("payment event %s (%s) for order %s: %s", event_id, kind, order_id, outcome)

@@ -132,7 +132,7 @@ async def sign_in(
             ErrorCode.TOO_MANY_ATTEMPTS,
             f"Too many failed sign-ins; try again in {wait} seconds.",
         )
-    user = await User.get_or_none(email=normalised)
+    user = await user_by_email(normalised)
     if not await verify_password(user.password_hash if user else None, password) or user is None:
         await throttle.failed(*subjects)
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The email or password is wrong.")
@@ -174,7 +174,10 @@ async def revoke(token: str) -> None:
 
 
 async def user_by_email(email: str) -> User | None:
-    return await User.get_or_none(email=normalise_email(email))
+    normalised = normalise_email(email)
+    if not validation.storable(User, "email", normalised):
+        return None
+    return await User.get_or_none(email=normalised)
 
 
 async def staff_merchant_ids(user_id: int) -> frozenset[int]:

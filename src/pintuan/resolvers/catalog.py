@@ -18,6 +18,7 @@ from pintuan.resolvers.pagination import (
     parse_int,
     parse_str,
 )
+from pintuan.resolvers.validation import storable
 
 MAX_SEARCH_LENGTH = 200
 MAX_TAG_LENGTH = 64
@@ -92,10 +93,14 @@ def public_products(flt: ProductFilter) -> QuerySet[Product]:
 
 
 async def public_product_by_handle(handle: str) -> Product | None:
+    if not storable(Product, "handle", handle):
+        return None
     return await Product.get_or_none(handle=handle, status=ProductStatus.ACTIVE)
 
 
 async def merchant_by_handle(handle: str) -> Merchant | None:
+    if not storable(Merchant, "handle", handle):
+        return None
     return await Merchant.get_or_none(handle=handle)
 
 

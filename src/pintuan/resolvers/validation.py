@@ -5,9 +5,18 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from tortoise.models import Model
+
 from pintuan.resolvers.errors import DomainError
 
 HANDLE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+def storable(model: type[Model], field: str, value: str) -> bool:
+    """Whether ``value`` fits the column: a longer one names no row, and the ORM
+    would refuse even to look it up (PostgreSQL would refuse to store it)."""
+    max_length: int = model._meta.fields_map[field].max_length  # type: ignore[attr-defined]
+    return len(value) <= max_length
 
 
 def text(value: str, field: str, *, min_length: int = 1, max_length: int) -> str:
