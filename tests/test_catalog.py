@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -159,6 +161,22 @@ async def test_cursor_from_another_ordering_is_refused(gql: GraphQLClient) -> No
     refused = await gql(PAGE, {"first": 1, "after": cursor, "sort": "TITLE"})
 
     assert refused["errors"][0]["extensions"]["code"] == "INVALID_CURSOR"
+
+
+async def test_forged_cursors_are_refused_not_run(gql: GraphQLClient) -> None:
+    """Cursors are opaque but not secret: a client may send any JSON inside one."""
+    await factories.product(await factories.merchant())
+    forged = {
+        "PRICE_ASC": [[2**63, 1], [-(2**31) - 1, 1], [100, 2**40]],
+        "TITLE": [["tea\x00", 1], ["tea", 2**31]],
+    }
+    for sort, keys in forged.items():
+        for key in keys:
+            raw = json.dumps([sort, key]).encode()
+            cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            body = await gql(PAGE, {"first": 1, "after": cursor, "sort": sort})
+            assert body["data"] is None, key
+            assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR", (key, body)
 
 
 async def test_product_by_id_or_handle_with_relations(gql: GraphQLClient) -> None:

@@ -57,15 +57,23 @@ def parse_datetime(value: Any) -> datetime:
     return parsed
 
 
+# Sort keys are 32-bit columns (ids, prices, counts); a forged cursor may hold anything.
+INT32 = range(-(2**31), 2**31)
+
+
 def parse_int(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError("expected an integer")
+    if value not in INT32:
+        raise ValueError("integer out of range")
     return value
 
 
 def parse_str(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a string")
+    if "\x00" in value:
+        raise ValueError("text holds a NUL character")
     return value
 
 
