@@ -215,6 +215,28 @@ async def test_malformed_purchase_inputs_are_refused_with_the_field_at_fault(
     assert await holdings() == before
 
 
+async def test_an_order_may_not_total_more_than_amounts_can_hold(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    """Amounts are 32-bit minor units: a costly item times a large quantity is refused
+    up front, never left half-paid by a ledger that cannot record it."""
+    top = 2**31 - 1
+    offer = await factories.offer(
+        group_price=top // 2, solo_price=top, stock=10, stock_limit=10, per_user_limit=5
+    )
+    buyer = await shopper(settings)
+    before = await holdings()
+
+    too_much_together = await start(gql, buyer, offer.id, quantity=3)
+    too_much_alone = await buy(gql, buyer, offer.variant_id, quantity=2)
+
+    assert codes(too_much_together) == codes(too_much_alone) == ["INVALID_QUANTITY"]
+    assert await holdings() == before
+    most = await start(gql, buyer, offer.id, quantity=2)
+    assert most["userErrors"] == []
+    assert most["order"]["total"]["amount"] == 2 * (top // 2)
+
+
 async def test_out_of_stock_and_group_full(gql: GraphQLClient, settings: Settings) -> None:
     offer = await factories.offer(group_size=2, stock=3, stock_limit=3, per_user_limit=3)
     started = await start(gql, await shopper(settings), offer.id, quantity=2)

@@ -42,6 +42,7 @@ MAX_GROUP_SIZE = 1000
 MIN_DURATION = 60
 MAX_DURATION = 7 * 24 * 3600
 MAX_QUANTITY = 1000
+MAX_ORDER_TOTAL = 2**31 - 1
 MAX_PAYMENT_TOKEN = 255  # gateways' card tokens are far shorter
 SHARE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 ALREADY_MEMBER = "You are already in this group."
@@ -433,6 +434,7 @@ async def _claim_order(
     A parallel retry of the same request then stops at the idempotency key's
     unique index while holding no other lock, so it can never deadlock.
     """
+    _check_total(offer.group_price, request.quantity)
     return await Order.create(
         buyer_id=request.buyer_id,
         merchant_id=offer.merchant_id,
@@ -488,6 +490,16 @@ async def _take_slot(
         now,
     )
     return GroupState.from_json(slot[0])
+
+
+def _check_total(unit_price: int, quantity: int) -> None:
+    """Amounts are 32-bit integers of minor units, in the API and in the ledger."""
+    if unit_price * quantity > MAX_ORDER_TOTAL:
+        raise _refuse(
+            ErrorCode.INVALID_QUANTITY,
+            f"One order may total at most {MAX_ORDER_TOTAL} minor units; buy fewer.",
+            "quantity",
+        )
 
 
 def _require_active(offer: GroupBuy, now: datetime) -> None:
@@ -583,6 +595,7 @@ async def buy_alone(variant_id: int, request: PurchaseRequest, runtime: Runtime)
             variant = await Variant.get_or_none(id=variant_id).select_related("product")
             if variant is None or variant.product.status != ProductStatus.ACTIVE:
                 raise _refuse(ErrorCode.NOT_FOUND, "No such variant on sale.", "variantId")
+            _check_total(variant.price_amount, request.quantity)
             order = await Order.create(
                 buyer_id=request.buyer_id,
                 merchant_id=variant.product.merchant_id,
