@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pintuan.models.catalog import Product, ProductTag, Variant
+from pintuan.models.catalog import Merchant, Product, ProductTag, Variant
+from pintuan.resolvers.catalog_admin import MAX_STOCK
 from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
@@ -235,22 +236,18 @@ async def test_archiving_hides_the_product(
     assert (await gql('{ product(handle: "a") { id } }'))["data"]["product"] is None
 
 
+async def staffed_variant(stock: int, reserved: int = 0) -> Variant:
+    """A variant of the ``staff`` fixture's own shop."""
+    shop = await Merchant.get(handle="shop")
+    product = await factories.product(shop, prices=(100,), stock=stock, reserved=reserved)
+    return await Variant.get(product_id=product.id)
+
+
 async def test_stock_never_falls_below_reserved_under_concurrent_adjustments(
     gql: GraphQLClient, staff: tuple[str, dict[str, str]]
 ) -> None:
-    merchant_id, headers = staff
-    shop_id = int(
-        (merchant_id and (await Product.all().count())) or 0
-    )  # placeholder to keep ids stable
-    del shop_id
-    product = await factories.product(
-        await factories.merchant(), prices=(100,), stock=30, reserved=10
-    )
-    variant = await Variant.get(product_id=product.id)
-    from pintuan.models.accounts import MerchantStaff, User
-
-    staff_user = await User.get(staff_of__merchant__handle="shop")
-    await MerchantStaff.create(merchant_id=product.merchant_id, user=staff_user)
+    _, headers = staff
+    variant = await staffed_variant(stock=30, reserved=10)
     variables = {"i": {"variantId": to_global_id("Variant", variant.id), "delta": -3}}
 
     results = await asyncio.gather(*(gql(ADJUST, variables, headers) for _ in range(12)))
@@ -263,6 +260,28 @@ async def test_stock_never_falls_below_reserved_under_concurrent_adjustments(
         "INSUFFICIENT_STOCK"
     }
     assert (variant.stock_on_hand, variant.stock_reserved) == (12, 10)
+
+
+async def test_stock_adjustments_stay_within_what_a_variant_may_hold(
+    gql: GraphQLClient, staff: tuple[str, dict[str, str]]
+) -> None:
+    _, headers = staff
+    variant = await staffed_variant(stock=10)
+    variant_id = to_global_id("Variant", variant.id)
+
+    results = {
+        delta: (await gql(ADJUST, {"i": {"variantId": variant_id, "delta": delta}}, headers))[
+            "data"
+        ]["stockAdjust"]
+        for delta in (0, MAX_STOCK + 1, -(MAX_STOCK + 1), MAX_STOCK - 9, MAX_STOCK - 10)
+    }
+
+    for delta in (0, MAX_STOCK + 1, -(MAX_STOCK + 1), MAX_STOCK - 9):
+        [error] = results[delta]["userErrors"]
+        assert (error["code"], error["field"]) == ("INVALID", "delta"), delta
+    assert results[MAX_STOCK - 10]["userErrors"] == []
+    await variant.refresh_from_db()
+    assert variant.stock_on_hand == MAX_STOCK
 
 
 async def test_an_admin_creating_for_a_missing_merchant_gets_not_found(

@@ -231,13 +231,20 @@ async def update_variant(variant: Variant, changes: VariantChanges) -> Variant:
 
 
 async def adjust_stock(variant_id: int, delta: int) -> Variant:
-    """Add or remove stock on hand; never below what is reserved. Safe under concurrency."""
+    """Add or remove stock on hand; never below what is reserved nor above MAX_STOCK
+    (repeated additions would otherwise overflow the column). Safe under concurrency."""
     if delta == 0 or abs(delta) > MAX_STOCK:
-        raise DomainError(ErrorCode.INVALID, "The change must be a non-zero amount.", "delta")
+        raise DomainError(
+            ErrorCode.INVALID, f"Change stock by 1 to {MAX_STOCK} either way.", "delta"
+        )
     query = Variant.filter(id=variant_id)
     if delta < 0:
         query = query.filter(stock_on_hand__gte=F("stock_reserved") - delta)
+    else:
+        query = query.filter(stock_on_hand__lte=MAX_STOCK - delta)
     changed = await query.update(stock_on_hand=F("stock_on_hand") + delta)
+    if changed != 1 and delta > 0:
+        raise DomainError(ErrorCode.INVALID, f"Stock on hand may be at most {MAX_STOCK}.", "delta")
     if changed != 1:
         raise DomainError(
             ErrorCode.INSUFFICIENT_STOCK,
