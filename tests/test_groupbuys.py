@@ -390,3 +390,40 @@ async def test_a_product_lists_its_offers(gql: GraphQLClient) -> None:
     offers = body["data"]["product"]["groupBuys"]
     assert offers["totalCount"] == 1
     assert offers["edges"] == [{"node": {"id": to_global_id("GroupBuy", offer.id), "groupSize": 3}}]
+
+
+MERCHANT_ORDERS = """query($m: ID!, $status: OrderStatus, $after: String) {
+  merchantOrders(merchantId: $m, status: $status, first: 2, after: $after) {
+    edges { node { id status group { status } } } pageInfo { hasNextPage endCursor } } }"""
+
+
+async def test_merchant_staff_list_their_own_orders_newest_first(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    owner, other = await factories.merchant(), await factories.merchant()
+    offer = await factories.offer(owner, group_size=2)
+    group = (await start(gql, await shopper(settings), offer.id))["group"]
+    await join(gql, await shopper(settings), group["id"])
+    declined = await start(gql, await shopper(settings), offer.id, token="tok_decline")
+    await start(gql, await shopper(settings), (await factories.offer(other)).id)
+    mine = {"m": to_global_id("Merchant", owner.id)}
+    staff = factories.bearer(await factories.user(staff_of=owner), settings)
+
+    first = (await gql(MERCHANT_ORDERS, mine, staff))["data"]["merchantOrders"]
+    rest = (await gql(MERCHANT_ORDERS, mine | {"after": first["pageInfo"]["endCursor"]}, staff))[
+        "data"
+    ]["merchantOrders"]
+    paid = (await gql(MERCHANT_ORDERS, mine | {"status": "PAID"}, staff))["data"]["merchantOrders"]
+
+    listed = [edge["node"] for edge in first["edges"] + rest["edges"]]
+    assert [node["status"] for node in listed] == ["CANCELLED", "PAID", "PAID"]
+    assert listed[0]["id"] == declined["order"]["id"]
+    assert [node["group"]["status"] for node in listed[1:]] == ["FILLED", "FILLED"]
+    assert (first["pageInfo"]["hasNextPage"], rest["pageInfo"]["hasNextPage"]) == (True, False)
+    assert [edge["node"]["status"] for edge in paid["edges"]] == ["PAID", "PAID"]
+
+    outsider = factories.bearer(await factories.user(staff_of=other), settings)
+    for headers, code in (({}, "UNAUTHENTICATED"), (outsider, "FORBIDDEN")):
+        refused = await gql(MERCHANT_ORDERS, mine, headers)
+        assert refused["data"] is None
+        assert refused["errors"][0]["extensions"]["code"] == code

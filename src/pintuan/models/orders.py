@@ -71,7 +71,12 @@ class Order(Model):
     class Meta:
         table = "customer_order"
         unique_together = (("buyer", "idempotency_key"),)
-        indexes = (("buyer_id", "id"), ("status", "payment_due_at"), ("group_id", "status"))
+        indexes = (
+            ("buyer_id", "id"),
+            ("merchant_id", "id"),
+            ("status", "payment_due_at"),
+            ("group_id", "status"),
+        )
 
     @property
     def total(self) -> int:

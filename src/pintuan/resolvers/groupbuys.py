@@ -263,6 +263,11 @@ def orders_of_user(user_id: int) -> QuerySet[Order]:
     return Order.filter(buyer_id=user_id)
 
 
+def orders_of_merchant(merchant_id: int, status: OrderStatus | None) -> QuerySet[Order]:
+    query = Order.filter(merchant_id=merchant_id)
+    return query.filter(status=status) if status is not None else query
+
+
 async def filled_count(offer_ids: Sequence[int]) -> list[int]:
     filled = Group.filter(group_buy_id__in=list(offer_ids), status=GroupStatus.FILLED)
     counts = Counter(cast(list[int], await filled.values_list("group_buy_id", flat=True)))

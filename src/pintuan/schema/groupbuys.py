@@ -337,6 +337,15 @@ async def user_orders(
     return await paginate(info, query, groupbuys.NEWEST_FIRST, "ORDERS", Order.of, first, after)
 
 
+async def merchant_orders(
+    info: Info, merchant_id: int, status: OrderStatus | None, first: int | None, after: str | None
+) -> Connection[Order]:
+    query = groupbuys.orders_of_merchant(merchant_id, status)
+    return await paginate(
+        info, query, groupbuys.NEWEST_FIRST, "MERCHANT_ORDERS", Order.of, first, after
+    )
+
+
 async def user_groups(
     info: Info, user_id: int, status: GroupStatus | None, first: int | None, after: str | None
 ) -> Connection[Group]:

@@ -9,14 +9,17 @@ import strawberry
 from pintuan.models import accounts as account_models
 from pintuan.models.accounts import ApiKeyKind
 from pintuan.models.catalog import Merchant as MerchantModel
+from pintuan.models.orders import OrderStatus
 from pintuan.resolvers import accounts, apikeys, merchants
 from pintuan.resolvers.errors import DomainError, ErrorCode
 from pintuan.schema.accounts import User
 from pintuan.schema.catalog import Merchant
 from pintuan.schema.context import Info
 from pintuan.schema.errors import UserError, user_errors
+from pintuan.schema.groupbuys import Order, merchant_orders
 from pintuan.schema.ids import decode_id, to_global_id
 from pintuan.schema.node import Node
+from pintuan.schema.pagination import Connection
 from pintuan.schema.permissions import Admin, MerchantActor, SignedIn, allow, require_merchant
 
 strawberry.enum(
@@ -178,3 +181,20 @@ class MerchantAdminQuery:
         pk = decode_id(merchant_id, "Merchant", "merchantId")
         require_merchant(info, pk)
         return [ApiKey.of(k) for k in await apikeys.keys_of_merchant(pk)]
+
+    @strawberry.field(
+        extensions=allow(MerchantActor()),
+        description="A merchant's orders, newest first. A group order is ready to fulfil "
+        "once its group is FILLED; until then it may still be refunded.",
+    )
+    async def merchant_orders(
+        self,
+        info: Info,
+        merchant_id: strawberry.ID,
+        status: OrderStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Order]:
+        pk = decode_id(merchant_id, "Merchant", "merchantId")
+        require_merchant(info, pk)
+        return await merchant_orders(info, pk, status, first, after)
