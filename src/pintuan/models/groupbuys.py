@@ -97,10 +97,17 @@ class Group(Model):
     expires_at = fields.DatetimeField()
     filled_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
+    # Set once a failed or cancelled group has no paid or pending order left, so
+    # the sweep looks only at groups still owing money, not at all of history.
+    settled_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "buy_group"
-        indexes = (("group_buy_id", "status", "expires_at"), ("status", "expires_at"))
+        indexes = (
+            ("group_buy_id", "status", "expires_at"),
+            ("status", "expires_at"),
+            ("status", "settled_at"),
+        )
 
 
 class GroupMember(Model):

@@ -85,7 +85,11 @@ class Order(Model):
 
 class PaymentTransaction(Model):
     # At most one charge and one refund per order: the unique pair is the last
-    # guard against paying or refunding twice, whatever the callers do.
+    # guard against paying or refunding twice, whatever the callers do. A refund
+    # row is written with the order's move to REFUNDED, its reference empty
+    # until the gateway has returned the money: an empty one is owed. (Not
+    # NULL: making the column nullable would rebuild the table on SQLite, and
+    # Tortoise's rebuild drops the unique pair.)
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
         "pintuan.Order", related_name="transactions", on_delete=fields.RESTRICT
@@ -101,6 +105,7 @@ class PaymentTransaction(Model):
     class Meta:
         table = "payment_transaction"
         unique_together = (("order", "kind"),)
+        indexes = (("kind", "reference"),)
 
 
 class PaymentEvent(Model):

@@ -688,11 +688,11 @@ async def sweep(runtime: Runtime) -> int:
     ):
         done += await expire_group(int(group_id), runtime)  # type: ignore[call-overload]
     reasons = {GroupStatus.FAILED: "GROUP_FAILED", GroupStatus.CANCELLED: "OFFER_CANCELLED"}
-    unsettled = await Order.filter(
-        group__status__in=list(reasons), status__in=[OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]
-    ).values_list("group_id", "group__status")
-    for group_id, status in set(unsettled):
-        await orders.settle_group_orders(group_id, runtime, reasons[status])
+    unsettled = await Group.filter(status__in=list(reasons), settled_at=None).values_list(
+        "id", "status"
+    )
+    for group_id, status in unsettled:
+        await orders.settle_group_orders(group_id, runtime, reasons[GroupStatus(status)])
         done += 1
     for order in await orders.refunds_owed():
         await orders.issue_refund(order, runtime)

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Subquery
 from tortoise.transactions import in_transaction
 
@@ -94,8 +92,16 @@ async def _release_offer_stock(order: Order) -> None:
         )
 
 
+# The reference of a refund recorded but not yet returned by the gateway.
+OWED = ""
+
+
 async def record_money(order: Order, kind: TransactionKind, gateway: str, reference: str) -> None:
-    """One row per order and kind: the database refuses a second charge or refund."""
+    """One row per order and kind: the database refuses a second charge or refund.
+
+    A refund is recorded as OWED in the transaction that moves the order to
+    REFUNDED; ``issue_refund`` then asks the gateway and notes its reference.
+    """
     await sql.execute(
         'INSERT INTO "payment_transaction" ("order_id", "kind", "amount", "currency", "gateway", '
         '"reference", "created_at") VALUES ($1, $2, $3, $4, $5, $6, $7)',
@@ -133,6 +139,7 @@ async def take_charge(order: Order, reference: str, runtime: Runtime) -> Settled
             await record_money(
                 settled.order, TransactionKind.CHARGE, runtime.gateway.name, reference
             )
+            await record_money(settled.order, TransactionKind.REFUND, runtime.gateway.name, OWED)
     if not refunded:
         return settled
     await issue_refund(settled.order, runtime)
@@ -232,29 +239,56 @@ async def refund_paid(order_id: int, runtime: Runtime) -> Settled:
             await Variant.filter(id=order.variant_id).update(
                 stock_on_hand=F("stock_on_hand") + order.quantity
             )
+            await record_money(order, TransactionKind.REFUND, runtime.gateway.name, OWED)
     if changed:
         await issue_refund(order, runtime)
     return Settled(order, bool(changed))
 
 
 async def issue_refund(order: Order, runtime: Runtime) -> None:
-    """Ask the gateway (idempotent per order) and record it; the unique row stops a second."""
-    if await PaymentTransaction.exists(order_id=order.id, kind=TransactionKind.REFUND):
+    """Return the money of a refund recorded as owed, and note the gateway's reference.
+
+    The gateway is idempotent per order, so a sweep that finds the refund owed
+    while its first caller is still waiting on the gateway refunds nothing twice.
+    """
+    if not await PaymentTransaction.exists(
+        order_id=order.id, kind=TransactionKind.REFUND, reference=OWED
+    ):
         return
     reference = await runtime.gateway.refund(order.id, order.total, order.currency)
-    with suppress(IntegrityError):  # a concurrent caller recorded it first
-        await record_money(order, TransactionKind.REFUND, runtime.gateway.name, reference)
+    await sql.execute(
+        'UPDATE "payment_transaction" SET "reference" = $1 '
+        'WHERE "order_id" = $2 AND "kind" = $3 AND "reference" = $4',
+        reference,
+        order.id,
+        TransactionKind.REFUND.value,
+        OWED,
+    )
 
 
 async def refunds_owed() -> Sequence[Order]:
-    """Orders marked refunded whose refund never reached the gateway (a crash in between)."""
-    refunded = PaymentTransaction.filter(kind=TransactionKind.REFUND).values("order_id")
-    return await Order.filter(status=OrderStatus.REFUNDED).exclude(id__in=Subquery(refunded))
+    """Orders whose recorded refund never reached the gateway (a crash in between)."""
+    owed = PaymentTransaction.filter(kind=TransactionKind.REFUND, reference=OWED)
+    return await Order.filter(id__in=Subquery(owed.values("order_id")))
 
 
 async def settle_group_orders(group_id: int, runtime: Runtime, reason: str) -> None:
-    """After a group failed or was cancelled: refund the paid, cancel the pending."""
+    """After a group failed or was cancelled: refund the paid, cancel the pending.
+
+    The group counts as settled only when none of its orders is left paid or
+    pending, checked in the same statement: a payment landing while this runs
+    keeps the group on the sweep's list.
+    """
     for order in await Order.filter(group_id=group_id, status=OrderStatus.PAID):
         await refund_paid(order.id, runtime)
     for order in await Order.filter(group_id=group_id, status=OrderStatus.PENDING_PAYMENT):
         await cancel_pending(order.id, reason)
+    await sql.execute(
+        'UPDATE "buy_group" SET "settled_at" = $1 WHERE "id" = $2 AND "settled_at" IS NULL '
+        'AND NOT EXISTS (SELECT 1 FROM "customer_order" '
+        'WHERE "group_id" = $2 AND "status" IN ($3, $4))',
+        now_utc(),
+        group_id,
+        OrderStatus.PAID.value,
+        OrderStatus.PENDING_PAYMENT.value,
+    )
