@@ -31,7 +31,8 @@ class PaymentGateway(Protocol):
         ...
 
     async def refund(self, order_id: int, amount: int, currency: str) -> str:
-        """Return the money; must be idempotent per order. Returns the refund reference."""
+        """Return the money; must be idempotent per order. Returns the refund reference,
+        never empty (an empty one marks a refund still owed)."""
         ...
 
 
