@@ -345,27 +345,31 @@ async def _hold_allowance(offer: GroupBuy, buyer_id: int, quantity: int) -> None
 async def _hold_offer_stock(offer: GroupBuy, quantity: int, now: datetime) -> None:
     """Take the units from the offer's stock, on the terms ``offer`` was read with.
 
-    The same statement checks that the offer is still open and its group terms
-    unchanged: a merchant's edit committed since the read must not leave a
-    group on terms the offer no longer has (``update_offer`` refuses edits
-    once a group has committed).
+    The same statement checks that the offer is still open, its product on
+    sale, and its group terms unchanged: a merchant's edit committed since the
+    read must not leave a group on terms the offer no longer has
+    (``update_offer`` refuses edits once a group has committed).
     """
     taken = await sql.execute(
         'UPDATE "group_buy" SET "stock_taken" = "stock_taken" + $1 '
         'WHERE "id" = $2 AND "stock_taken" <= "stock_limit" - $1 AND "cancelled_at" IS NULL '
         'AND "starts_at" <= $3 AND "ends_at" > $3 AND "group_price" = $4 '
-        'AND "group_size" = $5 AND "duration_seconds" = $6',
+        'AND "group_size" = $5 AND "duration_seconds" = $6 AND EXISTS (SELECT 1 FROM "product" '
+        'WHERE "product"."id" = "group_buy"."product_id" AND "product"."status" = $7)',
         quantity,
         offer.id,
         now,
         offer.group_price,
         offer.group_size,
         offer.duration_seconds,
+        ProductStatus.ACTIVE.value,
     )
     if taken:
         return
     current = await GroupBuy.get(id=offer.id).select_related("product")
     _require_active(current, now)
+    if current.product.status != ProductStatus.ACTIVE:
+        raise _refuse(ErrorCode.OFFER_NOT_ACTIVE, "The product is not on sale.", "groupBuyId")
     if _group_terms(current) != _group_terms(offer):
         raise _refuse(
             ErrorCode.OFFER_CHANGED,
@@ -508,14 +512,12 @@ def _check_total(unit_price: int, quantity: int) -> None:
 
 
 def _require_active(offer: GroupBuy, now: datetime) -> None:
-    """The offer is in its window and its product is on sale (``offer.product`` loaded)."""
+    """The offer is in its window (its product is checked with its stock)."""
     status = offer.status_at(now)
     if status != GroupBuyStatus.ACTIVE:
         raise _refuse(
             ErrorCode.OFFER_NOT_ACTIVE, f"The offer is {status.value.lower()}.", "groupBuyId"
         )
-    if offer.product.status != ProductStatus.ACTIVE:
-        raise _refuse(ErrorCode.OFFER_NOT_ACTIVE, "The product is not on sale.", "groupBuyId")
 
 
 def _new_share_code() -> str:
@@ -533,7 +535,7 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
     now = now_utc()
     try:
         async with in_transaction():
-            offer = await GroupBuy.get(id=offer_id).select_related("product")
+            offer = await GroupBuy.get(id=offer_id)
             _require_active(offer, now)
             group = await Group.create(
                 group_buy_id=offer.id,
@@ -566,7 +568,7 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
     now = now_utc()
     try:
         async with in_transaction():
-            offer = await GroupBuy.get(id=group.group_buy_id).select_related("product")
+            offer = await GroupBuy.get(id=group.group_buy_id)
             _require_active(offer, now)
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
             if await sql.rows(
