@@ -127,6 +127,33 @@ async def test_subscription_over_graphql_transport_ws(app: Starlette) -> None:
     assert times == sorted(times)
 
 
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({"query": 5}, "`query` must be a string"),
+        ({"query": TICKS, "variables": [1]}, "`variables` must be an object or null"),
+        ({"query": TICKS, "operationName": 5}, "`operationName` must be a string or null"),
+        ([TICKS], "payload must be an object"),
+    ],
+)
+async def test_a_subscribe_payload_of_the_wrong_shape_closes_with_4400(
+    app: Starlette, payload: object, reason: str
+) -> None:
+    """As the protocol says; HTTP answers the same mistakes with a 400."""
+    transport = ASGIWebSocketTransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": payload})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await ws.receive_json()
+    assert closed.value.code == 4400
+    assert reason in (closed.value.reason or "")
+
+
 async def _handshake(client: httpx.AsyncClient, origin: str) -> str | None:
     async with aconnect_ws(
         "/graphql", client, subprotocols=["graphql-transport-ws"], headers={"origin": origin}

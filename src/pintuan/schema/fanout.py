@@ -38,6 +38,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from pintuan.live.bus import Event
 from pintuan.live.rooms import Delivery, Rendering, Seat
@@ -71,9 +72,32 @@ class EventExecutor(StrawberryGraphQLCoreExecutionContext):
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """Lets a subscription's resolver push messages onto its own operation."""
 
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        """A payload of the wrong shape closes the socket with 4400, as the protocol
+        says; run as it came, it failed deep inside (an unmasked AttributeError for
+        list variables, a bare ``complete`` for a numeric query)."""
+        if problem := _subscribe_payload_problem(message.get("payload")):
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_subscribe(message)
+
     async def run_operation(self, operation: WSOperation) -> None:
         current_operation.set(operation)
         await super().run_operation(operation)
+
+
+def _subscribe_payload_problem(payload: object) -> str | None:
+    """What is wrong with a subscribe payload's shape, as the HTTP endpoint checks it."""
+    if not isinstance(payload, dict):
+        return "The subscribe payload must be an object."
+    if not isinstance(payload.get("query"), str):
+        return "The subscribe payload's `query` must be a string."
+    for name in ("variables", "extensions"):
+        if not isinstance(payload.get(name), dict | None):
+            return f"The subscribe payload's `{name}` must be an object or null."
+    if not isinstance(payload.get("operationName"), str | None):
+        return "The subscribe payload's `operationName` must be a string or null."
+    return None
 
 
 class Renderer:
