@@ -127,19 +127,19 @@ async def test_subscription_over_graphql_transport_ws(app: Starlette) -> None:
     assert times == sorted(times)
 
 
-@pytest.mark.parametrize(
-    ("payload", "reason"),
-    [
-        ({"query": 5}, "`query` must be a string"),
-        ({"query": TICKS, "variables": [1]}, "`variables` must be an object or null"),
-        ({"query": TICKS, "operationName": 5}, "`operationName` must be a string or null"),
-        ([TICKS], "payload must be an object"),
-    ],
-)
+MALFORMED_PAYLOADS = [
+    ({"query": 5}, "`query` must be a string"),
+    ({"query": TICKS, "variables": [1]}, "`variables` must be an object or null"),
+    ({"query": TICKS, "operationName": 5}, "`operationName` must be a string or null"),
+    ([TICKS], "payload must be an object"),
+]
+
+
+@pytest.mark.parametrize(("payload", "reason"), MALFORMED_PAYLOADS)
 async def test_a_subscribe_payload_of_the_wrong_shape_closes_with_4400(
     app: Starlette, payload: object, reason: str
 ) -> None:
-    """As the protocol says; HTTP answers the same mistakes with a 400."""
+    """As graphql-transport-ws says; HTTP answers the same mistakes with a 400."""
     transport = ASGIWebSocketTransport(app=app)
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://t") as client,
@@ -152,6 +152,25 @@ async def test_a_subscribe_payload_of_the_wrong_shape_closes_with_4400(
             await ws.receive_json()
     assert closed.value.code == 4400
     assert reason in (closed.value.reason or "")
+
+
+@pytest.mark.parametrize(("payload", "reason"), MALFORMED_PAYLOADS)
+async def test_a_legacy_start_payload_of_the_wrong_shape_gets_an_error_message(
+    app: Starlette, payload: object, reason: str
+) -> None:
+    transport = ASGIWebSocketTransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-ws"]) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_json({"id": "1", "type": "start", "payload": payload})
+        message = await ws.receive_json()
+        while message["type"] == "ka":  # keep-alives may come first
+            message = await ws.receive_json()
+    assert (message["type"], message["id"]) == ("error", "1")
+    assert reason in message["payload"]["message"]
 
 
 async def _handshake(client: httpx.AsyncClient, origin: str) -> str | None:

@@ -29,7 +29,7 @@ from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema import build_schema
 from pintuan.schema.context import Context
-from pintuan.schema.fanout import LiveTransportHandler
+from pintuan.schema.fanout import LegacyTransportHandler, LiveTransportHandler
 from pintuan.settings import Settings
 from pintuan.webhooks import payment_webhook
 
@@ -39,6 +39,7 @@ READY_TIMEOUT_SECONDS = 2.0
 
 class PintuanGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = LiveTransportHandler
+    graphql_ws_handler_class = LegacyTransportHandler
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(

@@ -39,6 +39,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, StartMessage
 
 from pintuan.live.bus import Event
 from pintuan.live.rooms import Delivery, Rendering, Seat
@@ -76,7 +78,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         """A payload of the wrong shape closes the socket with 4400, as the protocol
         says; run as it came, it failed deep inside (an unmasked AttributeError for
         list variables, a bare ``complete`` for a numeric query)."""
-        if problem := _subscribe_payload_problem(message.get("payload")):
+        if problem := payload_problem(message.get("payload")):
             await self.handle_invalid_message(problem)
             return
         await super().handle_subscribe(message)
@@ -86,17 +88,28 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().run_operation(operation)
 
 
-def _subscribe_payload_problem(payload: object) -> str | None:
-    """What is wrong with a subscribe payload's shape, as the HTTP endpoint checks it."""
+class LegacyTransportHandler(BaseGraphQLWSHandler[Context, None]):
+    """The legacy graphql-ws protocol, with the same check of each operation's payload."""
+
+    async def handle_start(self, message: StartMessage) -> None:
+        if problem := payload_problem(message.get("payload")):
+            error = ErrorMessage(type="error", id=message["id"], payload={"message": problem})
+            await self.send_message(error)
+            return
+        await super().handle_start(message)
+
+
+def payload_problem(payload: object) -> str | None:
+    """What is wrong with an operation payload's shape, as the HTTP endpoint checks it."""
     if not isinstance(payload, dict):
-        return "The subscribe payload must be an object."
+        return "The operation payload must be an object."
     if not isinstance(payload.get("query"), str):
-        return "The subscribe payload's `query` must be a string."
+        return "The operation's `query` must be a string."
     for name in ("variables", "extensions"):
         if not isinstance(payload.get(name), dict | None):
-            return f"The subscribe payload's `{name}` must be an object or null."
+            return f"The operation's `{name}` must be an object or null."
     if not isinstance(payload.get("operationName"), str | None):
-        return "The subscribe payload's `operationName` must be a string or null."
+        return "The operation's `operationName` must be a string or null."
     return None
 
 
