@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -149,7 +150,8 @@ async def test_a_subscribe_payload_of_the_wrong_shape_closes_with_4400(
         assert (await ws.receive_json())["type"] == "connection_ack"
         await ws.send_json({"id": "1", "type": "subscribe", "payload": payload})
         with pytest.raises(WebSocketDisconnect) as closed:
-            await ws.receive_json()
+            async with asyncio.timeout(5):
+                await ws.receive_json()
     assert closed.value.code == 4400
     assert reason in (closed.value.reason or "")
 
@@ -166,9 +168,10 @@ async def test_a_legacy_start_payload_of_the_wrong_shape_gets_an_error_message(
         await ws.send_json({"type": "connection_init", "payload": {}})
         assert (await ws.receive_json())["type"] == "connection_ack"
         await ws.send_json({"id": "1", "type": "start", "payload": payload})
-        message = await ws.receive_json()
-        while message["type"] == "ka":  # keep-alives may come first
+        async with asyncio.timeout(5):
             message = await ws.receive_json()
+            while message["type"] == "ka":  # keep-alives may come first
+                message = await ws.receive_json()
     assert (message["type"], message["id"]) == ("error", "1")
     assert reason in message["payload"]["message"]
 
