@@ -103,27 +103,26 @@ class Room(Generic[T]):
         except (KeyError, TypeError, ValueError):
             log.warning("live room %s ignored a malformed event %r", self.channel, message)
             return
-        for_all: dict[Hashable, str] = {}
-        for_one: dict[tuple[Hashable, Hashable], str | None] = {}
+        # Deliveries are immutable, so seats sharing a rendering share one object.
+        bare = Delivery(event, None)
+        for_all: dict[Hashable, Delivery[T]] = {}
+        for_one: dict[tuple[Hashable, Hashable], Delivery[T]] = {}
         for seat in list(self.seats):
             if seat.render is None:
-                seat.deliver(Delivery(event, None))
+                seat.deliver(bare)
                 continue
             mine = (seat.key, seat.viewer)
-            if seat.key in for_all:
-                text: str | None = for_all[seat.key]
-            elif mine in for_one:
-                text = for_one[mine]
-            else:
+            delivery = for_all.get(seat.key) or for_one.get(mine)
+            if delivery is None:
                 rendering = await self._render(seat.render, event)
-                text = rendering.text if rendering else None
+                # Without a rendering (it failed) the seat still gets the event: it may
+                # be the closing one, and the subscriber can still run it the usual way.
+                delivery = Delivery(event, rendering.text) if rendering else bare
                 if rendering is not None and not rendering.personal:
-                    for_all[seat.key] = rendering.text
+                    for_all[seat.key] = delivery
                 else:
-                    for_one[mine] = text
-            # Without a rendering (it failed) the seat still gets the event: it may be the
-            # closing one, and the subscriber can still run it the ordinary way.
-            seat.deliver(Delivery(event, text))
+                    for_one[mine] = delivery
+            seat.deliver(delivery)
 
     async def _render(self, render: Render, event: T) -> Rendering | None:
         try:
