@@ -64,6 +64,11 @@ async def test_register_refuses_bad_input_and_writes_nothing(gql: GraphQLClient)
             "INVALID_INVITE_CODE",
             "inviteCode",
         ),
+        (  # longer than any code: refused the same way, not failed
+            {"email": "new@example.com", "inviteCode": "Z" * 300},
+            "INVALID_INVITE_CODE",
+            "inviteCode",
+        ),
     ]
     for fields, code, field in cases:
         result = await register(gql, **fields)

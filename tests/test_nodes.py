@@ -70,6 +70,8 @@ async def test_malformed_and_foreign_ids_are_clear_errors(gql: GraphQLClient) ->
         (NODE, {"id": base64.b64encode(b"no-colon").decode()}, "INVALID_ID"),
         (NODE, {"id": "A" * 500}, "INVALID_ID"),
         (NODE, {"id": unknown_type}, "INVALID_ID"),
+        (NODE, {"id": to_global_id("Product", 2**31)}, "INVALID_ID"),  # past any 32-bit key
+        (NODE, {"id": base64.b64encode("Product:²".encode()).decode()}, "INVALID_ID"),
         (
             "query($id: ID) { product(id: $id) { id } }",
             {"id": to_global_id("Merchant", shop.id)},

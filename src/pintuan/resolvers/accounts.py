@@ -82,7 +82,9 @@ async def register(
     name = validation.text(display_name, "displayName", max_length=100)
     inviter = None
     if invite_code is not None:
-        inviter = await User.get_or_none(invite_code=invite_code.strip().upper())
+        code = invite_code.strip().upper()
+        if validation.storable(User, "invite_code", code):
+            inviter = await User.get_or_none(invite_code=code)
         if inviter is None:
             raise DomainError(
                 ErrorCode.INVALID_INVITE_CODE, "No one has that invite code.", "inviteCode"

@@ -8,6 +8,7 @@ import binascii
 from pintuan.schema.errors import ApiError
 
 MAX_ID_LENGTH = 200
+MAX_PK = 2**31 - 1  # primary keys are 32-bit serials: a larger one names nothing we hold
 
 
 def to_global_id(type_name: str, pk: int) -> str:
@@ -25,9 +26,13 @@ def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
     except (binascii.Error, UnicodeError, ValueError):
         raise invalid from None
     type_name, sep, raw_pk = decoded.partition(":")
-    if not sep or not type_name.isidentifier() or not raw_pk.isdigit() or len(raw_pk) > 18:
+    digits = raw_pk.isascii() and raw_pk.isdigit()  # isdigit() alone admits "²"
+    if not sep or not type_name.isidentifier() or not digits or len(raw_pk) > 10:
         raise invalid
-    return type_name, int(raw_pk)
+    pk = int(raw_pk)
+    if pk > MAX_PK:
+        raise invalid
+    return type_name, pk
 
 
 def decode_id(global_id: str, expected: str, field: str = "id") -> int:
