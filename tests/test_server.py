@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -65,8 +66,8 @@ async def test_graphiql_is_served_in_debug_mode_only(
     assert hidden.status_code != 200 or "graphiql" not in hidden.text.lower()
 
 
-async def test_unexpected_errors_are_masked_outside_debug(
-    make_app: Any, monkeypatch: pytest.MonkeyPatch
+async def test_unexpected_errors_are_masked_outside_debug_and_only_they_logged_as_errors(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def broken(handle: str) -> None:
         raise RuntimeError("connection string postgres://secret")
@@ -85,6 +86,8 @@ async def test_unexpected_errors_are_masked_outside_debug(
     assert "secret" not in str(masked)
     assert "Traceback" not in str(masked)
     assert client_error["errors"][0]["extensions"]["code"] == "INVALID_ID"
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert ["connection string" in r.getMessage() for r in logged] == [True]
 
 
 async def test_malformed_requests_get_graphql_errors(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -18,6 +20,7 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from pintuan.schema.accounts import AccountMutation, AccountQuery
 from pintuan.schema.catalog import CatalogQuery
@@ -41,6 +44,26 @@ Mutation = merge_types(
     "Mutation", (AccountMutation, GroupBuyMutation, MerchantAdminMutation, CatalogAdminMutation)
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))
+log = logging.getLogger("pintuan.graphql")
+
+
+class PintuanSchema(strawberry.Schema):
+    """Logs as errors only the failures no client caused.
+
+    A refusal with its code (bad input, a missing right, an unknown cursor) is the
+    API working as documented; logged at ERROR with a traceback, as Strawberry
+    does by default, every bad request would page an operator.
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if not is_unexpected(error):
+                log.debug("refused: %s", error.message)
+        unexpected = [error for error in errors if is_unexpected(error)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
 
 def _is_introspection(context: IgnoreContext) -> bool:
@@ -64,7 +87,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     if not settings.debug:
         extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
-    return strawberry.Schema(
+    return PintuanSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
