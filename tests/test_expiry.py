@@ -23,7 +23,7 @@ from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, 
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
 from pintuan.payments import InstantGateway
 from pintuan.resolvers import groupbuys
-from pintuan.resolvers.orders import OWED, record_money
+from pintuan.resolvers.orders import OWED, mark_paid, record_money
 from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema.ids import from_global_id, to_global_id
@@ -150,6 +150,35 @@ async def test_a_scheduler_killed_mid_expiry_is_finished_by_the_next_without_dou
     assert await groupbuys.sweep(healthy) > 0
     assert await groupbuys.sweep(healthy) == 0  # nothing left to do
 
+    await assert_made_whole(offer, paid=3)
+
+
+class PaymentLandingGateway(InstantGateway):
+    """While its first refund is under way, a pending member's payment lands too (a
+    webhook arriving in the middle of the group's settlement)."""
+
+    def __init__(self) -> None:
+        self.landed = False
+
+    async def refund(self, order_id: int, amount: int, currency: str) -> str:
+        if not self.landed:
+            self.landed = True
+            pending = await Order.get(status=OrderStatus.PENDING_PAYMENT)
+            assert (await mark_paid(pending, "ch_late", self.name)).changed
+        return await super().refund(order_id, amount, currency)
+
+
+async def test_a_payment_landing_while_a_failed_group_settles_is_refunded_too(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer, group_id = await open_group(gql, settings, paid=2, pending=1)
+    gateway = PaymentLandingGateway()
+    runtime = replace(app.state.runtime, gateway=gateway)
+    await run_out_the_clock(runtime, group_id)
+
+    assert await ExpiryScheduler(runtime, 5).tick() == 1
+
+    assert gateway.landed
     await assert_made_whole(offer, paid=3)
 
 

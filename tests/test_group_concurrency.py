@@ -165,3 +165,43 @@ async def test_terms_never_change_under_groups_opened_at_the_same_moment(
         assert sizes == {final.group_size}
         prices = await Order.filter(group_buy_id=offer.id).values_list("unit_price", flat=True)
         assert set(prices) == {final.group_price}
+
+
+CANCEL = "mutation($id: ID!) { groupBuyCancel(id: $id) { userErrors { code } } }"
+
+
+async def test_cancelling_an_offer_while_shoppers_pile_in_leaves_everyone_whole(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    """Starts and joins racing groupBuyCancel: whatever wins each race, no group stays
+    open, no one keeps a paid order of a cancelled group, and stock adds up."""
+    owner = await factories.merchant()
+    offer = await factories.offer(owner, group_size=4, stock=100, stock_limit=100, per_user_limit=1)
+    groups = [
+        (await start(gql, headers, offer.id))["group"]["id"]
+        for headers in await shoppers(settings, 3)
+    ]
+    crowd = await shoppers(settings, 24)
+    merchant = factories.bearer(await factories.user(staff_of=owner), settings)
+
+    purchases = [
+        join(gql, headers, groups[i % 3]) if i % 2 else start(gql, headers, offer.id)
+        for i, headers in enumerate(crowd)
+    ]
+    cancel = gql(CANCEL, {"id": to_global_id("GroupBuy", offer.id)}, merchant)
+    results = await asyncio.gather(*purchases[:12], cancel, *purchases[12:])
+
+    assert results[12]["data"]["groupBuyCancel"]["userErrors"] == []
+    refusals = {code for r in results[:12] + results[13:] for code in codes(r)}
+    assert refusals <= {"OFFER_NOT_ACTIVE", "GROUP_CLOSED", "GROUP_FULL"}
+    assert not await Group.filter(group_buy_id=offer.id, status=GroupStatus.OPEN).exists()
+    in_cancelled = Order.filter(group__status=GroupStatus.CANCELLED)
+    assert not await in_cancelled.filter(
+        status__in=[OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]
+    ).exists()
+    paid = await Order.filter(group_buy_id=offer.id, status=OrderStatus.PAID).count()
+    variant = await Variant.get(id=offer.variant_id)
+    assert (variant.stock_on_hand, variant.stock_reserved) == (100 - paid, 0)
+    assert (await GroupBuy.get(id=offer.id)).stock_taken == paid
+    refunded = await Order.filter(group_buy_id=offer.id, status=OrderStatus.REFUNDED).count()
+    assert await PaymentTransaction.filter(kind="REFUND").count() == refunded

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from redis.exceptions import RedisError
 from tortoise.expressions import F, Subquery
@@ -275,14 +276,22 @@ async def refunds_owed() -> Sequence[Order]:
 async def settle_group_orders(group_id: int, runtime: Runtime, reason: str) -> None:
     """After a group failed or was cancelled: refund the paid, cancel the pending.
 
-    The group counts as settled only when none of its orders is left paid or
-    pending, checked in the same statement: a payment landing while this runs
-    keeps the group on the sweep's list.
+    Passes repeat until one finds nothing to do: a payment landing during a pass
+    can turn a pending order paid after the paid ones were looked for. Orders
+    only move forward and none can join a closed group, so the passes end. The
+    group is then marked settled, only if (checked in that statement) none of
+    its orders is paid or pending; otherwise it stays on the sweep's list.
     """
-    for order in await Order.filter(group_id=group_id, status=OrderStatus.PAID):
-        await refund_paid(order.id, runtime)
-    for order in await Order.filter(group_id=group_id, status=OrderStatus.PENDING_PAYMENT):
-        await cancel_pending(order.id, reason)
+    while True:
+        mine = Order.filter(group_id=group_id)
+        paid = await mine.filter(status=OrderStatus.PAID).values_list("id", flat=True)
+        pending = await mine.filter(status=OrderStatus.PENDING_PAYMENT).values_list("id", flat=True)
+        if not paid and not pending:
+            break
+        for order_id in cast(list[int], paid):
+            await refund_paid(order_id, runtime)
+        for order_id in cast(list[int], pending):
+            await cancel_pending(order_id, reason)
     await sql.execute(
         'UPDATE "buy_group" SET "settled_at" = $1 WHERE "id" = $2 AND "settled_at" IS NULL '
         'AND NOT EXISTS (SELECT 1 FROM "customer_order" '
