@@ -58,10 +58,12 @@ class PintuanSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        unexpected = []
         for error in errors:
-            if not is_unexpected(error):
+            if is_unexpected(error):
+                unexpected.append(error)
+            else:
                 log.debug("refused: %s", error.message)
-        unexpected = [error for error in errors if is_unexpected(error)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
