@@ -82,9 +82,7 @@ async def register(
     name = validation.text(display_name, "displayName", max_length=100)
     inviter = None
     if invite_code is not None:
-        code = invite_code.strip().upper()
-        if validation.storable(User, "invite_code", code):
-            inviter = await User.get_or_none(invite_code=code)
+        inviter = await validation.find(User, invite_code=invite_code.strip().upper())
         if inviter is None:
             raise DomainError(
                 ErrorCode.INVALID_INVITE_CODE, "No one has that invite code.", "inviteCode"
@@ -176,10 +174,7 @@ async def revoke(token: str) -> None:
 
 
 async def user_by_email(email: str) -> User | None:
-    normalised = normalise_email(email)
-    if not validation.storable(User, "email", normalised):
-        return None
-    return await User.get_or_none(email=normalised)
+    return await validation.find(User, email=normalise_email(email))
 
 
 async def staff_merchant_ids(user_id: int) -> frozenset[int]:

@@ -18,7 +18,7 @@ from pintuan.resolvers.pagination import (
     parse_int,
     parse_str,
 )
-from pintuan.resolvers.validation import storable
+from pintuan.resolvers.validation import find
 
 MAX_SEARCH_LENGTH = 200
 MAX_TAG_LENGTH = 64
@@ -93,15 +93,12 @@ def public_products(flt: ProductFilter) -> QuerySet[Product]:
 
 
 async def public_product_by_handle(handle: str) -> Product | None:
-    if not storable(Product, "handle", handle):
-        return None
-    return await Product.get_or_none(handle=handle, status=ProductStatus.ACTIVE)
+    product = await find(Product, handle=handle)
+    return product if product is not None and product.status == ProductStatus.ACTIVE else None
 
 
 async def merchant_by_handle(handle: str) -> Merchant | None:
-    if not storable(Merchant, "handle", handle):
-        return None
-    return await Merchant.get_or_none(handle=handle)
+    return await find(Merchant, handle=handle)
 
 
 async def public_products_by_ids(ids: Sequence[int]) -> list[Product | None]:

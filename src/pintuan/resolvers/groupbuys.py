@@ -36,7 +36,7 @@ from pintuan.resolvers.errors import DomainError, ErrorCode
 from pintuan.resolvers.orders import announce, now_utc
 from pintuan.resolvers.pagination import SortKey, parse_datetime, parse_int
 from pintuan.resolvers.runtime import Runtime
-from pintuan.resolvers.validation import storable
+from pintuan.resolvers.validation import find
 
 MAX_GROUP_SIZE = 1000
 MIN_DURATION = 60
@@ -275,10 +275,7 @@ async def filled_count(offer_ids: Sequence[int]) -> list[int]:
 
 
 async def group_by_share_code(code: str) -> Group | None:
-    code = code.strip().upper()
-    if not storable(Group, "share_code", code):
-        return None
-    return await Group.get_or_none(share_code=code)
+    return await find(Group, share_code=code.strip().upper())
 
 
 # ---- buying -----------------------------------------------------------------

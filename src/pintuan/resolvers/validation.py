@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from tortoise.models import Model
 
 from pintuan.resolvers.errors import DomainError
 
+M = TypeVar("M", bound=Model)
+
 HANDLE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
 def storable(model: type[Model], field: str, value: str) -> bool:
-    """Whether ``value`` fits the column: a longer one names no row, and the ORM
-    would refuse even to look it up (PostgreSQL would refuse to store it)."""
+    """Whether ``value`` fits the column (PostgreSQL refuses to store a longer one)."""
     max_length: int = model._meta.fields_map[field].max_length  # type: ignore[attr-defined]
     return len(value) <= max_length
+
+
+async def find(model: type[M], **filters: str) -> M | None:
+    """The row whose text columns equal ``filters``, or None.
+
+    A value longer than its column names no row; Tortoise would refuse even to
+    run the lookup, which ended requests as internal errors.
+    """
+    if not all(storable(model, name, value) for name, value in filters.items()):
+        return None
+    return await model.filter(**filters).first()
 
 
 def text(value: str, field: str, *, min_length: int = 1, max_length: int) -> str:
