@@ -36,13 +36,12 @@ from pintuan.resolvers.errors import DomainError, ErrorCode
 from pintuan.resolvers.orders import announce, now_utc
 from pintuan.resolvers.pagination import SortKey, parse_datetime, parse_int
 from pintuan.resolvers.runtime import Runtime
-from pintuan.resolvers.validation import find
+from pintuan.resolvers.validation import MAX_INT, find
 
 MAX_GROUP_SIZE = 1000
 MIN_DURATION = 60
 MAX_DURATION = 7 * 24 * 3600
 MAX_QUANTITY = 1000
-MAX_ORDER_TOTAL = 2**31 - 1
 MAX_PAYMENT_TOKEN = 255  # gateways' card tokens are far shorter
 SHARE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 ALREADY_MEMBER = "You are already in this group."
@@ -500,10 +499,10 @@ async def _take_slot(
 
 def _check_total(unit_price: int, quantity: int) -> None:
     """Amounts are 32-bit integers of minor units, in the API and in the ledger."""
-    if unit_price * quantity > MAX_ORDER_TOTAL:
+    if unit_price * quantity > MAX_INT:
         raise _refuse(
             ErrorCode.INVALID_QUANTITY,
-            f"One order may total at most {MAX_ORDER_TOTAL} minor units; buy fewer.",
+            f"One order may total at most {MAX_INT} minor units; buy fewer.",
             "quantity",
         )
 

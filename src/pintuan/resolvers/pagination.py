@@ -12,6 +12,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from pintuan.resolvers.errors import DomainError
+from pintuan.resolvers.validation import MAX_INT
 
 M = TypeVar("M", bound=Model)
 KeyValue = int | str | datetime
@@ -57,14 +58,10 @@ def parse_datetime(value: Any) -> datetime:
     return parsed
 
 
-# Sort keys are 32-bit columns (ids, prices, counts); a forged cursor may hold anything.
-INT32 = range(-(2**31), 2**31)
-
-
 def parse_int(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError("expected an integer")
-    if value not in INT32:
+    if not -MAX_INT - 1 <= value <= MAX_INT:  # a forged cursor may hold anything
         raise ValueError("integer out of range")
     return value
 

@@ -12,6 +12,10 @@ from pintuan.resolvers.errors import DomainError
 
 M = TypeVar("M", bound=Model)
 
+# Every integer the API takes or stores is 32-bit: GraphQL's Int, and the columns
+# (keys, prices, counts, amounts). A larger one names nothing and fits nowhere.
+MAX_INT = 2**31 - 1
+
 HANDLE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 

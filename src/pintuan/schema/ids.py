@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 
+from pintuan.resolvers.validation import MAX_INT
 from pintuan.schema.errors import ApiError
 
 MAX_ID_LENGTH = 200
-MAX_PK = 2**31 - 1  # primary keys are 32-bit serials: a larger one names nothing we hold
 
 
 def to_global_id(type_name: str, pk: int) -> str:
@@ -27,12 +27,9 @@ def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
         raise invalid from None
     type_name, sep, raw_pk = decoded.partition(":")
     digits = raw_pk.isascii() and raw_pk.isdigit()  # isdigit() alone admits "²"
-    if not sep or not type_name.isidentifier() or not digits or len(raw_pk) > 10:
+    if not sep or not type_name.isidentifier() or not digits or int(raw_pk) > MAX_INT:
         raise invalid
-    pk = int(raw_pk)
-    if pk > MAX_PK:
-        raise invalid
-    return type_name, pk
+    return type_name, int(raw_pk)
 
 
 def decode_id(global_id: str, expected: str, field: str = "id") -> int:
