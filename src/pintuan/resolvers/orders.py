@@ -277,21 +277,21 @@ async def settle_group_orders(group_id: int, runtime: Runtime, reason: str) -> N
     """After a group failed or was cancelled: refund the paid, cancel the pending.
 
     Passes repeat until one finds nothing to do: a payment landing during a pass
-    can turn a pending order paid after the paid ones were looked for. Orders
-    only move forward and none can join a closed group, so the passes end. The
+    can turn an order read as pending into a paid one, which cancelling then
+    leaves alone. Orders only move forward and none can join a closed group, so
+    the passes end. The
     group is then marked settled, only if (checked in that statement) none of
     its orders is paid or pending; otherwise it stays on the sweep's list.
     """
-    while True:
-        mine = Order.filter(group_id=group_id)
-        paid = await mine.filter(status=OrderStatus.PAID).values_list("id", flat=True)
-        pending = await mine.filter(status=OrderStatus.PENDING_PAYMENT).values_list("id", flat=True)
-        if not paid and not pending:
-            break
-        for order_id in cast(list[int], paid):
-            await refund_paid(order_id, runtime)
-        for order_id in cast(list[int], pending):
-            await cancel_pending(order_id, reason)
+    owing = [OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]
+    while found := await Order.filter(group_id=group_id, status__in=owing).values_list(
+        "id", "status"
+    ):
+        for order_id, status in cast(list[tuple[int, OrderStatus]], found):
+            if status == OrderStatus.PAID:
+                await refund_paid(order_id, runtime)
+            else:
+                await cancel_pending(order_id, reason)
     await sql.execute(
         'UPDATE "buy_group" SET "settled_at" = $1 WHERE "id" = $2 AND "settled_at" IS NULL '
         'AND NOT EXISTS (SELECT 1 FROM "customer_order" '
