@@ -146,6 +146,7 @@ async def test_refusals_have_codes_and_change_nothing(
         ),
         (await start(gql, await shopper(settings), scheduled.id), "OFFER_NOT_ACTIVE"),
         (await start(gql, await shopper(settings), ended.id), "OFFER_NOT_ACTIVE"),
+        (await start(gql, await shopper(settings), 987_654), "NOT_FOUND"),
         (await join(gql, await shopper(settings), share_code="NOPE0000"), "NOT_FOUND"),
     ]
     for payload, code in cases:

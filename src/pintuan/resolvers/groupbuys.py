@@ -526,12 +526,12 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
     fingerprint = request.fingerprint("start", offer_id)
     if replay := await _replay(request, fingerprint):
         return replay
-    if not await GroupBuy.exists(id=offer_id):
-        raise DomainError(ErrorCode.NOT_FOUND, "No such group buy.", "groupBuyId")
     now = now_utc()
     try:
         async with in_transaction():
-            offer = await GroupBuy.get(id=offer_id)
+            offer = await GroupBuy.get_or_none(id=offer_id)
+            if offer is None:
+                raise _refuse(ErrorCode.NOT_FOUND, "No such group buy.", "groupBuyId")
             _require_active(offer, now)
             group = await Group.create(
                 group_buy_id=offer.id,
