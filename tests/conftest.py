@@ -101,7 +101,7 @@ async def empty_tables() -> None:
 async def _started(app: Starlette) -> AsyncIterator[Starlette]:
     async with app.router.lifespan_context(app):
         await empty_tables()
-        redis: Redis = app.state.redis
+        redis: Redis = app.state.runtime.redis
         await redis.flushdb()
         yield app
 

@@ -193,7 +193,7 @@ async def test_deadlines_survive_a_restart(
     fresh = create_app(settings)
     async with fresh.router.lifespan_context(fresh):
         runtime: Runtime = fresh.state.runtime
-        await fresh.state.redis.delete(runtime.group_deadlines.key)
+        await runtime.redis.delete(runtime.group_deadlines.key)
         assert await runtime.group_deadlines.next_due() is None
         scheduler = ExpiryScheduler(runtime, 5)
         await scheduler.rebuild()

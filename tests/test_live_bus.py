@@ -21,7 +21,7 @@ Event = dict[str, Any]
 
 @pytest.fixture
 def redis(app: Starlette) -> Redis:
-    client: Redis = app.state.redis
+    client: Redis = app.state.runtime.redis
     return client
 
 

@@ -17,7 +17,7 @@ NOW = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def redis(app: Starlette) -> Redis:
-    client: Redis = app.state.redis
+    client: Redis = app.state.runtime.redis
     return client
 
 

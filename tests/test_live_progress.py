@@ -431,7 +431,7 @@ async def test_group_buy_activity_follows_one_offer_only(
 
     async with subscribe(app, ACTIVITY, {"offer": offer_id}) as live:
         await wait_for_listener(
-            app.state.redis, app.state.runtime.progress.offer_channel(watched.id)
+            app.state.runtime.redis, app.state.runtime.progress.offer_channel(watched.id)
         )
         first = (await start(gql, next(people), watched.id))["group"]["id"]
         # The other offer's whole life happens before the watched offer's last events:
@@ -508,7 +508,7 @@ async def test_progress_survives_a_flushed_live_layer(
     group = (await start(gql, leader, offer.id))["group"]
     pk = from_global_id(group["id"])[1]
     progress: GroupProgress = app.state.runtime.progress
-    redis: Redis = app.state.redis
+    redis: Redis = app.state.runtime.redis
 
     async with subscribe(app, PROGRESS, {"id": group["id"]}) as early:
         assert (await early.event())["memberCount"] == 1

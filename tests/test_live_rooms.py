@@ -20,7 +20,7 @@ WITHIN = 2.0
 
 @pytest.fixture
 async def bus(app: Starlette) -> AsyncIterator[EventBus]:
-    redis: Redis = app.state.redis
+    redis: Redis = app.state.runtime.redis
     bus = EventBus(redis)
     try:
         yield bus

@@ -100,7 +100,7 @@ async def _check_database() -> None:
 
 
 async def _check_live(request: Request) -> None:
-    await request.app.state.redis.ping()
+    await request.app.state.runtime.redis.ping()
 
 
 @asynccontextmanager
@@ -136,7 +136,6 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
         try:
             async with Runtime.open(settings) as runtime:
                 app.state.runtime = runtime
-                app.state.redis = runtime.redis
                 app.state.limiter = RateLimiter(runtime.redis)
                 app.state.throttle = SigninThrottle(
                     runtime.redis,
