@@ -7,13 +7,15 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from httpx_ws import WebSocketDisconnect, aconnect_ws
+from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
@@ -106,24 +108,23 @@ async def test_malformed_requests_get_graphql_errors(
 TICKS = "subscription { serverTime(intervalSeconds: 0.01, count: 3) }"
 
 
-async def test_subscription_over_graphql_transport_ws(app: Starlette) -> None:
+@asynccontextmanager
+async def acknowledged(app: Starlette, subprotocol: str) -> AsyncIterator[AsyncWebSocketSession]:
+    """A WebSocket on /graphql speaking ``subprotocol``, past connection_init."""
     transport = ASGIWebSocketTransport(app=app)
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://t") as client,
-        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+        aconnect_ws("/graphql", client, subprotocols=[subprotocol]) as ws,
     ):
-        assert ws.subprotocol == "graphql-transport-ws"
+        assert ws.subprotocol == subprotocol
         await ws.send_json({"type": "connection_init", "payload": {}})
         assert (await ws.receive_json())["type"] == "connection_ack"
-        await ws.send_json(
-            {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {
-                    "query": "subscription { serverTime(intervalSeconds: 0.01, count: 3) }"
-                },
-            }
-        )
+        yield ws
+
+
+async def test_subscription_over_graphql_transport_ws(app: Starlette) -> None:
+    async with acknowledged(app, "graphql-transport-ws") as ws:
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": TICKS}})
         messages = [await ws.receive_json() for _ in range(4)]
 
     assert [m["type"] for m in messages] == ["next", "next", "next", "complete"]
@@ -144,13 +145,7 @@ async def test_a_subscribe_payload_of_the_wrong_shape_closes_with_4400(
     app: Starlette, payload: object, reason: str
 ) -> None:
     """As graphql-transport-ws says; HTTP answers the same mistakes with a 400."""
-    transport = ASGIWebSocketTransport(app=app)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
-        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
-    ):
-        await ws.send_json({"type": "connection_init", "payload": {}})
-        assert (await ws.receive_json())["type"] == "connection_ack"
+    async with acknowledged(app, "graphql-transport-ws") as ws:
         await ws.send_json({"id": "1", "type": "subscribe", "payload": payload})
         with pytest.raises(WebSocketDisconnect) as closed:
             async with asyncio.timeout(5):
@@ -163,13 +158,7 @@ async def test_a_subscribe_payload_of_the_wrong_shape_closes_with_4400(
 async def test_a_legacy_start_payload_of_the_wrong_shape_gets_an_error_message(
     app: Starlette, payload: object, reason: str
 ) -> None:
-    transport = ASGIWebSocketTransport(app=app)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
-        aconnect_ws("/graphql", client, subprotocols=["graphql-ws"]) as ws,
-    ):
-        await ws.send_json({"type": "connection_init", "payload": {}})
-        assert (await ws.receive_json())["type"] == "connection_ack"
+    async with acknowledged(app, "graphql-ws") as ws:
         await ws.send_json({"id": "1", "type": "start", "payload": payload})
         async with asyncio.timeout(5):
             message = await ws.receive_json()
