@@ -48,6 +48,7 @@ from catalog import (
     BenchError,
     Server,
     event_loop_factory,
+    load_session,
     migrate,
     recreate_postgres,
 )
@@ -370,9 +371,7 @@ async def load(
     await open_initial_groups(market, args.groups)
     # aiohttp rather than httpx: at these rates httpx's own CPU (a fifth of a core)
     # was taken from the server on this two-core machine.
-    connector = aiohttp.TCPConnector(limit=args.concurrency)
-    timeout = aiohttp.ClientTimeout(total=30.0)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+    async with load_session(args.concurrency) as client:
         concurrency = args.concurrency
         warmup = Tally()
         if args.warmup > 0:
