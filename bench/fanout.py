@@ -221,7 +221,7 @@ async def make_joins(
 
 @dataclass
 class Delivery:
-    """Per event kind: delays (seconds) from the join's send and from its response."""
+    """Per event kind: delays (seconds) from the join's commit, its send and its response."""
 
     from_commit: list[float] = field(default_factory=list)
     from_send: list[float] = field(default_factory=list)
