@@ -127,7 +127,8 @@ async def test_refusals_have_codes_and_change_nothing(
     started = await start(gql, leader, offer.id)
     group_id = started["group"]["id"]
     full_group = (await start(gql, await shopper(settings), offer.id))["group"]["id"]
-    await join(gql, await shopper(settings), full_group)
+    filler = await shopper(settings)
+    await join(gql, filler, full_group)
     scheduled = await factories.offer(starts_at=datetime.now(UTC) + timedelta(hours=1))
     ended = await factories.offer(
         starts_at=datetime.now(UTC) - timedelta(days=2),
@@ -138,6 +139,7 @@ async def test_refusals_have_codes_and_change_nothing(
     cases = [
         (await join(gql, leader, group_id), "ALREADY_MEMBER"),
         (await join(gql, await shopper(settings), full_group), "GROUP_CLOSED"),
+        (await join(gql, filler, full_group), "ALREADY_MEMBER"),
         (await join(gql, await shopper(settings), group_id, quantity=3), "LIMIT_EXCEEDED"),
         (await join(gql, await shopper(settings), group_id, quantity=0), "INVALID_QUANTITY"),
         (

@@ -478,10 +478,8 @@ async def _take_slot(
         now,
     )
     if not slot:
-        fresh = await Group.get(id=group.id)
-        if fresh.status != GroupStatus.OPEN or fresh.expires_at <= now:
-            raise _refuse(ErrorCode.GROUP_CLOSED, "This group is no longer open.", "groupId")
-        raise _refuse(ErrorCode.GROUP_FULL, "This group is full.", "groupId")
+        refusal = _no_slot_in(await Group.get(id=group.id), now)
+        raise refusal or _refuse(ErrorCode.GROUP_FULL, "This group is full.", "groupId")
     await _hold_offer_stock(offer, order.quantity, now)
     await _hold_variant_stock(offer.variant_id, order.quantity)
     await sql.execute(
@@ -495,6 +493,25 @@ async def _take_slot(
         now,
     )
     return GroupState.from_json(slot[0])
+
+
+def _no_slot_in(group: Group, now: datetime) -> _Refused | None:
+    """Why ``group``, as read, has no slot to give; None if it seemed to have one."""
+    if group.status != GroupStatus.OPEN or group.expires_at <= now:
+        return _refuse(ErrorCode.GROUP_CLOSED, "This group is no longer open.", "groupId")
+    if group.slots_taken >= group.size:
+        return _refuse(ErrorCode.GROUP_FULL, "This group is full.", "groupId")
+    return None
+
+
+async def _is_member(group_id: int, user_id: int) -> bool:
+    return bool(
+        await sql.rows(
+            'SELECT 1 FROM "group_member" WHERE "group_id" = $1 AND "user_id" = $2',
+            group_id,
+            user_id,
+        )
+    )
 
 
 def _check_total(unit_price: int, quantity: int) -> None:
@@ -558,20 +575,21 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
     fingerprint = request.fingerprint("join", group_id)
     if replay := await _replay(request, fingerprint):
         return replay
-    group = await Group.get_or_none(id=group_id)
+    group = await Group.get_or_none(id=group_id).select_related("group_buy")
     if group is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such group.", "groupId")
-    now = now_utc()
+    offer, now = group.group_buy, now_utc()
     try:
+        _require_active(offer, now)
+        # A group already seen closed or full is refused without a transaction:
+        # popular groups draw many late joiners. The holds below decide the rest.
+        if refusal := _no_slot_in(group, now):
+            if await _is_member(group.id, request.buyer_id):
+                raise _refuse(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId")
+            raise refusal
         async with in_transaction():
-            offer = await GroupBuy.get(id=group.group_buy_id)
-            _require_active(offer, now)
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
-            if await sql.rows(
-                'SELECT 1 FROM "group_member" WHERE "group_id" = $1 AND "user_id" = $2',
-                group.id,
-                request.buyer_id,
-            ):
+            if await _is_member(group.id, request.buyer_id):
                 raise _refuse(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId")
             await _hold_allowance(offer, request.buyer_id, request.quantity)
             joined = await _take_slot(offer, group, order, now, leader=False)
