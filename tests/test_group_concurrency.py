@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -165,6 +166,43 @@ async def test_terms_never_change_under_groups_opened_at_the_same_moment(
         assert sizes == {final.group_size}
         prices = await Order.filter(group_buy_id=offer.id).values_list("unit_price", flat=True)
         assert set(prices) == {final.group_price}
+
+
+EXTEND = "mutation($i: GroupBuyUpdateInput!) { groupBuyUpdate(input: $i) { userErrors { code } } }"
+
+
+async def test_groups_opened_as_their_offer_is_extended_still_get_their_full_timer(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    """Groups cut short by the offer's end, opening while the merchant extends it:
+    whichever commits first, every group ends up with its full timer, deadline included."""
+    runtime = app.state.runtime
+    for _ in range(8):
+        owner = await factories.merchant()
+        now = datetime.now(UTC)
+        offer = await factories.offer(
+            owner, duration_seconds=3600, ends_at=now + timedelta(minutes=30)
+        )
+        merchant = factories.bearer(await factories.user(staff_of=owner), settings)
+        extension = {
+            "id": to_global_id("GroupBuy", offer.id),
+            "endsAt": (now + timedelta(hours=5)).isoformat(),
+        }
+        crowd = await shoppers(settings, 8)
+
+        results = await asyncio.gather(
+            *(start(gql, headers, offer.id) for headers in crowd),
+            gql(EXTEND, {"i": extension}, merchant),
+        )
+
+        assert all(codes(r) == [] for r in results[:-1])
+        assert results[-1]["data"]["groupBuyUpdate"]["userErrors"] == []
+        groups = await Group.filter(group_buy_id=offer.id)
+        assert len(groups) == len(crowd)
+        for group in groups:
+            assert group.expires_at == group.opened_at + timedelta(hours=1)
+            deadline = await runtime.redis.zscore(runtime.group_deadlines.key, str(group.id))
+            assert deadline == group.expires_at.timestamp()
 
 
 CANCEL = "mutation($id: ID!) { groupBuyCancel(id: $id) { userErrors { code } } }"

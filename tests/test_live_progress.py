@@ -330,6 +330,58 @@ async def test_expired_group_sends_failed_completes_and_refunds_the_paid(
     assert (await Group.get(id=pk)).status == GroupStatus.FAILED
 
 
+EXTEND = """mutation($i: GroupBuyUpdateInput!) {
+  groupBuyUpdate(input: $i) { groupBuy { endsAt } userErrors { code } } }"""
+
+
+async def test_extending_an_offer_lets_groups_its_end_cut_short_run_on(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    owner = await factories.merchant()
+    staff = factories.bearer(await factories.user(staff_of=owner), settings)
+    old_end = datetime.now(UTC) + timedelta(minutes=30)
+    offer = await factories.offer(owner, duration_seconds=3600, ends_at=old_end)
+    leaders = await shoppers(settings, 3)
+    cut, natural, failed = [(await start(gql, s, offer.id))["group"] for s in leaders]
+    now = datetime.now(UTC)
+    # An older group whose own timer ends before the offer does, and one already over.
+    await Group.filter(id=from_global_id(natural["id"])[1]).update(
+        opened_at=now - timedelta(minutes=50), expires_at=now + timedelta(minutes=10)
+    )
+    await Group.filter(id=from_global_id(failed["id"])[1]).update(status=GroupStatus.FAILED)
+    cut_pk = from_global_id(cut["id"])[1]
+    opened_at = (await Group.get(id=cut_pk)).opened_at
+    assert datetime.fromisoformat(cut["expiresAt"]) == old_end
+    untouched = await Group.filter(id__not=cut_pk).order_by("id").values("expires_at", "version")
+    offer_id = to_global_id("GroupBuy", offer.id)
+
+    async def extend(to: datetime) -> None:
+        body = await gql(EXTEND, {"i": {"id": offer_id, "endsAt": to.isoformat()}}, staff)
+        assert body["data"]["groupBuyUpdate"]["userErrors"] == []
+
+    def score_of(pk: int) -> Any:
+        return app.state.runtime.redis.zscore(app.state.runtime.group_deadlines.key, str(pk))
+
+    async with subscribe(app, PROGRESS, {"id": cut["id"]}) as live:
+        assert (await live.event())["event"] == "SNAPSHOT"
+        shortly = old_end + timedelta(minutes=10)
+        await extend(shortly)  # before the group's full hour: the new end cuts it again
+        first = await live.event()
+        assert await score_of(cut_pk) == shortly.timestamp()
+        await extend(old_end + timedelta(hours=5))  # past it: the full hour
+        second = await live.event()
+
+    assert [first["event"], second["event"]] == ["EXTENDED", "EXTENDED"]
+    assert datetime.fromisoformat(first["expiresAt"]) == shortly
+    full_hour = opened_at + timedelta(hours=1)
+    assert datetime.fromisoformat(second["expiresAt"]) == full_hour
+    assert second["status"] == "OPEN" and second["secondsLeft"] > 3500
+    assert (await Group.get(id=cut_pk)).expires_at == full_hour
+    assert await score_of(cut_pk) == full_hour.timestamp()
+    after = await Group.filter(id__not=cut_pk).order_by("id").values("expires_at", "version")
+    assert after == untouched
+
+
 # ---- 3. share codes, closed groups, unknown groups ----------------------------
 
 

@@ -142,12 +142,14 @@ class OfferChanges:
 _FIXED_ONCE_GROUPS_EXIST = ("group_price", "group_size", "duration_seconds", "starts_at")
 
 
-async def update_offer(offer: GroupBuy, changes: OfferChanges) -> GroupBuy:
+async def update_offer(offer: GroupBuy, changes: OfferChanges, runtime: Runtime) -> GroupBuy:
     """Change what is still safe to change.
 
     The offer's row stays locked from the check for groups to the update: a
     group opening meanwhile either commits first (and is seen here) or finds
-    the terms it read gone (see ``_hold_offer_stock``).
+    the terms it read gone (see ``_hold_offer_stock``). A later end then lets
+    open groups that the old end cut short run on, after the commit, so that
+    no group row is locked after the offer's (joins lock them the other way).
     """
     async with in_transaction():
         offer = await GroupBuy.filter(id=offer.id).select_for_update().get()
@@ -166,7 +168,43 @@ async def update_offer(offer: GroupBuy, changes: OfferChanges) -> GroupBuy:
                 "stockLimit",
             )
         await GroupBuy.filter(id=offer.id).update(**asdict(terms))
-    return await GroupBuy.get(id=offer.id)
+    updated = await GroupBuy.get(id=offer.id)
+    if changes.ends_at is not None:
+        cut = Group.filter(
+            group_buy_id=offer.id, status=GroupStatus.OPEN, expires_at__lt=updated.ends_at
+        )
+        for group in await cut:
+            await _run_on(group, updated, runtime)
+    return updated
+
+
+async def _run_on(group: Group, offer: GroupBuy, runtime: Runtime) -> bool:
+    """Give an open group that its offer's end cut short the rest of its timer, now
+    that the offer ends later; True if the group now expires later.
+
+    A group's timer never runs past its offer's end. Only the move to FAILED is
+    final: until then a group cut short runs to its full timer or the offer's
+    current end, whichever comes first.
+    """
+    if offer.cancelled_at is not None:
+        return False
+    full_timer = group.opened_at + timedelta(seconds=offer.duration_seconds)
+    expires_at = min(full_timer, offer.ends_at)
+    if expires_at <= group.expires_at:
+        return False
+    extended = await sql.rows(
+        'UPDATE "buy_group" SET "expires_at" = $1, "version" = "version" + 1 '
+        'WHERE "id" = $2 AND "status" = $3 AND "expires_at" < $1 '
+        f"RETURNING {orders.GROUP_STATE_COLUMNS}",
+        expires_at,
+        group.id,
+        GroupStatus.OPEN.value,
+    )
+    if not extended:
+        return False
+    await runtime.group_deadlines.schedule(group.id, expires_at)
+    await orders.publish(runtime, "EXTENDED", GroupState.from_json(extended[0]))
+    return True
 
 
 def _check_changes_once_groups_exist(offer: GroupBuy, changes: OfferChanges) -> None:
@@ -567,6 +605,10 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
         return await _concurrent_retry(request, fingerprint)
     await orders.publish(runtime, "JOINED", joined)
     await runtime.group_deadlines.schedule(group.id, group.expires_at)
+    if group.expires_at == offer.ends_at:
+        # Cut short by the end as read: an extension committed meanwhile may have
+        # looked for such groups before this one was committed.
+        await _run_on(group, await GroupBuy.get(id=offer.id), runtime)
     return await _pay(order, request.payment_token, runtime)
 
 

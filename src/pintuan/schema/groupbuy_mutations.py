@@ -37,7 +37,10 @@ class GroupBuyCreateInput:
 
 
 @strawberry.input(
-    description="Once groups exist: only soloPrice, a later endsAt, perUserLimit, stockLimit."
+    description=(
+        "Once groups exist: only soloPrice, a later endsAt, perUserLimit, stockLimit. "
+        "A later endsAt also extends open groups whose timer the old end cut short."
+    )
 )
 class GroupBuyUpdateInput:
     id: strawberry.ID
@@ -159,7 +162,7 @@ class GroupBuyMutation:
         offer = await _offer(info, input.id)
         changes = _copy_into(groupbuys.OfferChanges, input)
         try:
-            updated = await groupbuys.update_offer(offer, changes)
+            updated = await groupbuys.update_offer(offer, changes, info.context.runtime)
         except DomainError as exc:
             return GroupBuyPayload(user_errors=user_errors(exc))
         return GroupBuyPayload(group_buy=GroupBuy.of(updated))

@@ -20,7 +20,13 @@ from pintuan.schema.groupbuys import Group, find_group, seconds_left, visible_of
 from pintuan.schema.ids import decode_id
 
 
-@strawberry.enum
+@strawberry.enum(
+    description=(
+        "Why a message was sent: SNAPSHOT is the state on subscribing, the others a "
+        "change. EXTENDED: the offer was extended, so a group whose timer its old end "
+        "cut short runs on (see expiresAt)."
+    )
+)
 class GroupEvent(StrEnum):
     SNAPSHOT = "SNAPSHOT"
     JOINED = "JOINED"
@@ -29,6 +35,7 @@ class GroupEvent(StrEnum):
     FILLED = "FILLED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    EXTENDED = "EXTENDED"
 
 
 @strawberry.type(
