@@ -177,6 +177,12 @@ async def user_by_email(email: str) -> User | None:
     return await validation.find(User, email=normalise_email(email))
 
 
+async def signed_in_user(user_id: int) -> User | None:
+    """Run for every signed-in request, hence hand-written."""
+    found = await sql.instances(User, 'SELECT * FROM "app_user" WHERE "id" = $1', user_id)
+    return found[0] if found else None
+
+
 async def staff_merchant_ids(user_id: int) -> frozenset[int]:
     """Run for every signed-in request, hence hand-written."""
     staff = await sql.rows(

@@ -44,7 +44,6 @@ MAX_DURATION = 7 * 24 * 3600
 MAX_QUANTITY = 1000
 MAX_PAYMENT_TOKEN = 255  # gateways' card tokens are far shorter
 SHARE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-ALREADY_MEMBER = "You are already in this group."
 
 
 class _Refused(Exception):
@@ -478,20 +477,34 @@ async def _claim_order(
     unique index while holding no other lock, so it can never deadlock.
     """
     _check_total(offer.group_price, request.quantity)
-    return await Order.create(
-        buyer_id=request.buyer_id,
+    return await _insert_order(
+        request,
+        fingerprint,
+        now,
+        kind=OrderKind.GROUP.value,
         merchant_id=offer.merchant_id,
-        kind=OrderKind.GROUP,
         group_id=group.id,
         group_buy_id=offer.id,
         variant_id=offer.variant_id,
-        quantity=request.quantity,
         unit_price=offer.group_price,
         currency=offer.currency,
-        idempotency_key=request.idempotency_key,
-        request_hash=fingerprint,
         payment_due_at=_payment_due(runtime, group, now),
     )
+
+
+async def _insert_order(
+    request: PurchaseRequest, fingerprint: str, now: datetime, **terms: object
+) -> Order:
+    """A new order awaiting payment (hand-written: every purchase makes one)."""
+    values = {
+        "buyer_id": request.buyer_id,
+        "quantity": request.quantity,
+        "idempotency_key": request.idempotency_key,
+        "request_hash": fingerprint,
+        "status": OrderStatus.PENDING_PAYMENT.value,
+        "created_at": now,
+    }
+    return await sql.insert(Order, values | terms)
 
 
 async def _take_slot(
@@ -542,6 +555,10 @@ def _no_slot_in(group: Group, now: datetime) -> _Refused | None:
     return None
 
 
+def _already_member() -> DomainError:
+    return DomainError(ErrorCode.ALREADY_MEMBER, "You are already in this group.", "groupId")
+
+
 async def _is_member(group_id: int, user_id: int) -> bool:
     return bool(
         await sql.rows(
@@ -584,17 +601,26 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
     now = now_utc()
     try:
         async with in_transaction():
-            offer = await GroupBuy.get_or_none(id=offer_id)
+            offer = await sql.by_id(GroupBuy, offer_id)
             if offer is None:
                 raise _refuse(ErrorCode.NOT_FOUND, "No such group buy.", "groupBuyId")
             _require_active(offer, now)
-            group = await Group.create(
-                group_buy_id=offer.id,
-                leader_id=request.buyer_id,
-                size=offer.group_size,
-                share_code=_new_share_code(),
-                opened_at=now,
-                expires_at=min(now + timedelta(seconds=offer.duration_seconds), offer.ends_at),
+            group = await sql.insert(
+                Group,
+                {
+                    "group_buy_id": offer.id,
+                    "leader_id": request.buyer_id,
+                    "size": offer.group_size,
+                    "slots_taken": 0,
+                    "paid_count": 0,
+                    "version": 0,
+                    "status": GroupStatus.OPEN.value,
+                    "share_code": _new_share_code(),
+                    "opened_at": now,
+                    "expires_at": min(
+                        now + timedelta(seconds=offer.duration_seconds), offer.ends_at
+                    ),
+                },
             )
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
             await _hold_allowance(offer, request.buyer_id, request.quantity)
@@ -617,31 +643,33 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
     fingerprint = request.fingerprint("join", group_id)
     if replay := await _replay(request, fingerprint):
         return replay
-    group = await Group.get_or_none(id=group_id).select_related("group_buy")
-    if group is None:
+    group = await sql.by_id(Group, group_id)
+    offer = await sql.by_id(GroupBuy, group.group_buy_id) if group else None
+    if group is None or offer is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such group.", "groupId")
-    offer, now = group.group_buy, now_utc()
+    now = now_utc()
     try:
         _require_active(offer, now)
         # A group already seen closed or full is refused without a transaction:
         # popular groups draw many late joiners. The holds below decide the rest.
         if refusal := _no_slot_in(group, now):
-            if await _is_member(group.id, request.buyer_id):
-                raise _refuse(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId")
             raise refusal
         async with in_transaction():
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
-            if await _is_member(group.id, request.buyer_id):
-                raise _refuse(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId")
             await _hold_allowance(offer, request.buyer_id, request.quantity)
             joined = await _take_slot(offer, group, order, now, leader=False)
     except _Refused as refused:
-        raise refused.error from None
+        # Members asking again are told so, unless the offer itself is closed;
+        # asked only on refusal (the slot's unique row catches the rest).
+        member = refused.error.code != ErrorCode.OFFER_NOT_ACTIVE and await _is_member(
+            group.id, request.buyer_id
+        )
+        raise (_already_member() if member else refused.error) from None
     except IntegrityError:
         # Same idempotency key in flight, or the same user joining twice at once.
         if await Order.exists(buyer_id=request.buyer_id, idempotency_key=request.idempotency_key):
             return await _concurrent_retry(request, fingerprint)
-        raise DomainError(ErrorCode.ALREADY_MEMBER, ALREADY_MEMBER, "groupId") from None
+        raise _already_member() from None
     await orders.publish(runtime, "JOINED", joined)
     return await _pay(order, request.payment_token, runtime)
 
@@ -659,16 +687,15 @@ async def buy_alone(variant_id: int, request: PurchaseRequest, runtime: Runtime)
             if variant is None or variant.product.status != ProductStatus.ACTIVE:
                 raise _refuse(ErrorCode.NOT_FOUND, "No such variant on sale.", "variantId")
             _check_total(variant.price_amount, request.quantity)
-            order = await Order.create(
-                buyer_id=request.buyer_id,
+            order = await _insert_order(
+                request,
+                fingerprint,
+                now,
+                kind=OrderKind.SOLO.value,
                 merchant_id=variant.product.merchant_id,
-                kind=OrderKind.SOLO,
                 variant_id=variant.id,
-                quantity=request.quantity,
                 unit_price=variant.price_amount,
                 currency=variant.currency,
-                idempotency_key=request.idempotency_key,
-                request_hash=fingerprint,
                 payment_due_at=_payment_due(runtime, None, now),
             )
             await _hold_variant_stock(variant.id, request.quantity)
@@ -701,7 +728,9 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
         return Purchase(settled.order, group, [_declined()])
     settled = await orders.take_charge(order, outcome.reference or "", runtime)
     await after_payment(settled, runtime)
-    group = await Group.get(id=order.group_id) if order.group_id else None
+    group = settled.group
+    if group is None and order.group_id is not None:
+        group = await Group.get(id=order.group_id)
     if settled.refunded_late:
         in_group = order.group_id is not None
         closed = DomainError(
@@ -718,8 +747,9 @@ async def after_payment(settled: orders.Settled, runtime: Runtime) -> None:
     if not settled.changed or settled.group is None:
         return
     if settled.filled:
-        await runtime.group_deadlines.cancel(settled.group.group_id)
-    await orders.publish(runtime, "FILLED" if settled.filled else "PAID", settled.group)
+        await runtime.group_deadlines.cancel(settled.group.id)
+    event = "FILLED" if settled.filled else "PAID"
+    await orders.publish(runtime, event, orders.group_state(settled.group))
 
 
 # ---- expiry -----------------------------------------------------------------

@@ -120,7 +120,7 @@ async def record_money(order: Order, kind: TransactionKind, gateway: str, refere
 class Settled:
     order: Order
     changed: bool
-    group: GroupState | None = None  # the order's group as this change left it
+    group: Group | None = None  # the order's group as this change left it
     filled: bool = False
     refunded_late: bool = False  # the money came for an order already cancelled
 
@@ -180,30 +180,31 @@ async def mark_paid(order: Order, reference: str, gateway: str) -> Settled:
     return Settled(order, True, group, group is not None and _filled_by_this(group))
 
 
-async def _count_paid_member(order: Order, now: datetime) -> GroupState:
+async def _count_paid_member(order: Order, now: datetime) -> Group:
     """The member is paid; returns the group as that left it.
 
     Only the payment that brings an OPEN group's paid members to its size fills
     it (SET expressions read the row as it was), so a group fills exactly once.
     """
-    [row] = await sql.rows(
+    [group] = await sql.instances(
+        Group,
         'UPDATE "buy_group" SET "paid_count" = "paid_count" + 1, "version" = "version" + 1, '
         '"status" = CASE WHEN "status" = $2 AND "paid_count" + 1 = "size" '
         'THEN $3 ELSE "status" END, '
         '"filled_at" = CASE WHEN "status" = $2 AND "paid_count" + 1 = "size" '
         'THEN $4 ELSE "filled_at" END '
-        f'WHERE "id" = $1 RETURNING {GROUP_STATE_COLUMNS}',
+        'WHERE "id" = $1 RETURNING *',
         order.group_id,
         GroupStatus.OPEN.value,
         GroupStatus.FILLED.value,
         now,
     )
     await sql.execute('UPDATE "group_member" SET "paid" = $1 WHERE "order_id" = $2', True, order.id)
-    return GroupState.from_json(row)
+    return group
 
 
-def _filled_by_this(group: GroupState) -> bool:
-    return group.status == GroupStatus.FILLED.value and group.paid_count == group.size
+def _filled_by_this(group: Group) -> bool:
+    return group.status == GroupStatus.FILLED and group.paid_count == group.size
 
 
 async def cancel_pending(order_id: int, reason: str) -> Settled:
