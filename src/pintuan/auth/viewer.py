@@ -86,7 +86,7 @@ async def authenticate(
         user_id = read_access_token(token.strip(), settings)
     except InvalidToken:
         raise AccessDenied("UNAUTHENTICATED", "The access token is invalid or expired.") from None
-    user = await accounts.signed_in_user(user_id)
+    user, staff_of = await accounts.signed_in(user_id)
     if user is None:
         raise AccessDenied("UNAUTHENTICATED", "The access token's account no longer exists.")
-    return Viewer(user=user, staff_of=await accounts.staff_merchant_ids(user.id), api_key=key)
+    return Viewer(user=user, staff_of=staff_of, api_key=key)

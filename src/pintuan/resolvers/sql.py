@@ -43,9 +43,14 @@ async def rows(sql: str, *values: object) -> list[dict[str, Any]]:
     return [dict(row) for row in await connection.execute_query_dict(statement, list(values))]
 
 
+def instance(model: type[M], row: dict[str, Any]) -> M:
+    """A whole row of ``model``'s table (other columns are ignored) as an instance."""
+    return model._init_from_db(**row)
+
+
 async def instances(model: type[M], sql: str, *values: object) -> list[M]:
     """Run a statement returning whole rows of ``model``'s table; returns them as instances."""
-    return [model._init_from_db(**row) for row in await rows(sql, *values)]
+    return [instance(model, row) for row in await rows(sql, *values)]
 
 
 async def by_id(model: type[M], pk: int) -> M | None:
