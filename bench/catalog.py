@@ -420,8 +420,8 @@ def start_server(
     return Server(name, process, log_path, f"http://127.0.0.1:{port}")
 
 
-async def wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+async def wait_ready(server: Server, within: float = READY_TIMEOUT_SECONDS) -> None:
+    deadline = time.monotonic() + within
     async with httpx.AsyncClient(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
@@ -432,9 +432,7 @@ async def wait_ready(server: Server) -> None:
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.2)
-    raise BenchError(
-        f"{server.name} not ready in {READY_TIMEOUT_SECONDS:.0f}s:\n{server.log_tail()}"
-    )
+    raise BenchError(f"{server.name} not ready in {within:.0f}s:\n{server.log_tail()}")
 
 
 def tree_cpu_seconds(pid: int) -> float | None:
