@@ -518,7 +518,9 @@ async def _take_slot(
     """Take a slot and the stock behind it; returns the group as the slot left it.
 
     The buyer's allowance is held first, so rows lock in the order state
-    machine's order: allowance, group, offer, variant.
+    machine's order: allowance, group, offer, variant. Every purchase of the
+    offer queues on its offer and variant rows, so those come last, just
+    before the commit, and are held as briefly as possible.
     """
     slot = await sql.rows(
         'UPDATE "buy_group" SET "slots_taken" = "slots_taken" + 1, "version" = "version" + 1 '
@@ -531,8 +533,6 @@ async def _take_slot(
     if not slot:
         refusal = _no_slot_in(await Group.get(id=group.id), now)
         raise refusal or _refuse(ErrorCode.GROUP_FULL, "This group is full.", "groupId")
-    await _hold_offer_stock(offer, order.quantity, now)
-    await _hold_variant_stock(offer.variant_id, order.quantity)
     await sql.execute(
         'INSERT INTO "group_member" ("group_id", "user_id", "order_id", "is_leader", "paid", '
         '"joined_at") VALUES ($1, $2, $3, $4, $5, $6)',
@@ -543,6 +543,8 @@ async def _take_slot(
         False,
         now,
     )
+    await _hold_offer_stock(offer, order.quantity, now)
+    await _hold_variant_stock(offer.variant_id, order.quantity)
     return GroupState.from_json(slot[0])
 
 

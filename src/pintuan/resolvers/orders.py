@@ -185,7 +185,10 @@ async def _count_paid_member(order: Order, now: datetime) -> Group:
 
     Only the payment that brings an OPEN group's paid members to its size fills
     it (SET expressions read the row as it was), so a group fills exactly once.
+    The member's own row is marked first: the group's row, which every payer of
+    the group waits for, is locked as late as possible.
     """
+    await sql.execute('UPDATE "group_member" SET "paid" = $1 WHERE "order_id" = $2', True, order.id)
     [group] = await sql.instances(
         Group,
         'UPDATE "buy_group" SET "paid_count" = "paid_count" + 1, "version" = "version" + 1, '
@@ -199,7 +202,6 @@ async def _count_paid_member(order: Order, now: datetime) -> Group:
         GroupStatus.FILLED.value,
         now,
     )
-    await sql.execute('UPDATE "group_member" SET "paid" = $1 WHERE "order_id" = $2', True, order.id)
     return group
 
 
