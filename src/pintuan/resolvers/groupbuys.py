@@ -169,10 +169,10 @@ async def update_offer(offer: GroupBuy, changes: OfferChanges, runtime: Runtime)
         await GroupBuy.filter(id=offer.id).update(**asdict(terms))
     updated = await GroupBuy.get(id=offer.id)
     if changes.ends_at is not None:
-        cut = Group.filter(
+        running = Group.filter(
             group_buy_id=offer.id, status=GroupStatus.OPEN, expires_at__lt=updated.ends_at
         )
-        for group in await cut:
+        for group in await running:
             await _run_on(group, updated, runtime)
     return updated
 
