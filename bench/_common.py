@@ -293,7 +293,8 @@ async def graphql(
     data: dict[str, Any] = response.json()
     if data.get("errors"):
         raise BenchError(f"GraphQL errors: {data['errors']}")
-    return data["data"]
+    result: dict[str, Any] = data["data"]
+    return result
 
 
 # --------------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ class PostgresStore:
 
     @classmethod
     async def open(cls, url: str) -> PostgresStore:
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg
 
         return cls(await asyncpg.create_pool(url, min_size=1, max_size=PG_POOL_MAX))
 
