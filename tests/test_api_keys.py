@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from httpx_ws import WebSocketDisconnect, aconnect_ws
+from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
@@ -138,6 +138,7 @@ async def test_disallowed_origins_are_refused_over_http(
 
 async def ws_connect(app: Starlette, origin: str, payload: dict[str, Any]) -> str:
     transport = ASGIWebSocketTransport(app=app)
+    ws: AsyncWebSocketSession
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         try:
             async with aconnect_ws(

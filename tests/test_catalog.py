@@ -68,7 +68,7 @@ async def test_cursor_pages_cover_every_product_once_in_each_order(gql: GraphQLC
         "PRICE_DESC": lambda n: (-n["price"], -n["pk"]),
         "TITLE": lambda n: (n["title"], n["pk"]),
     }
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "pk": p.id,
             "title": p.title,
@@ -166,7 +166,7 @@ async def test_cursor_from_another_ordering_is_refused(gql: GraphQLClient) -> No
 async def test_forged_cursors_are_refused_not_run(gql: GraphQLClient) -> None:
     """Cursors are opaque but not secret: a client may send any JSON inside one."""
     await factories.product(await factories.merchant())
-    forged = {
+    forged: dict[str, list[list[Any]]] = {
         "PRICE_ASC": [[2**63, 1], [-(2**31) - 1, 1], [100, 2**40]],
         "TITLE": [["tea\x00", 1], ["tea", 2**31]],
     }

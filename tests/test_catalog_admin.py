@@ -137,7 +137,7 @@ async def test_catalog_writes_refuse_bad_input_and_change_nothing(
             headers,
         )
     )["data"]["productCreate"]["product"]
-    bad_variants = [
+    bad_variants: list[tuple[dict[str, Any], str, str]] = [
         ({"sku": variant.sku, "price": {"amount": 1, "currency": "CNY"}}, "SKU_TAKEN", "sku"),
         ({"sku": "n1", "price": {"amount": -1, "currency": "CNY"}}, "INVALID", "price.amount"),
         (

@@ -356,7 +356,9 @@ async def test_money_taken_after_the_group_failed_is_refunded_once(
     assert codes(joined) == ["GROUP_CLOSED"]
     assert joined["order"]["status"] == "REFUNDED"
     order_pk = from_global_id(joined["order"]["id"])[1]
-    money = await PaymentTransaction.filter(order_id=order_pk).values_list("kind", flat=True)
+    money: list[Any] = await PaymentTransaction.filter(order_id=order_pk).values_list(
+        "kind", flat=True
+    )
     assert sorted(money) == [TransactionKind.CHARGE, TransactionKind.REFUND]
     assert (await Group.get()).status == GroupStatus.FAILED
 

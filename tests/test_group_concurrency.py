@@ -25,7 +25,7 @@ async def shoppers(settings: Settings, count: int) -> list[dict[str, str]]:
 
 async def drain(events: AsyncIterator[dict[str, Any]], quiet_seconds: float = 0.3) -> list[str]:
     """Event names received until the channel has been quiet for a moment."""
-    names = []
+    names: list[str] = []
     while True:
         try:
             message = await asyncio.wait_for(anext(events), quiet_seconds)
@@ -164,7 +164,9 @@ async def test_terms_never_change_under_groups_opened_at_the_same_moment(
         final = await GroupBuy.get(id=offer.id)
         sizes = {g.size for g in await Group.filter(group_buy_id=offer.id)}
         assert sizes == {final.group_size}
-        prices = await Order.filter(group_buy_id=offer.id).values_list("unit_price", flat=True)
+        prices: list[Any] = await Order.filter(group_buy_id=offer.id).values_list(
+            "unit_price", flat=True
+        )
         assert set(prices) == {final.group_price}
 
 

@@ -202,7 +202,7 @@ async def test_malformed_purchase_inputs_are_refused_with_the_field_at_fault(
     buyer = await shopper(settings)
     before = await holdings()
     ok = {"groupBuyId": to_global_id("GroupBuy", offer.id), "quantity": 1}
-    cases = [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"quantity": 0}, "INVALID_QUANTITY", "quantity"),
         ({"quantity": 1001}, "INVALID_QUANTITY", "quantity"),
         ({"idempotencyKey": ""}, "INVALID", "idempotencyKey"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 
 from pintuan.models.orders import Order
@@ -79,7 +81,7 @@ async def test_request_body_is_limited_to_one_mebibyte(http: httpx.AsyncClient) 
 
 
 async def test_chunked_body_without_length_is_limited(http: httpx.AsyncClient) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b" " * 65536
 

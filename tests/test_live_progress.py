@@ -717,6 +717,7 @@ async def test_the_legacy_graphql_ws_protocol_still_receives_every_event(
     (second,) = await shoppers(settings, 1)
     transport = ASGIWebSocketTransport(app=app)
     events: list[str] = []
+    ws: AsyncWebSocketSession
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
         aconnect_ws("/graphql", client, subprotocols=["graphql-ws"]) as ws,

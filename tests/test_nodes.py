@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from pintuan.models.catalog import ProductStatus, Variant
 from pintuan.schema.ids import from_global_id, to_global_id
@@ -63,7 +64,7 @@ async def test_variant_of_a_hidden_product_is_not_a_public_node(gql: GraphQLClie
 async def test_malformed_and_foreign_ids_are_clear_errors(gql: GraphQLClient) -> None:
     shop = await factories.merchant()
     unknown_type = base64.urlsafe_b64encode(b"Secret:1").decode().rstrip("=")
-    cases = [
+    cases: list[tuple[str, dict[str, Any], str]] = [
         (NODE, {"id": "%%%"}, "INVALID_ID"),
         (NODE, {"id": ""}, "INVALID_ID"),
         (NODE, {"id": base64.b64encode(b"Product:abc").decode()}, "INVALID_ID"),

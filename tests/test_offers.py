@@ -141,7 +141,7 @@ async def test_cancelling_refunds_open_groups_and_keeps_filled_ones(
     assert cancelled["data"]["groupBuyCancel"]["groupBuy"]["status"] == "CANCELLED"
     assert codes(again["data"]["groupBuyCancel"]) == ["ALREADY_CANCELLED"]
     assert codes(late) == ["OFFER_NOT_ACTIVE"]
-    statuses = sorted(await Group.all().values_list("status", flat=True))
+    statuses: list[Any] = sorted(await Group.all().values_list("status", flat=True))
     assert statuses == [GroupStatus.CANCELLED, GroupStatus.FILLED]
     assert await Order.filter(status=OrderStatus.REFUNDED).count() == 1
     assert await Order.filter(status=OrderStatus.PAID).count() == 2

@@ -189,7 +189,7 @@ async def build_world(settings: Settings) -> World:
         "staff": await factories.user(staff_of=shop),
         "admin": await factories.user(admin=True),
     }
-    callers = {"anonymous": {}} | {
+    callers: dict[str, dict[str, str]] = {"anonymous": {}} | {
         role: factories.bearer(account, settings) for role, account in accounts.items()
     }
     return World(shop, product, variant, key, offer, callers)

@@ -112,6 +112,7 @@ TICKS = "subscription { serverTime(intervalSeconds: 0.01, count: 3) }"
 async def acknowledged(app: Starlette, subprotocol: str) -> AsyncIterator[AsyncWebSocketSession]:
     """A WebSocket on /graphql speaking ``subprotocol``, past connection_init."""
     transport = ASGIWebSocketTransport(app=app)
+    ws: AsyncWebSocketSession
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://t") as client,
         aconnect_ws("/graphql", client, subprotocols=[subprotocol]) as ws,
@@ -169,6 +170,7 @@ async def test_a_legacy_start_payload_of_the_wrong_shape_gets_an_error_message(
 
 
 async def _handshake(client: httpx.AsyncClient, origin: str) -> str | None:
+    ws: AsyncWebSocketSession
     async with aconnect_ws(
         "/graphql", client, subprotocols=["graphql-transport-ws"], headers={"origin": origin}
     ) as ws:

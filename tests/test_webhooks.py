@@ -152,7 +152,7 @@ async def test_a_payment_after_the_window_is_refunded(
     assert late.json() == {"outcome": "LATE_REFUNDED"}
     order = await Order.get()
     assert order.status == OrderStatus.REFUNDED
-    kinds = sorted(
+    kinds: list[Any] = sorted(
         await PaymentTransaction.filter(order_id=order.id).values_list("kind", flat=True)
     )
     assert kinds == ["CHARGE", "REFUND"]
