@@ -60,10 +60,6 @@ class GroupState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GroupState:
-        """From a published message's state, or from a database row under the same names."""
-        expires_at = data["expires_at"]
-        if not isinstance(expires_at, datetime):  # JSON, or SQLite's stored text
-            expires_at = datetime.fromisoformat(str(expires_at))
         return cls(
             group_id=int(data["group_id"]),
             group_buy_id=int(data["group_buy_id"]),
@@ -71,7 +67,7 @@ class GroupState:
             paid_count=int(data["paid_count"]),
             size=int(data["size"]),
             status=str(data["status"]),
-            expires_at=expires_at,
+            expires_at=datetime.fromisoformat(str(data["expires_at"])),
             version=int(data["version"]),
         )
 

@@ -191,10 +191,10 @@ async def _run_on(group: Group, offer: GroupBuy, runtime: Runtime) -> bool:
     expires_at = min(full_timer, offer.ends_at)
     if expires_at <= group.expires_at:
         return False
-    extended = await sql.rows(
+    extended = await sql.instances(
+        Group,
         'UPDATE "buy_group" SET "expires_at" = $1, "version" = "version" + 1 '
-        'WHERE "id" = $2 AND "status" = $3 AND "expires_at" < $1 '
-        f"RETURNING {orders.GROUP_STATE_COLUMNS}",
+        'WHERE "id" = $2 AND "status" = $3 AND "expires_at" < $1 RETURNING *',
         expires_at,
         group.id,
         GroupStatus.OPEN.value,
@@ -202,7 +202,7 @@ async def _run_on(group: Group, offer: GroupBuy, runtime: Runtime) -> bool:
     if not extended:
         return False
     await runtime.group_deadlines.schedule(group.id, expires_at)
-    await orders.publish(runtime, "EXTENDED", GroupState.from_json(extended[0]))
+    await orders.publish(runtime, "EXTENDED", orders.group_state(extended[0]))
     return True
 
 
@@ -522,10 +522,11 @@ async def _take_slot(
     offer queues on its offer and variant rows, so those come last, just
     before the commit, and are held as briefly as possible.
     """
-    slot = await sql.rows(
+    slot = await sql.instances(
+        Group,
         'UPDATE "buy_group" SET "slots_taken" = "slots_taken" + 1, "version" = "version" + 1 '
         'WHERE "id" = $1 AND "status" = $2 AND "expires_at" > $3 AND "slots_taken" < "size" '
-        f"RETURNING {orders.GROUP_STATE_COLUMNS}",
+        "RETURNING *",
         group.id,
         GroupStatus.OPEN.value,
         now,
@@ -545,7 +546,7 @@ async def _take_slot(
     )
     await _hold_offer_stock(offer, order.quantity, now)
     await _hold_variant_stock(offer.variant_id, order.quantity)
-    return GroupState.from_json(slot[0])
+    return orders.group_state(slot[0])
 
 
 def _no_slot_in(group: Group, now: datetime) -> _Refused | None:

@@ -52,14 +52,6 @@ def group_state(group: Group) -> GroupState:
     )
 
 
-# A group's live state under GroupState's own names, for the RETURNING clause of a
-# statement that changes the group: GroupState.from_json reads such a row.
-GROUP_STATE_COLUMNS = (
-    '"id" AS "group_id", "group_buy_id", "slots_taken" AS "member_count", "paid_count", '
-    '"size", "status", "expires_at", "version"'
-)
-
-
 async def publish(runtime: Runtime, event: str, state: GroupState) -> None:
     """Tell the live layer about a committed change, as the change left the group.
 
@@ -282,9 +274,9 @@ async def settle_group_orders(group_id: int, runtime: Runtime, reason: str) -> N
     Passes repeat until one finds nothing to do: a payment landing during a pass
     can turn an order read as pending into a paid one, which cancelling then
     leaves alone. Orders only move forward and none can join a closed group, so
-    the passes end. The
-    group is then marked settled, only if (checked in that statement) none of
-    its orders is paid or pending; otherwise it stays on the sweep's list.
+    the passes end. The group is then marked settled, only if (checked in that
+    statement) none of its orders is paid or pending; otherwise it stays on the
+    sweep's list.
     """
     owing = [OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]
     while found := await Order.filter(group_id=group_id, status__in=owing).values_list(
