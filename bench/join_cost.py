@@ -41,13 +41,12 @@ from catalog import (
     start_server,
     wait_ready,
 )
+from join_contention import JOIN_MUTATION, START_MUTATION
 
 # Python starts some forty times slower under callgrind.
 READY_SECONDS = 600.0
-PURCHASE_FIELDS = "order { status } group { id slotsLeft status } userErrors { code }"
-START = f"mutation($i: GroupStartInput!) {{ groupStart(input: $i) {{ {PURCHASE_FIELDS} }} }}"
-JOIN = f"mutation($i: GroupJoinInput!) {{ groupJoin(input: $i) {{ {PURCHASE_FIELDS} }} }}"
 ME = "query { me { id } }"
+Headers = dict[str, str]
 _THREAD_TOTAL = re.compile(r"^\s*Th\s+\d+\s+([\d,]+)\s*$", re.MULTILINE)
 
 
@@ -75,29 +74,32 @@ class Shop:
         self.offer_gid = offer_gid
         self.group_id = ""
 
-    def _purchase_input(self, target: dict[str, str]) -> dict[str, Any]:
-        return {"i": {**target, "idempotencyKey": secrets.token_hex(8), "paymentToken": "tok_x"}}
-
-    async def start(self, shopper: dict[str, str]) -> None:
-        variables = self._purchase_input({"groupBuyId": self.offer_gid})
-        payload = (await graphql(self.client, self.url, START, variables, shopper))["groupStart"]
+    async def _paid(
+        self, mutation: str, name: str, target: dict[str, str], shopper: Headers
+    ) -> Any:
+        """One purchase, which must come back paid; returns its payload."""
+        purchase = {**target, "idempotencyKey": secrets.token_hex(8), "paymentToken": "tok_x"}
+        data = await graphql(self.client, self.url, mutation, {"input": purchase}, shopper)
+        payload = data[name]
         if payload["userErrors"] or payload["order"]["status"] != "PAID":
-            raise BenchError(f"groupStart refused: {payload}")
+            raise BenchError(f"{name} refused: {payload}")
+        return payload
+
+    async def start(self, shopper: Headers) -> None:
+        target = {"groupBuyId": self.offer_gid}
+        payload = await self._paid(START_MUTATION, "groupStart", target, shopper)
         self.group_id = payload["group"]["id"]
 
-    async def join(self, shopper: dict[str, str]) -> None:
-        variables = self._purchase_input({"groupId": self.group_id})
-        payload = (await graphql(self.client, self.url, JOIN, variables, shopper))["groupJoin"]
-        if payload["userErrors"] or payload["order"]["status"] != "PAID":
-            raise BenchError(f"groupJoin refused: {payload}")
+    async def join(self, shopper: Headers) -> None:
+        await self._paid(JOIN_MUTATION, "groupJoin", {"groupId": self.group_id}, shopper)
 
-    async def me(self, shopper: dict[str, str]) -> None:
+    async def me(self, shopper: Headers) -> None:
         if (await graphql(self.client, self.url, ME, {}, shopper))["me"] is None:
             raise BenchError("me is null for a signed-in shopper")
 
 
 async def per_request(
-    pid: int, send: Callable[[dict[str, str]], Awaitable[None]], shoppers: list[dict[str, str]]
+    pid: int, send: Callable[[Headers], Awaitable[None]], shoppers: list[Headers]
 ) -> float:
     """Instructions per request over ``shoppers`` (one request each, one after another)."""
     before = await asyncio.to_thread(instructions_so_far, pid)
