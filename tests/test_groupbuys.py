@@ -10,6 +10,7 @@ import httpx
 from pintuan.models.catalog import Product, ProductStatus, Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.models.orders import Order, PaymentTransaction
+from pintuan.resolvers.validation import MAX_INT
 from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
@@ -223,7 +224,7 @@ async def test_an_order_may_not_total_more_than_amounts_can_hold(
 ) -> None:
     """Amounts are 32-bit minor units: a costly item times a large quantity is refused
     up front, never left half-paid by a ledger that cannot record it."""
-    top = 2**31 - 1
+    top = MAX_INT
     offer = await factories.offer(
         group_price=top // 2, solo_price=top, stock=10, stock_limit=10, per_user_limit=5
     )
