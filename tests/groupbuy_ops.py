@@ -15,6 +15,8 @@ PURCHASE_FIELDS = """order { id kind status quantity unitPrice { amount } total 
 START = f"""mutation($i: GroupStartInput!) {{ groupStart(input: $i) {{ {PURCHASE_FIELDS} }} }}"""
 JOIN = f"""mutation($i: GroupJoinInput!) {{ groupJoin(input: $i) {{ {PURCHASE_FIELDS} }} }}"""
 BUY = f"""mutation($i: OrderCreateInput!) {{ orderCreate(input: $i) {{ {PURCHASE_FIELDS} }} }}"""
+UPDATE_OFFER = """mutation($i: GroupBuyUpdateInput!) { groupBuyUpdate(input: $i) {
+  groupBuy { groupSize endsAt } userErrors { code } } }"""
 
 
 def key() -> str:

@@ -16,7 +16,7 @@ from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
-from tests.groupbuy_ops import codes, join, start
+from tests.groupbuy_ops import UPDATE_OFFER, codes, join, start
 
 
 async def shoppers(settings: Settings, count: int) -> list[dict[str, str]]:
@@ -132,10 +132,6 @@ async def test_the_same_request_retried_in_parallel_is_applied_once(
     assert await PaymentTransaction.all().count() == 1
 
 
-UPDATE_TERMS = """mutation($i: GroupBuyUpdateInput!) { groupBuyUpdate(input: $i) {
-  groupBuy { groupSize } userErrors { code } } }"""
-
-
 async def test_terms_never_change_under_groups_opened_at_the_same_moment(
     gql: GraphQLClient, settings: Settings
 ) -> None:
@@ -152,7 +148,7 @@ async def test_terms_never_change_under_groups_opened_at_the_same_moment(
 
         results = await asyncio.gather(
             *(start(gql, headers, offer.id) for headers in crowd),
-            *(gql(UPDATE_TERMS, {"i": edit}, merchant) for edit in edits),
+            *(gql(UPDATE_OFFER, {"i": edit}, merchant) for edit in edits),
         )
 
         started, edited = results[: len(crowd)], results[len(crowd) :]
@@ -168,9 +164,6 @@ async def test_terms_never_change_under_groups_opened_at_the_same_moment(
             "unit_price", flat=True
         )
         assert set(prices) == {final.group_price}
-
-
-EXTEND = "mutation($i: GroupBuyUpdateInput!) { groupBuyUpdate(input: $i) { userErrors { code } } }"
 
 
 async def test_groups_opened_as_their_offer_is_extended_still_get_their_full_timer(
@@ -194,7 +187,7 @@ async def test_groups_opened_as_their_offer_is_extended_still_get_their_full_tim
 
         results = await asyncio.gather(
             *(start(gql, headers, offer.id) for headers in crowd),
-            gql(EXTEND, {"i": extension}, merchant),
+            gql(UPDATE_OFFER, {"i": extension}, merchant),
         )
 
         assert all(codes(r) == [] for r in results[:-1])

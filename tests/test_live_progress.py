@@ -34,7 +34,7 @@ from pintuan.schema.ids import from_global_id, to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import PG_URL, REDIS_URL, TEST_SECRET_KEY, GraphQLClient
-from tests.groupbuy_ops import join, start
+from tests.groupbuy_ops import UPDATE_OFFER, join, start
 from tests.servers import running_servers
 
 WAIT_SECONDS = 5.0
@@ -330,10 +330,6 @@ async def test_expired_group_sends_failed_completes_and_refunds_the_paid(
     assert (await Group.get(id=pk)).status == GroupStatus.FAILED
 
 
-EXTEND = """mutation($i: GroupBuyUpdateInput!) {
-  groupBuyUpdate(input: $i) { groupBuy { endsAt } userErrors { code } } }"""
-
-
 async def test_extending_an_offer_lets_groups_its_end_cut_short_run_on(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
@@ -356,7 +352,7 @@ async def test_extending_an_offer_lets_groups_its_end_cut_short_run_on(
     offer_id = to_global_id("GroupBuy", offer.id)
 
     async def extend(to: datetime) -> None:
-        body = await gql(EXTEND, {"i": {"id": offer_id, "endsAt": to.isoformat()}}, staff)
+        body = await gql(UPDATE_OFFER, {"i": {"id": offer_id, "endsAt": to.isoformat()}}, staff)
         assert body["data"]["groupBuyUpdate"]["userErrors"] == []
 
     def score_of(pk: int) -> Any:
