@@ -7,9 +7,11 @@ from typing import Any
 
 import httpx
 
+from pintuan.models.accounts import ApiKeyKind
 from pintuan.models.catalog import Product, ProductStatus, Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.models.orders import Order, PaymentTransaction
+from pintuan.resolvers import apikeys
 from pintuan.resolvers.validation import MAX_INT
 from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
@@ -426,8 +428,17 @@ async def test_merchant_staff_list_their_own_orders_newest_first(
     assert (first["pageInfo"]["hasNextPage"], rest["pageInfo"]["hasNextPage"]) == (True, False)
     assert [edge["node"]["status"] for edge in paid["edges"]] == ["PAID", "PAID"]
 
+    own_key = await apikeys.create_key(owner.id, ApiKeyKind.SECRET, "fulfilment", [])
+    by_key = await gql(MERCHANT_ORDERS, mine, {"x-pintuan-key": own_key.secret})
+    assert by_key["data"]["merchantOrders"] == first
+
     outsider = factories.bearer(await factories.user(staff_of=other), settings)
-    for headers, code in (({}, "UNAUTHENTICATED"), (outsider, "FORBIDDEN")):
+    other_key = await apikeys.create_key(other.id, ApiKeyKind.SECRET, "theirs", [])
+    for headers, code in (
+        ({}, "UNAUTHENTICATED"),
+        (outsider, "FORBIDDEN"),
+        ({"x-pintuan-key": other_key.secret}, "FORBIDDEN"),
+    ):
         refused = await gql(MERCHANT_ORDERS, mine, headers)
         assert refused["data"] is None
         assert refused["errors"][0]["extensions"]["code"] == code
