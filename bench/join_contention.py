@@ -7,6 +7,10 @@ under contention that is where overfilling or overselling would show. So after t
 it checks the database with plain SQL and exits non-zero on any inconsistency (a
 correctness check, never a timing assertion). Timings are printed, not asserted.
 
+Then, on a server started afresh, the same clients send requests with no purchase in
+them for a few seconds each: ``GET /healthz`` and a signed-in ``me`` query. Every join
+pays what those pay, so their rates are ceilings that no change to the join can lift.
+
     .venv/bin/python bench/join_contention.py                 # 2 workers
     .venv/bin/python bench/join_contention.py --workers 1 2   # one run each, fresh database
 """
@@ -22,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +71,7 @@ START_MUTATION = (
     + PURCHASE_FIELDS
     + " } }"
 )
+ME_BODY = json.dumps({"query": "query Me { me { id } }"})
 
 
 # --------------------------------------------------------------------------------------
@@ -248,6 +253,88 @@ async def drive(
     return tally
 
 
+@dataclass(frozen=True)
+class Ceiling:
+    """The rate one fixed request reaches on the same server with the same clients."""
+
+    name: str
+    per_second: float
+    failed: int
+
+
+async def ceiling(
+    client: aiohttp.ClientSession,
+    name: str,
+    request: Callable[[dict[str, str]], Awaitable[bool]],
+    shoppers: Sequence[dict[str, str]],
+    concurrency: int,
+    seconds: float,
+) -> Ceiling:
+    """Every client sends ``request`` back to back until the deadline; counts the good ones.
+
+    A join goes through the same HTTP stack, middleware, sign-in and GraphQL
+    execution as these requests, then does its own work: it cannot be faster.
+    """
+    done = failed = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def one_client(offset: int) -> None:
+        nonlocal done, failed
+        turn = offset
+        while time.perf_counter() < deadline:
+            turn += concurrency
+            try:
+                good = await request(shoppers[turn % len(shoppers)])
+            except (aiohttp.ClientError, TimeoutError):
+                good = False
+            done += good
+            failed += not good
+
+    await asyncio.gather(*(one_client(i) for i in range(concurrency)))
+    return Ceiling(name, done / (time.perf_counter() - started), failed)
+
+
+async def ceilings(
+    args: argparse.Namespace, url: str, shoppers: Sequence[dict[str, str]]
+) -> list[Ceiling]:
+    """What the stack reaches with no purchase in it: the most a join could reach."""
+
+    async def health(_: dict[str, str]) -> bool:
+        async with client.get(url + "/healthz") as response:
+            await response.read()
+            return response.status == 200
+
+    async def me(shopper: dict[str, str]) -> bool:
+        async with client.post(url + "/graphql", data=ME_BODY, headers=shopper) as response:
+            body = await response.read()
+            data = json.loads(body).get("data") if response.status == 200 else None
+            return bool(data and data["me"])
+
+    kinds = (("GET /healthz (HTTP and middleware)", health), ("signed-in query { me { id } }", me))
+    measured = []
+    async with load_session(args.concurrency) as client:
+        for name, request in kinds:
+            for seconds in (args.warmup, args.ceiling_duration):
+                limit = await ceiling(client, name, request, shoppers, args.concurrency, seconds)
+            measured.append(limit)
+    return measured
+
+
+def measure_ceilings(
+    args: argparse.Namespace, env: dict[str, str], workers: int, workdir: Path, seeded: Seeded
+) -> list[Ceiling]:
+    """The ceilings on a server started afresh on the same database, once the joins'
+    figures are taken, so that they count none of these requests."""
+    shoppers = bearer_headers(env["PINTUAN_SECRET_KEY"], seeded.shopper_ids[: args.concurrency])
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        server = runner.run(launch(env, args.port, workers, workdir))
+        try:
+            return runner.run(ceilings(args, server.url, shoppers))
+        finally:
+            server.stop()
+
+
 async def open_initial_groups(market: Market, count: int) -> None:
     """Pre-open ``count`` groups through the API, checked, before anything is measured."""
     async with httpx.AsyncClient(timeout=30.0) as client:
@@ -350,6 +437,7 @@ class RunResult:
     tally: Tally
     cpu: str
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    ceilings: list[Ceiling] = field(default_factory=list)
     log_problems: list[str] = field(default_factory=list)
     xacts_per_request: float = 0.0
 
@@ -594,6 +682,8 @@ def run_once(args: argparse.Namespace, workers: int, workdir: Path) -> RunResult
     reported += args.groups  # the pre-opened groups' leaders
     unknown = warmup.indeterminate + tally.indeterminate
     result.checks = asyncio.run(audit(args.database_url, seeded, reported, unknown))
+    if args.ceiling_duration > 0:
+        result.ceilings = measure_ceilings(args, env, workers, workdir, seeded)
     report(args, result, warmup)
     return result
 
@@ -625,6 +715,14 @@ def report(args: argparse.Namespace, result: RunResult, warmup: Tally) -> None:
     )
     verdict = "met" if result.joins_per_second >= GOAL_JOINS_PER_SECOND else "NOT met"
     print(f"  goal >= {GOAL_JOINS_PER_SECOND:,.0f} successful joins/s: {verdict}")
+    if result.ceilings:
+        print(
+            f"  ceilings: server restarted, the same clients, {args.ceiling_duration:g}s each "
+            f"after {args.warmup:g}s warm-up"
+        )
+    for limit in result.ceilings:
+        failed = f"   ({limit.failed} failed)" if limit.failed else ""
+        print(f"    {limit.name:36} {limit.per_second:9.1f} requests/s{failed}")
     print("  audit of the database:")
     for name, passed, detail in result.checks:
         print(f"    {'PASS' if passed else '!!! FAIL'}  {name}  [{detail}]")
@@ -648,12 +746,14 @@ def bench(args: argparse.Namespace) -> int:
                 asyncio.run(recreate_postgres(args.database_url, create=False))
             asyncio.run(flush_redis(args.redis_url))
     if len(results) > 1:
-        print("\nsummary: workers, joins/s, requests/s, join p50/p99 ms")
+        print("\nsummary: workers, joins/s, requests/s, join p50/p99 ms, ceilings requests/s")
         for r in results:
             lat = r.tally.join_latencies
+            limits = "  ".join(f"{c.per_second:8.1f}" for c in r.ceilings)
             print(
                 f"  {r.workers}  {r.joins_per_second:8.1f}  {r.requests_per_second:8.1f}  "
-                f"{percentile(lat, 0.5) * 1000:6.1f} / {percentile(lat, 0.99) * 1000:6.1f}"
+                f"{percentile(lat, 0.5) * 1000:6.1f} / {percentile(lat, 0.99) * 1000:6.1f}  "
+                f"{limits}"
             )
     failed = [
         (r.workers, name, detail)
@@ -682,6 +782,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--shoppers", type=int, default=40_000, help="users; each buys at most once"
     )
     parser.add_argument("--stock", type=int, default=10_000_000, help="variant and offer stock")
+    parser.add_argument(
+        "--ceiling-duration",
+        type=float,
+        default=5.0,
+        help="seconds of each request with no purchase in it, after the joins (0: none)",
+    )
     return parser
 
 
