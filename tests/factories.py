@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from pintuan.auth.tokens import issue_access_token
 from pintuan.models.accounts import MerchantStaff, User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
-from pintuan.models.groupbuys import GroupBuy
+from pintuan.models.groupbuys import Group, GroupBuy
 from pintuan.settings import Settings
 
 _serial = count(1)
@@ -121,8 +121,19 @@ async def offer(
         currency="CNY",
         group_size=group_size,
         duration_seconds=duration_seconds,
-        starts_at=starts_at or now - timedelta(hours=1),
+        starts_at=starts_at or now - timedelta(days=1),
         ends_at=ends_at or now + timedelta(days=2),
         per_user_limit=per_user_limit,
         stock_limit=stock_limit,
     )
+
+
+async def time_group(group_id: int, expires_at: datetime) -> None:
+    """End a group's timer at ``expires_at``, as if it had opened one full timer before.
+
+    Moving only its expiry would leave a group that looks cut short by an end of
+    its offer since extended: at its deadline it would run on, not fail.
+    """
+    group = await Group.get(id=group_id).select_related("group_buy")
+    opened_at = expires_at - timedelta(seconds=group.group_buy.duration_seconds)
+    await Group.filter(id=group_id).update(opened_at=opened_at, expires_at=expires_at)

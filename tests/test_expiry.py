@@ -74,7 +74,7 @@ async def _pending_member(offer: GroupBuy, group: Group) -> None:
 
 async def run_out_the_clock(runtime: Runtime, group_id: int) -> None:
     past = datetime.now(UTC) - timedelta(seconds=1)
-    await Group.filter(id=group_id).update(expires_at=past)
+    await factories.time_group(group_id, past)
     await runtime.group_deadlines.schedule(group_id, past)
 
 
@@ -186,7 +186,7 @@ async def test_deadlines_survive_a_restart(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
     _, group_id = await open_group(gql, settings, paid=1)
-    await Group.filter(id=group_id).update(expires_at=datetime.now(UTC) + timedelta(seconds=1))
+    await factories.time_group(group_id, datetime.now(UTC) + timedelta(seconds=1))
 
     # A new process whose live layer lost every deadline (an in-process one starts
     # empty; a real Redis may have been flushed or replaced).
@@ -210,8 +210,7 @@ async def test_the_scheduler_task_expires_groups_on_its_own(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             _, group_id = await open_group(GraphQLClient(http), settings, paid=1)
-        soon = datetime.now(UTC) + timedelta(milliseconds=300)
-        await Group.filter(id=group_id).update(expires_at=soon)
+        await factories.time_group(group_id, datetime.now(UTC) + timedelta(milliseconds=300))
         async with (
             app.state.runtime.progress.bus.listen(
                 app.state.runtime.progress.group_channel(group_id)
@@ -237,11 +236,46 @@ async def test_a_group_timer_never_outlives_its_offer(
     assert started["group"]["secondsLeft"] <= 600
 
 
+@pytest.mark.parametrize("catch_up", ["scheduler", "sweep"])
+async def test_a_group_cut_short_by_an_end_since_extended_runs_on_instead_of_failing(
+    app: Starlette, gql: GraphQLClient, settings: Settings, catch_up: str
+) -> None:
+    """The merchant's extension committed, but its process stopped before moving the
+    groups the old end cut short: at their deadline they get their full timer."""
+    offer, group_id = await open_group(gql, settings, paid=2)
+    runtime: Runtime = app.state.runtime
+    old_end = datetime.now(UTC) - timedelta(seconds=1)
+    opened_at = old_end - timedelta(minutes=10)
+    await Group.filter(id=group_id).update(opened_at=opened_at, expires_at=old_end)
+    await runtime.group_deadlines.schedule(group_id, old_end)
+    await GroupBuy.filter(id=offer.id).update(ends_at=old_end + timedelta(hours=5))
+
+    progress = runtime.progress
+    async with progress.bus.listen(progress.group_channel(group_id)) as events:
+        if catch_up == "scheduler":
+            assert await ExpiryScheduler(runtime, 5).tick() == 1
+        else:
+            assert await groupbuys.sweep(runtime) == 1
+        async with asyncio.timeout(5):
+            message = await anext(aiter(events))
+
+    full_timer = opened_at + timedelta(seconds=offer.duration_seconds)
+    group = await Group.get(id=group_id)
+    assert (group.status, group.expires_at) == (GroupStatus.OPEN, full_timer)
+    moved_to = datetime.fromisoformat(message["state"]["expires_at"])
+    assert (message["event"], moved_to) == ("EXTENDED", full_timer)
+    deadline = await runtime.redis.zscore(runtime.group_deadlines.key, str(group_id))
+    assert deadline == full_timer.timestamp()
+    assert await Order.filter(status=OrderStatus.PAID).count() == 2
+    assert not await PaymentTransaction.filter(kind=TransactionKind.REFUND).exists()
+    assert await groupbuys.sweep(runtime) == 0  # nothing overdue any more
+
+
 async def test_no_one_joins_an_expired_group_before_the_scheduler_runs(
     gql: GraphQLClient, settings: Settings
 ) -> None:
     _, group_id = await open_group(gql, settings, paid=1)
-    await Group.filter(id=group_id).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    await factories.time_group(group_id, datetime.now(UTC) - timedelta(seconds=1))
     shopper = factories.bearer(await factories.user(), settings)
 
     late = await join(gql, shopper, to_global_id("Group", group_id))
@@ -256,8 +290,7 @@ async def test_pintuan_worker_expires_groups_on_its_own(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
     _, group_id = await open_group(gql, settings, paid=2)
-    soon = datetime.now(UTC) + timedelta(milliseconds=500)
-    await Group.filter(id=group_id).update(expires_at=soon)
+    await factories.time_group(group_id, datetime.now(UTC) + timedelta(milliseconds=500))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINTUAN_")} | {
         "PINTUAN_DATABASE_URL": settings.database_url,
         "PINTUAN_REDIS_URL": settings.redis_url or "",

@@ -304,8 +304,7 @@ async def test_expired_group_sends_failed_completes_and_refunds_the_paid(
 
     async def join_then_time_out() -> bool:
         await join_in_turn(gql, group["id"], [second])
-        past = datetime.now(UTC) - timedelta(seconds=1)
-        await Group.filter(id=pk).update(expires_at=past)
+        await factories.time_group(pk, datetime.now(UTC) - timedelta(seconds=1))
         expired: bool = await expire_group(pk, app.state.runtime)
         return expired
 

@@ -260,7 +260,7 @@ async def seed_group_buys(runtime: Runtime) -> int:
                     group_price=variant.price_amount * 3 // 4,
                     group_size=OFFER_SIZES[index] if index < len(OFFER_SIZES) else 2 + index % 3,
                     duration_seconds=24 * 3600,
-                    starts_at=now - timedelta(hours=2),
+                    starts_at=now - timedelta(days=2),
                     ends_at=now + timedelta(days=14),
                     per_user_limit=3,
                     stock_limit=200,
@@ -280,8 +280,10 @@ async def seed_group_buys(runtime: Runtime) -> int:
         for k, friend in enumerate(friends):
             request = PurchaseRequest(friend.id, 1, f"demo-{n}-{k}", "tok_demo")
             await groupbuys.join_group(group.id, request, runtime)
-        if fate == "failed":
-            await Group.filter(id=group.id).update(expires_at=now - timedelta(minutes=5))
+        if fate == "failed":  # its full timer ran out five minutes ago
+            expired = now - timedelta(minutes=5)
+            opened = expired - timedelta(seconds=offer.duration_seconds)
+            await Group.filter(id=group.id).update(opened_at=opened, expires_at=expired)
             await groupbuys.expire_group(group.id, runtime)
     return await Group.all().count() - before
 

@@ -759,7 +759,16 @@ async def after_payment(settled: orders.Settled, runtime: Runtime) -> None:
 
 
 async def expire_group(group_id: int, runtime: Runtime) -> bool:
-    """OPEN past its timer -> FAILED, once; then every member is made whole."""
+    """OPEN past its timer -> FAILED, once; then every member is made whole.
+
+    A group that an earlier end of its offer cut short runs on instead: the
+    extension meant to move it may have stopped between its commit and the move.
+    """
+    group = await sql.by_id(Group, group_id)
+    if group is None or group.status != GroupStatus.OPEN:
+        return False
+    if await _run_on(group, await GroupBuy.get(id=group.group_buy_id), runtime):
+        return True
     now = now_utc()
     failed = await Group.filter(id=group_id, status=GroupStatus.OPEN, expires_at__lte=now).update(
         status=GroupStatus.FAILED, closed_at=now, version=F("version") + 1
