@@ -163,6 +163,27 @@ async def test_refusals_have_codes_and_change_nothing(
     assert after[3] == before[3] + 1  # the declined attempt is on record, cancelled
 
 
+async def test_refusals_point_at_the_input_that_named_the_group(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=2)
+    leader = await shopper(settings)
+    group = (await start(gql, leader, offer.id))["group"]
+    await join(gql, await shopper(settings), group["id"])
+
+    def refusal(payload: dict[str, Any]) -> tuple[str, str]:
+        (error,) = payload["userErrors"]
+        return error["field"], error["code"]
+
+    by_code = {"share_code": group["shareCode"]}
+    assert refusal(await join(gql, leader, **by_code)) == ("shareCode", "ALREADY_MEMBER")
+    late = await shopper(settings)
+    assert refusal(await join(gql, late, **by_code)) == ("shareCode", "GROUP_CLOSED")
+    assert refusal(await join(gql, late, group["id"])) == ("groupId", "GROUP_CLOSED")
+    invalid = await join(gql, late, quantity=0, **by_code)
+    assert refusal(invalid) == ("quantity", "INVALID_QUANTITY")  # other inputs keep their name
+
+
 async def test_offers_of_products_taken_off_sale_refuse_buyers_and_hide_from_the_public(
     gql: GraphQLClient, settings: Settings
 ) -> None:

@@ -191,7 +191,13 @@ class GroupBuyMutation:
         async def join() -> groupbuys.Purchase:
             return await groupbuys.join_group(await _group_id(input), request, info.context.runtime)
 
-        return await _purchase(join())
+        payload = await _purchase(join())
+        if input.group_id is None:
+            # A shopper who named the group by its code is pointed at that input.
+            for error in payload.user_errors:
+                if error.field == "groupId":
+                    error.field = "shareCode"
+        return payload
 
     @strawberry.mutation(extensions=allow(SignedIn()))
     async def order_create(self, info: Info, input: OrderCreateInput) -> PurchasePayload:
