@@ -14,7 +14,7 @@ from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
-from tests.groupbuy_ops import codes, join, start
+from tests.groupbuy_ops import buy, codes, join, start
 
 FIELDS = """groupBuy { id status groupSize soloPrice { amount } groupPrice { amount }
   endsAt stockLimit stockRemaining perUserLimit } userErrors { field code message }"""
@@ -63,6 +63,28 @@ async def test_create_an_offer(gql: GraphQLClient, staff: tuple[Variant, dict[st
         {"p": to_global_id("Product", variant.product_id)},
     )
     assert listed["data"]["groupBuys"]["totalCount"] == 1
+
+
+async def test_stock_remaining_is_what_the_variant_can_still_supply(
+    gql: GraphQLClient, settings: Settings, staff: tuple[Variant, dict[str, str]]
+) -> None:
+    variant, headers = staff
+    created = await gql(CREATE, {"i": terms(variant, stockLimit=40)}, headers)
+    offer = created["data"]["groupBuyCreate"]["groupBuy"]
+    query = "query($id: ID!) { groupBuy(id: $id) { stockLimit stockRemaining } }"
+
+    async def stock() -> tuple[int, int]:
+        shown = (await gql(query, {"id": offer["id"]}))["data"]["groupBuy"]
+        return shown["stockLimit"], shown["stockRemaining"]
+
+    assert await stock() == (40, 40)  # the variant has 50
+    await Variant.filter(id=variant.id).update(stock_on_hand=12)
+    assert await stock() == (40, 12)
+    buyer = factories.bearer(await factories.user(), settings)
+    assert (await buy(gql, buyer, variant.id, quantity=5))["userErrors"] == []
+    assert await stock() == (40, 7)  # a solo order took 5 of the 12
+    await Variant.filter(id=variant.id).update(stock_on_hand=0)
+    assert await stock() == (40, 0)
 
 
 @pytest.mark.parametrize(

@@ -47,8 +47,8 @@ class GroupBuy(Node):
     ends_at: datetime
     per_user_limit: int
     stock_limit: int
-    stock_remaining: int
     status: GroupBuyStatus
+    unclaimed: strawberry.Private[int]
     pk: strawberry.Private[int]
     product_pk: strawberry.Private[int]
     variant_pk: strawberry.Private[int]
@@ -66,13 +66,23 @@ class GroupBuy(Node):
             ends_at=o.ends_at,
             per_user_limit=o.per_user_limit,
             stock_limit=o.stock_limit,
-            stock_remaining=o.stock_remaining,
+            unclaimed=o.stock_remaining,
             status=o.status_at(now_utc()),
             pk=o.id,
             product_pk=o.product_id,
             variant_pk=o.variant_id,
             merchant_pk=o.merchant_id,
         )
+
+    @strawberry.field(
+        description=(
+            "Units still to be had: what is left of stockLimit, or the variant's available "
+            "stock when that is lower (solo orders and other offers draw on it too)."
+        )
+    )
+    async def stock_remaining(self, info: Info) -> int:
+        variant = await required(info.context.loaders.variant, self.variant_pk, "variant")
+        return max(0, min(self.unclaimed, variant.available))
 
     @strawberry.field
     async def product(self, info: Info) -> Product:
