@@ -67,6 +67,7 @@ class Order(Model):
     paid_at = fields.DatetimeField(null=True)
     cancelled_at = fields.DatetimeField(null=True)
     refunded_at = fields.DatetimeField(null=True)
+    completed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "customer_order"

@@ -1,4 +1,5 @@
-"""The order state machine: pay, cancel, refund. Each step runs at most once per order.
+"""The order state machine: pay, cancel, refund, complete. Each step runs at most once
+per order.
 
 Rows are always locked in one order (allowance, group, offer, variant), the
 same as when slots are taken, so concurrent transactions cannot deadlock.
@@ -30,6 +31,7 @@ from pintuan.models.orders import (
     TransactionKind,
 )
 from pintuan.resolvers import sql
+from pintuan.resolvers.errors import DomainError, ErrorCode
 from pintuan.resolvers.runtime import Runtime
 
 log = logging.getLogger("pintuan.orders")
@@ -239,6 +241,43 @@ async def refund_paid(order_id: int, runtime: Runtime) -> Settled:
     if changed:
         await issue_refund(order, runtime)
     return Settled(order, bool(changed))
+
+
+async def complete(order_id: int) -> Order:
+    """PAID -> COMPLETED, once the merchant has delivered; final.
+
+    A group order completes only once its group has FILLED: until then the group
+    may still fail and refund it. A FILLED group never fails, so nothing refunds
+    a completed order, and one statement decides against any concurrent step.
+    """
+    completed = await sql.instances(
+        Order,
+        'UPDATE "customer_order" SET "status" = $1, "completed_at" = $2 '
+        'WHERE "id" = $3 AND "status" = $4 AND ("group_id" IS NULL OR EXISTS (SELECT 1 '
+        'FROM "buy_group" WHERE "buy_group"."id" = "customer_order"."group_id" '
+        'AND "buy_group"."status" = $5)) RETURNING *',
+        OrderStatus.COMPLETED.value,
+        now_utc(),
+        order_id,
+        OrderStatus.PAID.value,
+        GroupStatus.FILLED.value,
+    )
+    if completed:
+        return completed[0]
+    order = await Order.get(id=order_id)
+    if order.status == OrderStatus.COMPLETED:
+        raise DomainError(ErrorCode.ALREADY_COMPLETED, "The order is already completed.", "id")
+    if order.status != OrderStatus.PAID:
+        raise DomainError(
+            ErrorCode.ORDER_NOT_PAID,
+            f"Only a paid order completes; this one is {order.status.value.lower()}.",
+            "id",
+        )
+    raise DomainError(
+        ErrorCode.GROUP_NOT_FILLED,
+        "The order's group has not filled yet: it may still fail and be refunded.",
+        "id",
+    )
 
 
 async def issue_refund(order: Order, runtime: Runtime) -> None:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import strawberry
 
 from pintuan.models import groupbuys as models
-from pintuan.resolvers import groupbuys
+from pintuan.resolvers import groupbuys, orders
 from pintuan.resolvers.errors import DomainError, ErrorCode
 from pintuan.schema.catalog_admin import owned_variant
 from pintuan.schema.context import Info
@@ -98,6 +98,12 @@ class PurchasePayload:
             group=Group.of(purchase.group) if purchase.group else None,
             user_errors=[e for error in purchase.errors for e in user_errors(error)],
         )
+
+
+@strawberry.type
+class OrderPayload:
+    order: Order | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 async def _offer(info: Info, id: strawberry.ID) -> models.GroupBuy:
@@ -204,3 +210,22 @@ class GroupBuyMutation:
         variant_id = decode_id(input.variant_id, "Variant", "variantId")
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
         return await _purchase(groupbuys.buy_alone(variant_id, request, info.context.runtime))
+
+    @strawberry.mutation(
+        extensions=allow(MerchantActor()),
+        description=(
+            "Mark a paid order delivered (COMPLETED); final. A group order completes "
+            "only once its group is FILLED."
+        ),
+    )
+    async def order_complete(self, info: Info, id: strawberry.ID) -> OrderPayload:
+        order = await info.context.loaders.order.load(decode_id(id, "Order"))
+        if order is not None:
+            require_merchant(info, order.merchant_id)
+        try:
+            if order is None:
+                raise DomainError(ErrorCode.NOT_FOUND, "No such order.", "id")
+            completed = await orders.complete(order.id)
+        except DomainError as exc:
+            return OrderPayload(user_errors=user_errors(exc))
+        return OrderPayload(order=Order.of(completed))

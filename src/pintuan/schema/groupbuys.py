@@ -197,6 +197,7 @@ class Order(Node):
     created_at: datetime
     paid_at: datetime | None
     refunded_at: datetime | None
+    completed_at: datetime | None
     buyer_pk: strawberry.Private[int]
     group_pk: strawberry.Private[int | None]
     variant_pk: strawberry.Private[int]
@@ -213,6 +214,7 @@ class Order(Node):
             created_at=o.created_at,
             paid_at=o.paid_at,
             refunded_at=o.refunded_at,
+            completed_at=o.completed_at,
             buyer_pk=o.buyer_id,
             group_pk=o.group_id,
             variant_pk=o.variant_id,

@@ -185,7 +185,8 @@ class MerchantAdminQuery:
     @strawberry.field(
         extensions=allow(MerchantActor()),
         description="A merchant's orders, newest first. A group order is ready to fulfil "
-        "once its group is FILLED; until then it may still be refunded.",
+        "once its group is FILLED; until then it may still be refunded. orderComplete "
+        "records the delivery.",
     )
     async def merchant_orders(
         self,

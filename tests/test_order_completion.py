@@ -1,0 +1,149 @@
+"""Merchants mark delivered orders COMPLETED: once, and never an order still refundable."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+
+from pintuan.models.accounts import ApiKeyKind
+from pintuan.models.catalog import Merchant
+from pintuan.models.orders import Order
+from pintuan.resolvers import apikeys
+from pintuan.resolvers.groupbuys import expire_group
+from pintuan.schema.ids import from_global_id, to_global_id
+from pintuan.settings import Settings
+from tests import factories
+from tests.conftest import GraphQLClient
+from tests.groupbuy_ops import buy, join, start
+
+COMPLETE = """mutation($id: ID!) { orderComplete(id: $id) {
+  order { id status paidAt completedAt } userErrors { field code message } } }"""
+
+
+async def shopper(settings: Settings) -> dict[str, str]:
+    return factories.bearer(await factories.user(), settings)
+
+
+async def staff_of(owner: Merchant, settings: Settings) -> dict[str, str]:
+    return factories.bearer(await factories.user(staff_of=owner), settings)
+
+
+async def complete(gql: GraphQLClient, order_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    body = await gql(COMPLETE, {"id": order_id}, headers)
+    assert "errors" not in body, body
+    payload: dict[str, Any] = body["data"]["orderComplete"]
+    return payload
+
+
+def refusal(payload: dict[str, Any]) -> str:
+    assert payload["order"] is None
+    (error,) = payload["userErrors"]
+    assert error["field"] == "id"
+    return str(error["code"])
+
+
+async def filled_group_orders(owner: Merchant, settings: Settings, gql: GraphQLClient) -> list[str]:
+    offer = await factories.offer(owner, group_size=2)
+    started = await start(gql, await shopper(settings), offer.id)
+    joined = await join(gql, await shopper(settings), started["group"]["id"])
+    assert joined["group"]["status"] == "FILLED"
+    return [started["order"]["id"], joined["order"]["id"]]
+
+
+async def test_staff_complete_orders_of_filled_groups_and_solo_orders(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    owner = await factories.merchant()
+    staff = await staff_of(owner, settings)
+    leader_order, member_order = await filled_group_orders(owner, settings, gql)
+    item = await factories.offer(owner)
+    solo = (await buy(gql, await shopper(settings), item.variant_id))["order"]["id"]
+
+    done = [await complete(gql, order_id, staff) for order_id in (leader_order, solo)]
+
+    for payload in done:
+        assert payload["userErrors"] == []
+        assert payload["order"]["status"] == "COMPLETED"
+        completed_at = datetime.fromisoformat(payload["order"]["completedAt"])
+        assert completed_at >= datetime.fromisoformat(payload["order"]["paidAt"])
+    listed = await gql(
+        "query($m: ID!) { merchantOrders(merchantId: $m, status: COMPLETED) { "
+        "edges { node { id } } } }",
+        {"m": to_global_id("Merchant", owner.id)},
+        staff,
+    )
+    edges = listed["data"]["merchantOrders"]["edges"]
+    assert {edge["node"]["id"] for edge in edges} == {leader_order, solo}
+    member = await Order.get(id=from_global_id(member_order)[1])
+    assert (member.status, member.completed_at) == ("PAID", None)
+
+
+async def test_an_order_completes_once_however_many_ask_at_once(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    owner = await factories.merchant()
+    staff = await staff_of(owner, settings)
+    order_id, _ = await filled_group_orders(owner, settings, gql)
+
+    payloads = await asyncio.gather(*(complete(gql, order_id, staff) for _ in range(10)))
+
+    done = [p for p in payloads if not p["userErrors"]]
+    assert len(done) == 1
+    assert [refusal(p) for p in payloads if p["userErrors"]] == ["ALREADY_COMPLETED"] * 9
+    stored = await Order.get(id=from_global_id(order_id)[1])
+    assert stored.completed_at == datetime.fromisoformat(done[0]["order"]["completedAt"])
+
+
+async def test_orders_that_may_still_be_refunded_or_were_never_paid_do_not_complete(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    owner = await factories.merchant()
+    staff = await staff_of(owner, settings)
+    offer = await factories.offer(owner, group_size=3)
+    forming = await start(gql, await shopper(settings), offer.id)
+    declined = await start(gql, await shopper(settings), offer.id, token="tok_decline")
+    failing = await start(gql, await shopper(settings), offer.id)
+    failed_pk = from_global_id(failing["group"]["id"])[1]
+    await factories.time_group(failed_pk, datetime.now(UTC) - timedelta(seconds=1))
+    assert await expire_group(failed_pk, app.state.runtime)
+    before = sorted(await Order.all().values_list("id", "status", "completed_at"))
+
+    cases = [
+        (forming["order"]["id"], "GROUP_NOT_FILLED"),
+        (declined["order"]["id"], "ORDER_NOT_PAID"),  # cancelled
+        (failing["order"]["id"], "ORDER_NOT_PAID"),  # refunded when its group failed
+    ]
+    for order_id, code in cases:
+        assert refusal(await complete(gql, order_id, staff)) == code, order_id
+
+    assert sorted(await Order.all().values_list("id", "status", "completed_at")) == before
+
+
+async def test_only_the_merchant_completes_its_orders(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    owner, other = await factories.merchant(), await factories.merchant()
+    buyer = await shopper(settings)
+    item = await factories.offer(owner)
+    order_id = (await buy(gql, buyer, item.variant_id))["order"]["id"]
+    other_key = await apikeys.create_key(other.id, ApiKeyKind.SECRET, "theirs", [])
+
+    for headers, code in (
+        ({}, "UNAUTHENTICATED"),
+        (buyer, "FORBIDDEN"),
+        (await staff_of(other, settings), "FORBIDDEN"),
+        ({"x-pintuan-key": other_key.secret}, "FORBIDDEN"),
+    ):
+        refused = await gql(COMPLETE, {"id": order_id}, headers)
+        assert refused["data"] is None
+        assert refused["errors"][0]["extensions"]["code"] == code
+    assert (await Order.get(id=from_global_id(order_id)[1])).completed_at is None
+
+    own_key = await apikeys.create_key(owner.id, ApiKeyKind.SECRET, "fulfilment", [])
+    by_key = await complete(gql, order_id, {"x-pintuan-key": own_key.secret})
+    assert by_key["order"]["status"] == "COMPLETED"
+    unknown = to_global_id("Order", 987_654)
+    assert refusal(await complete(gql, unknown, await staff_of(owner, settings))) == "NOT_FOUND"
