@@ -11,7 +11,7 @@ from pintuan.demo import MERCHANTS, seed_demo
 from pintuan.models.accounts import User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupStatus
-from pintuan.models.orders import Order, PaymentTransaction
+from pintuan.models.orders import Order, OrderStatus, PaymentTransaction
 from tests.conftest import GraphQLClient
 
 
@@ -55,6 +55,7 @@ async def test_the_demo_has_groups_at_every_stage(app: Starlette) -> None:
         g for g in await Group.filter(status=GroupStatus.OPEN) if g.size - g.slots_taken == 1
     ]
     assert one_short
+    assert await Order.filter(status=OrderStatus.COMPLETED).exists()
 
 
 async def test_the_first_offers_listed_have_groups(app: Starlette, gql: GraphQLClient) -> None:

@@ -11,7 +11,8 @@ from tortoise.transactions import in_transaction
 from pintuan.models.accounts import MerchantStaff, User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
 from pintuan.models.groupbuys import Group, GroupBuy
-from pintuan.resolvers import accounts, groupbuys
+from pintuan.models.orders import OrderStatus
+from pintuan.resolvers import accounts, groupbuys, orders
 from pintuan.resolvers.groupbuys import PurchaseRequest
 from pintuan.resolvers.runtime import Runtime
 
@@ -280,6 +281,8 @@ async def seed_group_buys(runtime: Runtime) -> int:
         for k, friend in enumerate(friends):
             request = PurchaseRequest(friend.id, 1, f"demo-{n}-{k}", "tok_demo")
             await groupbuys.join_group(group.id, request, runtime)
+        if fate == "filled" and started.order.status == OrderStatus.PAID:
+            await orders.complete(started.order.id)  # the leader's parcel has arrived
         if fate == "failed":  # its full timer ran out five minutes ago
             expired = now - timedelta(minutes=5)
             opened = expired - timedelta(seconds=offer.duration_seconds)
