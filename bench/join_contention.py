@@ -723,6 +723,12 @@ def report(args: argparse.Namespace, result: RunResult, warmup: Tally) -> None:
     for limit in result.ceilings:
         failed = f"   ({limit.failed} failed)" if limit.failed else ""
         print(f"    {limit.name:36} {limit.per_second:9.1f} requests/s{failed}")
+    lowest = min((c.per_second for c in result.ceilings), default=0.0)
+    if lowest > 0:
+        print(
+            f"    joins/s are {result.joins_per_second / lowest:.2f}x the lowest ceiling; "
+            f"the goal is {GOAL_JOINS_PER_SECOND / lowest:.2f}x it"
+        )
     print("  audit of the database:")
     for name, passed, detail in result.checks:
         print(f"    {'PASS' if passed else '!!! FAIL'}  {name}  [{detail}]")
