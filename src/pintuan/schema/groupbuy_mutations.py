@@ -1,4 +1,4 @@
-"""Running offers (merchant staff) and buying into them (signed-in shoppers)."""
+"""Running offers and completing orders (merchants); buying into offers (signed-in shoppers)."""
 
 from __future__ import annotations
 
