@@ -15,10 +15,11 @@ from pintuan.models.groupbuys import Group
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
 from pintuan.payments import sign_webhook
 from pintuan.resolvers import groupbuys
+from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
-from tests.groupbuy_ops import join, start
+from tests.groupbuy_ops import UPDATE_OFFER, join, start
 
 SECRET = "webhook-secret-for-tests"
 
@@ -157,6 +158,32 @@ async def test_a_payment_after_the_window_is_refunded(
     )
     assert kinds == ["CHARGE", "REFUND"]
     assert (await Group.get()).slots_taken == 0
+
+
+async def test_extending_the_offer_gives_members_still_paying_their_full_window(
+    webhook_app: Starlette, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    old_end = datetime.now(UTC) + timedelta(minutes=2)
+    offer = await factories.offer(group_size=2, ends_at=old_end)
+    leader = factories.bearer(await factories.user(), settings)
+    started = await start(GraphQLClient(client), leader, offer.id)
+    order = await Order.get()
+    assert order.payment_due_at == old_end  # the group's timer, cut by the offer's end
+    staff = factories.bearer(await factories.user(staff_of=await offer.merchant), settings)
+    new_end = (old_end + timedelta(hours=5)).isoformat()
+    extension = {"id": to_global_id("GroupBuy", offer.id), "endsAt": new_end}
+
+    body = await GraphQLClient(client)(UPDATE_OFFER, {"i": extension}, staff)
+
+    assert body["data"]["groupBuyUpdate"]["userErrors"] == []
+    full_window = order.created_at + timedelta(minutes=10)
+    assert (await Order.get()).payment_due_at == full_window
+    runtime = webhook_app.state.runtime
+    deadline = await runtime.redis.zscore(runtime.payment_deadlines.key, str(order.id))
+    assert deadline == full_window.timestamp()
+    assert not await groupbuys.lapse_payment(order.id, runtime)  # claimed at the old time
+    paid = await deliver(client, succeeded(started["order"]["id"]))
+    assert paid.json() == {"outcome": "PAID"}
 
 
 async def test_malformed_events_are_refused(client: httpx.AsyncClient, settings: Settings) -> None:

@@ -202,8 +202,22 @@ async def _run_on(group: Group, offer: GroupBuy, runtime: Runtime) -> bool:
     if not extended:
         return False
     await runtime.group_deadlines.schedule(group.id, expires_at)
+    await _extend_payment_windows(group.id, expires_at, runtime)
     await orders.publish(runtime, "EXTENDED", orders.group_state(extended[0]))
     return True
+
+
+async def _extend_payment_windows(group_id: int, expires_at: datetime, runtime: Runtime) -> None:
+    """Members still paying keep a full payment window, now that the group runs longer:
+    theirs was cut at the group's old expiry."""
+    window = timedelta(seconds=runtime.payment_window_seconds)
+    for order in await Order.filter(group_id=group_id, status=OrderStatus.PENDING_PAYMENT):
+        due = min(order.created_at + window, expires_at)
+        moved = await Order.filter(
+            id=order.id, status=OrderStatus.PENDING_PAYMENT, payment_due_at__lt=due
+        ).update(payment_due_at=due)
+        if moved:
+            await runtime.payment_deadlines.schedule(order.id, due)
 
 
 def _check_changes_once_groups_exist(offer: GroupBuy, changes: OfferChanges) -> None:
@@ -803,7 +817,7 @@ async def sweep(runtime: Runtime) -> int:
 
 
 async def lapse_payment(order_id: int, runtime: Runtime) -> bool:
-    settled = await orders.cancel_pending(order_id, "PAYMENT_EXPIRED")
+    settled = await orders.cancel_pending(order_id, "PAYMENT_EXPIRED", due_by=now_utc())
     if settled.changed and settled.order.group_id is not None:
         await announce(runtime, "LEFT", settled.order.group_id)
     return settled.changed

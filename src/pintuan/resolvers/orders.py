@@ -203,10 +203,17 @@ def _filled_by_this(group: Group) -> bool:
     return group.status == GroupStatus.FILLED and group.paid_count == group.size
 
 
-async def cancel_pending(order_id: int, reason: str) -> Settled:
-    """PENDING_PAYMENT -> CANCELLED: give back the slot, the stock and the allowance."""
+async def cancel_pending(order_id: int, reason: str, *, due_by: datetime | None = None) -> Settled:
+    """PENDING_PAYMENT -> CANCELLED: give back the slot, the stock and the allowance.
+
+    With ``due_by``, only if the payment was due by then: a lapse claimed at the
+    old due time leaves alone an order whose window has since been extended.
+    """
+    pending = Order.filter(id=order_id, status=OrderStatus.PENDING_PAYMENT)
+    if due_by is not None:
+        pending = pending.filter(payment_due_at__lte=due_by)
     async with in_transaction():
-        changed = await Order.filter(id=order_id, status=OrderStatus.PENDING_PAYMENT).update(
+        changed = await pending.update(
             status=OrderStatus.CANCELLED, cancelled_at=now_utc(), failure_code=reason
         )
         order = await Order.get(id=order_id)
