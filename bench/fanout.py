@@ -62,7 +62,7 @@ from websockets.typing import Subprotocol
 from pintuan.gc_policy import THRESHOLDS
 
 GOAL_P99_MS = 100.0
-MAX_GROUP_SIZE = 1000  # the server's own cap (resolvers/groupbuys.py)
+MAX_GROUP_SIZE = 1000  # the server's own cap (resolvers/offers.py)
 SUBSCRIPTION = (
     "subscription Watch($groupId: ID!) { groupProgress(groupId: $groupId) "
     "{ event memberCount serverTime changedAt } }"

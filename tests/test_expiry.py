@@ -22,7 +22,7 @@ from pintuan.models.catalog import Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
 from pintuan.payments import InstantGateway
-from pintuan.resolvers import groupbuys
+from pintuan.resolvers import expiry
 from pintuan.resolvers.orders import OWED, mark_paid, record_money
 from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
@@ -106,9 +106,7 @@ async def test_an_expired_group_fails_and_refunds_each_member_once_with_two_sche
     await run_out_the_clock(runtime, group_id)
     first, second = ExpiryScheduler(runtime, 5), ExpiryScheduler(runtime, 5)
 
-    await asyncio.gather(
-        first.tick(), second.tick(), groupbuys.sweep(runtime), groupbuys.sweep(runtime)
-    )
+    await asyncio.gather(first.tick(), second.tick(), expiry.sweep(runtime), expiry.sweep(runtime))
     await asyncio.gather(first.tick(), second.tick())
 
     await assert_made_whole(offer, paid=3)
@@ -147,8 +145,8 @@ async def test_a_scheduler_killed_mid_expiry_is_finished_by_the_next_without_dou
     restarted = ExpiryScheduler(healthy, 5)
     await restarted.rebuild()
     await restarted.tick()
-    assert await groupbuys.sweep(healthy) > 0
-    assert await groupbuys.sweep(healthy) == 0  # nothing left to do
+    assert await expiry.sweep(healthy) > 0
+    assert await expiry.sweep(healthy) == 0  # nothing left to do
 
     await assert_made_whole(offer, paid=3)
 
@@ -255,7 +253,7 @@ async def test_a_group_cut_short_by_an_end_since_extended_runs_on_instead_of_fai
         if catch_up == "scheduler":
             assert await ExpiryScheduler(runtime, 5).tick() == 1
         else:
-            assert await groupbuys.sweep(runtime) == 1
+            assert await expiry.sweep(runtime) == 1
         async with asyncio.timeout(5):
             message = await anext(aiter(events))
 
@@ -268,7 +266,7 @@ async def test_a_group_cut_short_by_an_end_since_extended_runs_on_instead_of_fai
     assert deadline == full_timer.timestamp()
     assert await Order.filter(status=OrderStatus.PAID).count() == 2
     assert not await PaymentTransaction.filter(kind=TransactionKind.REFUND).exists()
-    assert await groupbuys.sweep(runtime) == 0  # nothing overdue any more
+    assert await expiry.sweep(runtime) == 0  # nothing overdue any more
 
 
 async def test_no_one_joins_an_expired_group_before_the_scheduler_runs(
@@ -368,7 +366,7 @@ class GroupFailsDuringCharge(InstantGateway):
         order = await Order.get(id=order_id)
         assert order.group_id is not None
         await run_out_the_clock(self.runtime, order.group_id)
-        assert await groupbuys.expire_group(order.group_id, self.runtime)
+        assert await expiry.expire_group(order.group_id, self.runtime)
         return await super().charge(order_id, amount, currency, token)
 
 

@@ -28,7 +28,7 @@ from pintuan.live.progress import GroupProgress
 from pintuan.models.catalog import Product, ProductStatus
 from pintuan.models.groupbuys import Group, GroupStatus
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
-from pintuan.resolvers.groupbuys import expire_group
+from pintuan.resolvers.expiry import expire_group
 from pintuan.resolvers.orders import group_state
 from pintuan.schema.ids import from_global_id, to_global_id
 from pintuan.settings import Settings

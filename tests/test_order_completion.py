@@ -12,7 +12,7 @@ from pintuan.models.accounts import ApiKeyKind
 from pintuan.models.catalog import Merchant
 from pintuan.models.orders import Order
 from pintuan.resolvers import apikeys
-from pintuan.resolvers.groupbuys import expire_group
+from pintuan.resolvers.expiry import expire_group
 from pintuan.schema.ids import from_global_id, to_global_id
 from pintuan.settings import Settings
 from tests import factories

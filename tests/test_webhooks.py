@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from pintuan.models.groupbuys import Group
 from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
 from pintuan.payments import sign_webhook
-from pintuan.resolvers import groupbuys
+from pintuan.resolvers import expiry
 from pintuan.schema.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
@@ -145,7 +145,7 @@ async def test_a_payment_after_the_window_is_refunded(
     started = await pending_group(client, settings)
     order = await Order.get()
     await Order.filter(id=order.id).update(payment_due_at=datetime.now(UTC) - timedelta(seconds=1))
-    assert await groupbuys.sweep(webhook_app.state.runtime) == 1
+    assert await expiry.sweep(webhook_app.state.runtime) == 1
     assert (await Order.get()).status == OrderStatus.CANCELLED
 
     late = await deliver(client, succeeded(started["order"]["id"], "evt_late"))
@@ -181,7 +181,7 @@ async def test_extending_the_offer_gives_members_still_paying_their_full_window(
     runtime = webhook_app.state.runtime
     deadline = await runtime.redis.zscore(runtime.payment_deadlines.key, str(order.id))
     assert deadline == full_window.timestamp()
-    assert not await groupbuys.lapse_payment(order.id, runtime)  # claimed at the old time
+    assert not await expiry.lapse_payment(order.id, runtime)  # claimed at the old time
     paid = await deliver(client, succeeded(started["order"]["id"]))
     assert paid.json() == {"outcome": "PAID"}
 

@@ -12,8 +12,8 @@ from pintuan.models.accounts import MerchantStaff, User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
 from pintuan.models.groupbuys import Group, GroupBuy
 from pintuan.models.orders import OrderStatus
-from pintuan.resolvers import accounts, groupbuys, orders
-from pintuan.resolvers.groupbuys import PurchaseRequest
+from pintuan.resolvers import accounts, expiry, offers, orders, purchases
+from pintuan.resolvers.purchases import PurchaseRequest
 from pintuan.resolvers.runtime import Runtime
 
 
@@ -249,15 +249,15 @@ async def seed_group_buys(runtime: Runtime) -> int:
     variants = await Variant.filter(
         product__status=ProductStatus.ACTIVE, position=0, stock_on_hand__gte=MIN_OFFER_STOCK
     ).order_by("id")
-    offers: dict[int, GroupBuy] = {}
+    by_index: dict[int, GroupBuy] = {}
     # Made last first: offers list newest first, so those with groups head the list.
     for index, variant in reversed(list(enumerate(variants[:OFFER_COUNT]))):
         offer = await GroupBuy.get_or_none(variant_id=variant.id)
         if offer is None:
-            offer = await groupbuys.create_offer(
+            offer = await offers.create_offer(
                 variant,
                 await Product.get(id=variant.product_id),
-                groupbuys.OfferTerms(
+                offers.OfferTerms(
                     group_price=variant.price_amount * 3 // 4,
                     group_size=OFFER_SIZES[index] if index < len(OFFER_SIZES) else 2 + index % 3,
                     duration_seconds=24 * 3600,
@@ -267,12 +267,12 @@ async def seed_group_buys(runtime: Runtime) -> int:
                     stock_limit=200,
                 ),
             )
-        offers[index] = offer
+        by_index[index] = offer
     before = await Group.all().count()
     for n, (offer_index, members, fate) in enumerate(GROUP_STAGES):
-        offer = offers[offer_index]
+        offer = by_index[offer_index]
         leader, *friends = shoppers[:members]
-        started = await groupbuys.start_group(
+        started = await purchases.start_group(
             offer.id, PurchaseRequest(leader.id, 1, f"demo-{n}-leader", "tok_demo"), runtime
         )
         group = started.group
@@ -280,14 +280,14 @@ async def seed_group_buys(runtime: Runtime) -> int:
             continue
         for k, friend in enumerate(friends):
             request = PurchaseRequest(friend.id, 1, f"demo-{n}-{k}", "tok_demo")
-            await groupbuys.join_group(group.id, request, runtime)
+            await purchases.join_group(group.id, request, runtime)
         if fate == "filled" and started.order.status == OrderStatus.PAID:
             await orders.complete(started.order.id)  # the leader's parcel has arrived
         if fate == "failed":  # its full timer ran out five minutes ago
             expired = now - timedelta(minutes=5)
             opened = expired - timedelta(seconds=offer.duration_seconds)
             await Group.filter(id=group.id).update(opened_at=opened, expires_at=expired)
-            await groupbuys.expire_group(group.id, runtime)
+            await expiry.expire_group(group.id, runtime)
     return await Group.all().count() - before
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from datetime import datetime
 
-from pintuan.resolvers import groupbuys
+from pintuan.resolvers import expiry
 from pintuan.resolvers.orders import now_utc
 from pintuan.resolvers.runtime import Runtime
 
@@ -28,7 +28,7 @@ class ExpiryScheduler:
 
     async def rebuild(self) -> None:
         """Put every deadline the database knows back into the live layer."""
-        groups, payments = await groupbuys.live_deadlines()
+        groups, payments = await expiry.live_deadlines()
         await self.runtime.group_deadlines.restore(groups)
         await self.runtime.payment_deadlines.restore(payments)
 
@@ -37,9 +37,9 @@ class ExpiryScheduler:
         moment = now or now_utc()
         done = 0
         for group_id in await self.runtime.group_deadlines.claim_due(moment, BATCH):
-            done += await groupbuys.expire_group(group_id, self.runtime)
+            done += await expiry.expire_group(group_id, self.runtime)
         for order_id in await self.runtime.payment_deadlines.claim_due(moment, BATCH):
-            done += await groupbuys.lapse_payment(order_id, self.runtime)
+            done += await expiry.lapse_payment(order_id, self.runtime)
         return done
 
     async def run(self) -> None:
@@ -60,7 +60,7 @@ class ExpiryScheduler:
                     rebuilt = True
                 await self.tick()
                 if loop.time() >= next_sweep:
-                    swept = await groupbuys.sweep(self.runtime)
+                    swept = await expiry.sweep(self.runtime)
                     if swept:
                         log.info("sweep finished %d overdue items", swept)
                     next_sweep = loop.time() + self.sweep_interval

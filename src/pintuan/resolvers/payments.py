@@ -10,7 +10,7 @@ from pintuan.models.orders import (
     Order,
     PaymentEvent,
 )
-from pintuan.resolvers import groupbuys, orders
+from pintuan.resolvers import orders, purchases
 from pintuan.resolvers.runtime import Runtime
 
 
@@ -55,6 +55,6 @@ async def handle_event(
 async def _succeeded(order: Order, reference: str, runtime: Runtime) -> Outcome:
     settled = await orders.take_charge(order, reference, runtime)
     if settled.changed:
-        await groupbuys.after_payment(settled, runtime)
+        await purchases.after_payment(settled, runtime)
         return Outcome.PAID
     return Outcome.LATE_REFUNDED if settled.refunded_late else Outcome.IGNORED

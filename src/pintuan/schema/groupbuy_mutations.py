@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import strawberry
 
 from pintuan.models import groupbuys as models
-from pintuan.resolvers import groupbuys, orders
+from pintuan.resolvers import groupbuys, offers, orders, purchases
 from pintuan.resolvers.errors import DomainError, ErrorCode
 from pintuan.schema.catalog_admin import owned_variant
 from pintuan.schema.context import Info
@@ -92,7 +92,7 @@ class PurchasePayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, purchase: groupbuys.Purchase) -> PurchasePayload:
+    def of(cls, purchase: purchases.Purchase) -> PurchasePayload:
         return cls(
             order=Order.of(purchase.order),
             group=Group.of(purchase.group) if purchase.group else None,
@@ -116,21 +116,21 @@ async def _offer(info: Info, id: strawberry.ID) -> models.GroupBuy:
 
 def _request(
     info: Info, quantity: int, idempotency_key: str, payment_token: str
-) -> groupbuys.PurchaseRequest:
+) -> purchases.PurchaseRequest:
     user = info.context.viewer.user
     if user is None:
         raise ApiError("UNAUTHENTICATED", "Sign in to buy.")
-    return groupbuys.PurchaseRequest(user.id, quantity, idempotency_key, payment_token)
+    return purchases.PurchaseRequest(user.id, quantity, idempotency_key, payment_token)
 
 
-async def _purchase(attempt: Coroutine[Any, Any, groupbuys.Purchase]) -> PurchasePayload:
+async def _purchase(attempt: Coroutine[Any, Any, purchases.Purchase]) -> PurchasePayload:
     try:
         return PurchasePayload.of(await attempt)
     except DomainError as exc:
         return PurchasePayload(user_errors=user_errors(exc))
 
 
-Terms = TypeVar("Terms", groupbuys.OfferTerms, groupbuys.OfferChanges)
+Terms = TypeVar("Terms", offers.OfferTerms, offers.OfferChanges)
 
 
 def _copy_into(cls: type[Terms], input: object) -> Terms:
@@ -156,9 +156,9 @@ class GroupBuyMutation:
     @strawberry.mutation(extensions=allow(MerchantActor()))
     async def group_buy_create(self, info: Info, input: GroupBuyCreateInput) -> GroupBuyPayload:
         variant, product = await owned_variant(info, input.variant_id, "variantId")
-        terms = _copy_into(groupbuys.OfferTerms, input)
+        terms = _copy_into(offers.OfferTerms, input)
         try:
-            offer = await groupbuys.create_offer(variant, product, terms)
+            offer = await offers.create_offer(variant, product, terms)
         except DomainError as exc:
             return GroupBuyPayload(user_errors=user_errors(exc))
         return GroupBuyPayload(group_buy=GroupBuy.of(offer))
@@ -166,9 +166,9 @@ class GroupBuyMutation:
     @strawberry.mutation(extensions=allow(MerchantActor()))
     async def group_buy_update(self, info: Info, input: GroupBuyUpdateInput) -> GroupBuyPayload:
         offer = await _offer(info, input.id)
-        changes = _copy_into(groupbuys.OfferChanges, input)
+        changes = _copy_into(offers.OfferChanges, input)
         try:
-            updated = await groupbuys.update_offer(offer, changes, info.context.runtime)
+            updated = await offers.update_offer(offer, changes, info.context.runtime)
         except DomainError as exc:
             return GroupBuyPayload(user_errors=user_errors(exc))
         return GroupBuyPayload(group_buy=GroupBuy.of(updated))
@@ -179,7 +179,7 @@ class GroupBuyMutation:
     async def group_buy_cancel(self, info: Info, id: strawberry.ID) -> GroupBuyPayload:
         offer = await _offer(info, id)
         try:
-            cancelled = await groupbuys.cancel_offer(offer, info.context.runtime)
+            cancelled = await offers.cancel_offer(offer, info.context.runtime)
         except DomainError as exc:
             return GroupBuyPayload(user_errors=user_errors(exc))
         return GroupBuyPayload(group_buy=GroupBuy.of(cancelled))
@@ -188,14 +188,14 @@ class GroupBuyMutation:
     async def group_start(self, info: Info, input: GroupStartInput) -> PurchasePayload:
         offer_id = decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
-        return await _purchase(groupbuys.start_group(offer_id, request, info.context.runtime))
+        return await _purchase(purchases.start_group(offer_id, request, info.context.runtime))
 
     @strawberry.mutation(extensions=allow(SignedIn()))
     async def group_join(self, info: Info, input: GroupJoinInput) -> PurchasePayload:
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
 
-        async def join() -> groupbuys.Purchase:
-            return await groupbuys.join_group(await _group_id(input), request, info.context.runtime)
+        async def join() -> purchases.Purchase:
+            return await purchases.join_group(await _group_id(input), request, info.context.runtime)
 
         payload = await _purchase(join())
         if input.group_id is None:
@@ -209,7 +209,7 @@ class GroupBuyMutation:
     async def order_create(self, info: Info, input: OrderCreateInput) -> PurchasePayload:
         variant_id = decode_id(input.variant_id, "Variant", "variantId")
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
-        return await _purchase(groupbuys.buy_alone(variant_id, request, info.context.runtime))
+        return await _purchase(purchases.buy_alone(variant_id, request, info.context.runtime))
 
     @strawberry.mutation(
         extensions=allow(MerchantActor()),
