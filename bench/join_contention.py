@@ -11,6 +11,10 @@ Then, on a server started afresh, the same clients send requests with no purchas
 them for a few seconds each: ``GET /healthz`` and a signed-in ``me`` query. Every join
 pays what those pay, so their rates are ceilings that no change to the join can lift.
 
+After each of our runs the same load and audit run against ``join_baseline.py``: the
+same purchases written by hand on Starlette and asyncpg, with the same guarantees, on a
+fresh database. The ratio of the two is what GraphQL, the ORM and our extras cost.
+
     .venv/bin/python bench/join_contention.py                 # 2 workers
     .venv/bin/python bench/join_contention.py --workers 1 2   # one run each, fresh database
 """
@@ -28,6 +32,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +54,20 @@ from _common import (
     server_log_problems,
 )
 from catalog import (
+    BENCH_DIR,
     BenchError,
     Server,
     event_loop_factory,
     load_session,
     migrate,
     recreate_postgres,
+    start_server,
+    wait_ready,
 )
 
 GOAL_JOINS_PER_SECOND = 1000.0
+PINTUAN = "pintuan"
+BASELINE = "baseline"
 # Refusals that leave the shopper free to try another group.
 RETRYABLE = {"GROUP_FULL", "GROUP_CLOSED"}
 PURCHASE_FIELDS = "order { status } group { id slotsLeft status } userErrors { code }"
@@ -433,6 +443,7 @@ async def transactions_so_far(database_url: str) -> int:
 
 @dataclass
 class RunResult:
+    target: str
     workers: int
     tally: Tally
     cpu: str
@@ -654,20 +665,37 @@ async def prepare(args: argparse.Namespace, workdir: Path) -> Seeded:
     return seeded
 
 
-def run_once(args: argparse.Namespace, workers: int, workdir: Path) -> RunResult:
+async def launch_baseline(env: dict[str, str], port: int, workers: int, workdir: Path) -> Server:
+    """``join_baseline.py`` under uvicorn with ``workers`` processes, once it is ready."""
+    command = [sys.executable, "-m", "uvicorn", "join_baseline:app", "--factory"]
+    command += ["--app-dir", str(BENCH_DIR), "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    server = start_server(BASELINE, command, env, port, workdir)
+    try:
+        await wait_ready(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def run_once(args: argparse.Namespace, workers: int, workdir: Path, target: str) -> RunResult:
     started = time.perf_counter()
     seeded = asyncio.run(prepare(args, workdir))
     print(
-        f"\n== {workers} worker(s): database seeded with {len(seeded.shopper_ids)} shoppers "
-        f"in {time.perf_counter() - started:.1f}s"
+        f"\n== {target}, {workers} worker(s): database seeded with "
+        f"{len(seeded.shopper_ids)} shoppers in {time.perf_counter() - started:.1f}s"
     )
     env = bench_env(args.database_url, args.redis_url, scheduler=True)
     server: Server | None = None
     xacts_before = asyncio.run(transactions_so_far(args.database_url))
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            profile = args.profile_server
-            server = runner.run(launch(env, args.port, workers, workdir, profile=profile))
+            if target == BASELINE:
+                server = runner.run(launch_baseline(env, args.port, workers, workdir))
+            else:
+                profile = args.profile_server
+                server = runner.run(launch(env, args.port, workers, workdir, profile=profile))
             warmup, tally, cpu = runner.run(load(args, server, seeded, env["PINTUAN_SECRET_KEY"]))
     finally:
         if server is not None:
@@ -675,14 +703,14 @@ def run_once(args: argparse.Namespace, workers: int, workdir: Path) -> RunResult
     time.sleep(1.0)  # backends report their statistics within a second of exiting
     xacts = asyncio.run(transactions_so_far(args.database_url)) - xacts_before
     requests = warmup.requests + tally.requests + args.groups
-    result = RunResult(workers, tally, cpu)
+    result = RunResult(target, workers, tally, cpu)
     result.xacts_per_request = xacts / requests if requests else 0.0
     result.log_problems = server_log_problems(server) if server else []
     reported = warmup.joins_ok + warmup.starts_ok + tally.joins_ok + tally.starts_ok
     reported += args.groups  # the pre-opened groups' leaders
     unknown = warmup.indeterminate + tally.indeterminate
     result.checks = asyncio.run(audit(args.database_url, seeded, reported, unknown))
-    if args.ceiling_duration > 0:
+    if args.ceiling_duration > 0 and target != BASELINE:
         result.ceilings = measure_ceilings(args, env, workers, workdir, seeded)
     report(args, result, warmup)
     return result
@@ -691,7 +719,7 @@ def run_once(args: argparse.Namespace, workers: int, workdir: Path) -> RunResult
 def report(args: argparse.Namespace, result: RunResult, warmup: Tally) -> None:
     t = result.tally
     print(
-        f"join contention, postgresql + redis, {result.workers} worker(s), "
+        f"join contention, {result.target}, postgresql + redis, {result.workers} worker(s), "
         f"concurrency {args.concurrency}, {args.groups} groups of {args.group_size} kept open, "
         f"{args.duration:g}s after {args.warmup:g}s warm-up"
     )
@@ -743,7 +771,8 @@ def bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="pintuan-bench-") as tmp:
         try:
             for workers in args.workers:
-                results.append(run_once(args, workers, Path(tmp)))
+                for target in (PINTUAN, BASELINE) if args.baseline else (PINTUAN,):
+                    results.append(run_once(args, workers, Path(tmp), target))
         except BenchError as exc:
             print(f"bench failed: {exc}", file=sys.stderr)
             return 1
@@ -751,16 +780,19 @@ def bench(args: argparse.Namespace) -> int:
             if not args.keep_database:
                 asyncio.run(recreate_postgres(args.database_url, create=False))
             asyncio.run(flush_redis(args.redis_url))
-    if len(results) > 1:
-        print("\nsummary: workers, joins/s, requests/s, join p50/p99 ms, ceilings requests/s")
-        for r in results:
-            lat = r.tally.join_latencies
-            limits = "  ".join(f"{c.per_second:8.1f}" for c in r.ceilings)
-            print(
-                f"  {r.workers}  {r.joins_per_second:8.1f}  {r.requests_per_second:8.1f}  "
-                f"{percentile(lat, 0.5) * 1000:6.1f} / {percentile(lat, 0.99) * 1000:6.1f}  "
-                f"{limits}"
-            )
+    print("\nsummary: target, workers, joins/s, requests/s, join p50/p99 ms, ceilings requests/s")
+    for r in results:
+        lat = r.tally.join_latencies
+        limits = "  ".join(f"{c.per_second:8.1f}" for c in r.ceilings)
+        print(
+            f"  {r.target:9} {r.workers}  {r.joins_per_second:8.1f}  "
+            f"{r.requests_per_second:8.1f}  "
+            f"{percentile(lat, 0.5) * 1000:6.1f} / {percentile(lat, 0.99) * 1000:6.1f}  {limits}"
+        )
+    for ours, baseline in pairwise(results):
+        if (ours.target, baseline.target) == (PINTUAN, BASELINE) and baseline.joins_per_second:
+            ratio = ours.joins_per_second / baseline.joins_per_second
+            print(f"  joins/s, {ours.workers} worker(s): pintuan/baseline {ratio:.2f}x")
     failed = [
         (r.workers, name, detail)
         for r in results
@@ -788,6 +820,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--shoppers", type=int, default=40_000, help="users; each buys at most once"
     )
     parser.add_argument("--stock", type=int, default=10_000_000, help="variant and offer stock")
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the hand-written baseline (join_baseline.py) run after each of ours",
+    )
     parser.add_argument(
         "--ceiling-duration",
         type=float,
