@@ -142,6 +142,13 @@ async def launch(
         if workers != 1:
             raise BenchError("profiling needs a single worker")
         command = [sys.executable, "-c", PROFILED_SERVE, str(profile), *serve]
+    return await start_ready(name, command, env, port, workdir)
+
+
+async def start_ready(
+    name: str, command: list[str], env: dict[str, str], port: int, workdir: Path
+) -> Server:
+    """``command`` as a server in its own session; returns once /readyz answers 200."""
     server = start_server(name, command, env, port, workdir)
     try:
         await wait_ready(server)

@@ -52,6 +52,7 @@ from _common import (
     percentile,
     seed_offer,
     server_log_problems,
+    start_ready,
 )
 from catalog import (
     BENCH_DIR,
@@ -61,8 +62,6 @@ from catalog import (
     load_session,
     migrate,
     recreate_postgres,
-    start_server,
-    wait_ready,
 )
 
 GOAL_JOINS_PER_SECOND = 1000.0
@@ -670,13 +669,7 @@ async def launch_baseline(env: dict[str, str], port: int, workers: int, workdir:
     command = [sys.executable, "-m", "uvicorn", "join_baseline:app", "--factory"]
     command += ["--app-dir", str(BENCH_DIR), "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
-    server = start_server(BASELINE, command, env, port, workdir)
-    try:
-        await wait_ready(server)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return await start_ready(BASELINE, command, env, port, workdir)
 
 
 def run_once(args: argparse.Namespace, workers: int, workdir: Path, target: str) -> RunResult:
