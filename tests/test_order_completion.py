@@ -147,3 +147,38 @@ async def test_only_the_merchant_completes_its_orders(
     assert by_key["order"]["status"] == "COMPLETED"
     unknown = to_global_id("Order", 987_654)
     assert refusal(await complete(gql, unknown, await staff_of(owner, settings))) == "NOT_FOUND"
+
+
+async def test_merchants_list_the_orders_ready_to_fulfil(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    owner = await factories.merchant()
+    staff = await staff_of(owner, settings)
+    filled_leader, filled_member = await filled_group_orders(owner, settings, gql)
+    item = await factories.offer(owner, group_size=3)
+    forming = (await start(gql, await shopper(settings), item.id))["order"]["id"]
+    solo = (await buy(gql, await shopper(settings), item.variant_id))["order"]["id"]
+    declined = await buy(gql, await shopper(settings), item.variant_id, token="tok_decline")
+    assert (await complete(gql, filled_member, staff))["userErrors"] == []
+    query = """query($m: ID!, $ready: Boolean, $after: String) {
+      merchantOrders(merchantId: $m, readyToFulfil: $ready, first: 1, after: $after) {
+        edges { node { id readyToFulfil } } pageInfo { hasNextPage endCursor } } }"""
+
+    async def listed(ready: bool | None) -> list[tuple[str, bool]]:
+        nodes, after = [], None
+        while True:
+            variables = {"m": to_global_id("Merchant", owner.id), "ready": ready, "after": after}
+            page = (await gql(query, variables, staff))["data"]["merchantOrders"]
+            nodes += [(edge["node"]["id"], edge["node"]["readyToFulfil"]) for edge in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return nodes
+            after = page["pageInfo"]["endCursor"]
+
+    everything = dict(await listed(None))
+    ready = {solo, filled_leader}
+    assert everything == {
+        order_id: order_id in ready
+        for order_id in (filled_leader, filled_member, forming, solo, declined["order"]["id"])
+    }
+    assert dict(await listed(True)) == dict.fromkeys(ready, True)
+    assert dict(await listed(False)) == {i: False for i in everything if i not in ready}

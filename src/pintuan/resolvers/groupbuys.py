@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import cast
 
-from tortoise.expressions import F
+from tortoise.expressions import F, Q, Subquery
 from tortoise.queryset import QuerySet
 
 from pintuan.models.catalog import ProductStatus
@@ -59,9 +59,28 @@ def orders_of_user(user_id: int) -> QuerySet[Order]:
     return Order.filter(buyer_id=user_id)
 
 
-def orders_of_merchant(merchant_id: int, status: OrderStatus | None) -> QuerySet[Order]:
+def orders_of_merchant(
+    merchant_id: int, status: OrderStatus | None, ready_to_fulfil: bool | None = None
+) -> QuerySet[Order]:
     query = Order.filter(merchant_id=merchant_id)
-    return query.filter(status=status) if status is not None else query
+    if status is not None:
+        query = query.filter(status=status)
+    if ready_to_fulfil is None:
+        return query
+    ready = Order.filter(
+        Q(group_id__isnull=True) | Q(group__status=GroupStatus.FILLED),
+        merchant_id=merchant_id,
+        status=OrderStatus.PAID,
+    ).values("id")
+    if ready_to_fulfil:
+        return query.filter(id__in=Subquery(ready))
+    return query.exclude(id__in=Subquery(ready))
+
+
+def is_ready_to_fulfil(status: OrderStatus, group_status: GroupStatus | None) -> bool:
+    """Paid, and no group failure can refund it any more: bought alone (no group
+    status), or its group filled. The same rule as ``orders_of_merchant``'s filter."""
+    return status == OrderStatus.PAID and group_status in (None, GroupStatus.FILLED)
 
 
 async def filled_count(offer_ids: Sequence[int]) -> list[int]:

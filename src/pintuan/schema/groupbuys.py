@@ -231,6 +231,16 @@ class Order(Node):
         group = await info.context.loaders.group.load(self.group_pk)
         return Group.of(group) if group else None
 
+    @strawberry.field(
+        description="Paid, and no failure can refund it any more: bought alone, or its "
+        "group is FILLED. The merchant may ship it, then call orderComplete."
+    )
+    async def ready_to_fulfil(self, info: Info) -> bool:
+        if self.group_pk is None:
+            return groupbuys.is_ready_to_fulfil(self.status, None)
+        group = await required(info.context.loaders.group, self.group_pk, "group")
+        return groupbuys.is_ready_to_fulfil(self.status, group.status)
+
     @strawberry.field
     async def variant(self, info: Info) -> Variant:
         variant = await required(info.context.loaders.variant, self.variant_pk, "variant")
@@ -350,9 +360,14 @@ async def user_orders(
 
 
 async def merchant_orders(
-    info: Info, merchant_id: int, status: OrderStatus | None, first: int | None, after: str | None
+    info: Info,
+    merchant_id: int,
+    status: OrderStatus | None,
+    ready_to_fulfil: bool | None,
+    first: int | None,
+    after: str | None,
 ) -> Connection[Order]:
-    query = groupbuys.orders_of_merchant(merchant_id, status)
+    query = groupbuys.orders_of_merchant(merchant_id, status, ready_to_fulfil)
     return await paginate(
         info, query, groupbuys.NEWEST_FIRST, "MERCHANT_ORDERS", Order.of, first, after
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -193,9 +194,16 @@ class MerchantAdminQuery:
         info: Info,
         merchant_id: strawberry.ID,
         status: OrderStatus | None = None,
+        ready_to_fulfil: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true: only the orders to ship now (see Order.readyToFulfil); "
+                "false: only the others."
+            ),
+        ] = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Order]:
         pk = decode_id(merchant_id, "Merchant", "merchantId")
         require_merchant(info, pk)
-        return await merchant_orders(info, pk, status, first, after)
+        return await merchant_orders(info, pk, status, ready_to_fulfil, first, after)
