@@ -1,4 +1,4 @@
-"""Merchants mark delivered orders COMPLETED: once, and never an order still refundable."""
+"""Merchants list the orders ready to ship, then complete each once, never a refundable one."""
 
 from __future__ import annotations
 
