@@ -6,13 +6,13 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import cast
 
-from tortoise.expressions import F, Q, Subquery
+from tortoise.expressions import F
 from tortoise.queryset import QuerySet
 
 from pintuan.models.catalog import ProductStatus
 from pintuan.models.groupbuys import Group, GroupBuy, GroupBuyStatus, GroupMember, GroupStatus
 from pintuan.models.orders import Order, OrderStatus
-from pintuan.resolvers import batch
+from pintuan.resolvers import batch, orders
 from pintuan.resolvers.orders import now_utc
 from pintuan.resolvers.pagination import SortKey, parse_datetime, parse_int
 from pintuan.resolvers.validation import find
@@ -67,20 +67,8 @@ def orders_of_merchant(
         query = query.filter(status=status)
     if ready_to_fulfil is None:
         return query
-    ready = Order.filter(
-        Q(group_id__isnull=True) | Q(group__status=GroupStatus.FILLED),
-        merchant_id=merchant_id,
-        status=OrderStatus.PAID,
-    ).values("id")
-    if ready_to_fulfil:
-        return query.filter(id__in=Subquery(ready))
-    return query.exclude(id__in=Subquery(ready))
-
-
-def is_ready_to_fulfil(status: OrderStatus, group_status: GroupStatus | None) -> bool:
-    """Paid, and no group failure can refund it any more: bought alone (no group
-    status), or its group filled. The same rule as ``orders_of_merchant``'s filter."""
-    return status == OrderStatus.PAID and group_status in (None, GroupStatus.FILLED)
+    ready = orders.ready_to_fulfil()
+    return query.filter(ready) if ready_to_fulfil else query.exclude(ready)
 
 
 async def filled_count(offer_ids: Sequence[int]) -> list[int]:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from redis.exceptions import RedisError
-from tortoise.expressions import F, Subquery
+from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
 from pintuan.live.progress import GroupState
@@ -250,28 +250,34 @@ async def refund_paid(order_id: int, runtime: Runtime) -> Settled:
     return Settled(order, bool(changed))
 
 
+def ready_to_fulfil() -> Q:
+    """Orders paid that no failure can refund any more: bought alone, or in a group
+    that FILLED (a FILLED group never fails). ``is_ready_to_fulfil`` is the same rule
+    for one order whose group has been read."""
+    filled = Group.filter(status=GroupStatus.FILLED).values("id")
+    return Q(status=OrderStatus.PAID) & (
+        Q(group_id__isnull=True) | Q(group_id__in=Subquery(filled))
+    )
+
+
+def is_ready_to_fulfil(status: OrderStatus, group_status: GroupStatus | None) -> bool:
+    """``ready_to_fulfil`` for one order; ``group_status`` is None for one bought alone."""
+    return status == OrderStatus.PAID and group_status in (None, GroupStatus.FILLED)
+
+
 async def complete(order_id: int) -> Order:
     """PAID -> COMPLETED, once the merchant has delivered; final.
 
-    A group order completes only once its group has FILLED: until then the group
-    may still fail and refund it. A FILLED group never fails, so nothing refunds
-    a completed order, and one statement decides against any concurrent step.
+    Only an order ready to fulfil completes: until its group fills, the group may
+    still fail and refund it. The order's own status is checked by the update
+    itself, so of concurrent requests exactly one completes it.
     """
-    completed = await sql.instances(
-        Order,
-        'UPDATE "customer_order" SET "status" = $1, "completed_at" = $2 '
-        'WHERE "id" = $3 AND "status" = $4 AND ("group_id" IS NULL OR EXISTS (SELECT 1 '
-        'FROM "buy_group" WHERE "buy_group"."id" = "customer_order"."group_id" '
-        'AND "buy_group"."status" = $5)) RETURNING *',
-        OrderStatus.COMPLETED.value,
-        now_utc(),
-        order_id,
-        OrderStatus.PAID.value,
-        GroupStatus.FILLED.value,
+    completed = await Order.filter(ready_to_fulfil(), id=order_id).update(
+        status=OrderStatus.COMPLETED, completed_at=now_utc()
     )
-    if completed:
-        return completed[0]
     order = await Order.get(id=order_id)
+    if completed:
+        return order
     if order.status == OrderStatus.COMPLETED:
         raise DomainError(ErrorCode.ALREADY_COMPLETED, "The order is already completed.", "id")
     if order.status != OrderStatus.PAID:

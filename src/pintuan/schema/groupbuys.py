@@ -10,7 +10,7 @@ from pintuan.models import groupbuys as models
 from pintuan.models import orders as order_models
 from pintuan.models.groupbuys import GroupBuyStatus, GroupStatus
 from pintuan.models.orders import OrderKind, OrderStatus
-from pintuan.resolvers import groupbuys
+from pintuan.resolvers import groupbuys, orders
 from pintuan.resolvers.orders import now_utc
 from pintuan.schema.accounts import User
 from pintuan.schema.catalog import Merchant, Product, Variant
@@ -236,10 +236,11 @@ class Order(Node):
         "group is FILLED. The merchant may ship it, then call orderComplete."
     )
     async def ready_to_fulfil(self, info: Info) -> bool:
-        if self.group_pk is None:
-            return groupbuys.is_ready_to_fulfil(self.status, None)
-        group = await required(info.context.loaders.group, self.group_pk, "group")
-        return groupbuys.is_ready_to_fulfil(self.status, group.status)
+        group_status = None
+        if self.group_pk is not None:
+            group = await required(info.context.loaders.group, self.group_pk, "group")
+            group_status = group.status
+        return orders.is_ready_to_fulfil(self.status, group_status)
 
     @strawberry.field
     async def variant(self, info: Info) -> Variant:
