@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from catalog import (
+    READY_TIMEOUT_SECONDS,
     BenchError,
     Server,
     is_postgres,
@@ -146,12 +147,17 @@ async def launch(
 
 
 async def start_ready(
-    name: str, command: list[str], env: dict[str, str], port: int, workdir: Path
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    workdir: Path,
+    within: float = READY_TIMEOUT_SECONDS,
 ) -> Server:
     """``command`` as a server in its own session; returns once /readyz answers 200."""
     server = start_server(name, command, env, port, workdir)
     try:
-        await wait_ready(server)
+        await wait_ready(server, within)
     except BaseException:
         server.stop()
         raise

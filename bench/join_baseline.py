@@ -29,11 +29,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pintuan.auth.tokens import InvalidToken, read_access_token
+from pintuan.resolvers.purchases import SHARE_ALPHABET
 from pintuan.schema.ids import from_global_id, to_global_id
 from pintuan.settings import Settings
 
-PAYMENT_WINDOW = timedelta(minutes=10)
-SHARE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+UPDATED_NOTHING = "UPDATE 0"
 
 
 class Refused(Exception):
@@ -64,6 +64,7 @@ async def _take_slot(
     group_id: int,
     leader: bool,
     now: datetime,
+    payment_due: datetime,
 ) -> tuple[int, Any]:
     """The holds, in the real server's lock order; raises Refused to roll back."""
     order_id = await db.fetchval(
@@ -82,7 +83,7 @@ async def _take_slot(
         offer["variant_id"],
         offer["group_price"],
         offer["currency"],
-        now + PAYMENT_WINDOW,
+        payment_due,
     )
     if not await db.fetchval(
         'INSERT INTO "offer_allowance" ("group_buy_id", "user_id", "quantity") VALUES ($1, $2, 1) '
@@ -112,27 +113,26 @@ async def _take_slot(
         leader,
         now,
     )
-    if (
-        await db.execute(
-            'UPDATE "group_buy" SET "stock_taken" = "stock_taken" + 1 WHERE "id" = $1 '
-            'AND "stock_taken" < "stock_limit" AND "cancelled_at" IS NULL '
-            'AND "starts_at" <= $2 AND "ends_at" > $2',
-            offer["id"],
-            now,
-        )
-        == "UPDATE 0"
-        or await db.execute(
-            'UPDATE "variant" SET "stock_reserved" = "stock_reserved" + 1 '
-            'WHERE "id" = $1 AND "stock_on_hand" >= "stock_reserved" + 1',
-            offer["variant_id"],
-        )
-        == "UPDATE 0"
-    ):
+    offer_stock = await db.execute(
+        'UPDATE "group_buy" SET "stock_taken" = "stock_taken" + 1 WHERE "id" = $1 '
+        'AND "stock_taken" < "stock_limit" AND "cancelled_at" IS NULL '
+        'AND "starts_at" <= $2 AND "ends_at" > $2',
+        offer["id"],
+        now,
+    )
+    if offer_stock == UPDATED_NOTHING:
+        raise Refused("OUT_OF_STOCK")
+    variant_stock = await db.execute(
+        'UPDATE "variant" SET "stock_reserved" = "stock_reserved" + 1 '
+        'WHERE "id" = $1 AND "stock_on_hand" >= "stock_reserved" + 1',
+        offer["variant_id"],
+    )
+    if variant_stock == UPDATED_NOTHING:
         raise Refused("OUT_OF_STOCK")
     return order_id, group
 
 
-async def _pay(db: asyncpg.Connection, order_id: int, offer: Any, now: datetime) -> tuple[Any, Any]:
+async def _pay(db: asyncpg.Connection, order_id: int, now: datetime) -> tuple[Any, Any]:
     """Charge (instantly, as the instant gateway does), then record it in one transaction."""
     async with db.transaction():
         order = await db.fetchrow(
@@ -164,7 +164,7 @@ async def _pay(db: asyncpg.Connection, order_id: int, offer: Any, now: datetime)
         await db.execute(
             'UPDATE "variant" SET "stock_on_hand" = "stock_on_hand" - 1, '
             '"stock_reserved" = "stock_reserved" - 1 WHERE "id" = $1',
-            offer["variant_id"],
+            order["variant_id"],
         )
     return order, group
 
@@ -229,13 +229,17 @@ async def purchase(request: Request) -> Response:
                     )
                 leader = operation == "groupStart"
                 key = target["idempotencyKey"]
-                order_id, joined = await _take_slot(db, buyer, key, offer, group["id"], leader, now)
+                window = timedelta(seconds=app.state.settings.payment_window_seconds)
+                due = min(now + window, group["expires_at"])
+                order_id, joined = await _take_slot(
+                    db, buyer, key, offer, group["id"], leader, now, due
+                )
         except Refused as refused:
             return JSONResponse(_payload(operation, code=refused.code))
         except asyncpg.UniqueViolationError:
             return JSONResponse(_payload(operation, code="ALREADY_MEMBER"))
         await _publish(app.state.redis, "JOINED", joined)
-        order, paid = await _pay(db, order_id, offer, datetime.now(UTC))
+        order, paid = await _pay(db, order_id, datetime.now(UTC))
     await _publish(app.state.redis, "FILLED" if paid["status"] == "FILLED" else "PAID", paid)
     return JSONResponse(_payload(operation, order, paid))
 

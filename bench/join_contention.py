@@ -324,9 +324,12 @@ async def ceilings(
     measured = []
     async with load_session(args.concurrency) as client:
         for name, request in kinds:
-            for seconds in (args.warmup, args.ceiling_duration):
-                limit = await ceiling(client, name, request, shoppers, args.concurrency, seconds)
-            measured.append(limit)
+            await ceiling(client, name, request, shoppers, args.concurrency, args.warmup)
+            measured.append(
+                await ceiling(
+                    client, name, request, shoppers, args.concurrency, args.ceiling_duration
+                )
+            )
     return measured
 
 
@@ -787,15 +790,15 @@ def bench(args: argparse.Namespace) -> int:
             ratio = ours.joins_per_second / baseline.joins_per_second
             print(f"  joins/s, {ours.workers} worker(s): pintuan/baseline {ratio:.2f}x")
     failed = [
-        (r.workers, name, detail)
+        (f"{r.target}, {r.workers}", name, detail)
         for r in results
         for name, passed, detail in r.checks
         if not passed
     ]
     if failed:
         print("\n!!! CORRECTNESS FAILURES (bugs, not timing):", file=sys.stderr)
-        for workers, name, detail in failed:
-            print(f"!!!   [{workers} worker(s)] {name}: {detail}", file=sys.stderr)
+        for run, name, detail in failed:
+            print(f"!!!   [{run} worker(s)] {name}: {detail}", file=sys.stderr)
         return 3
     print("\nall audit checks passed")
     return 0

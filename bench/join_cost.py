@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import bearer_headers, bench_env, check_redis_url, flush_redis, graphql, seed_offer
+from _common import (
+    bearer_headers,
+    bench_env,
+    check_redis_url,
+    flush_redis,
+    graphql,
+    seed_offer,
+    start_ready,
+)
 from catalog import (
     BenchError,
     Server,
@@ -38,8 +46,6 @@ from catalog import (
     pintuan_command,
     postgres_target,
     recreate_postgres,
-    start_server,
-    wait_ready,
 )
 from join_contention import JOIN_MUTATION, START_MUTATION
 
@@ -131,10 +137,9 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
         *pintuan_command(),
         *("serve", "--port", str(args.port), "--workers", "1"),
     ]
-    server = start_server("pintuan-callgrind", command, env, args.port, workdir)
+    print("waiting for the server under callgrind (a minute or so) ...", flush=True)
+    server = await start_ready("pintuan-callgrind", command, env, args.port, workdir, READY_SECONDS)
     try:
-        print("waiting for the server under callgrind (a minute or so) ...", flush=True)
-        await wait_ready(server, READY_SECONDS)
         shoppers = bearer_headers(env["PINTUAN_SECRET_KEY"], seeded.shopper_ids)
         pid = server.process.pid
         async with httpx.AsyncClient(timeout=120.0) as client:
