@@ -361,7 +361,8 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
     await runtime.group_deadlines.schedule(group.id, group.expires_at)
     if group.expires_at == offer.ends_at:
         # Cut short by the end as read: an extension committed meanwhile may have
-        # looked for such groups before this one was committed.
+        # looked for such groups before this one was committed. Expiry would mend
+        # it at the old end; checking now shows buyers the right countdown at once.
         await offers.run_on(group, await GroupBuy.get(id=offer.id), runtime)
     return await _pay(order, request.payment_token, runtime)
 
