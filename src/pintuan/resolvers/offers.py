@@ -4,7 +4,7 @@ cancelling them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timedelta
 
 from tortoise.expressions import F
@@ -205,16 +205,8 @@ def group_terms(offer: GroupBuy) -> tuple[int, int, int]:
 
 
 def _terms_of(offer: GroupBuy) -> OfferTerms:
-    return OfferTerms(
-        group_price=offer.group_price,
-        group_size=offer.group_size,
-        duration_seconds=offer.duration_seconds,
-        starts_at=offer.starts_at,
-        ends_at=offer.ends_at,
-        per_user_limit=offer.per_user_limit,
-        stock_limit=offer.stock_limit,
-        solo_price=offer.solo_price,
-    )
+    """The offer's current terms (its columns of the same names)."""
+    return OfferTerms(**{term.name: getattr(offer, term.name) for term in fields(OfferTerms)})
 
 
 async def cancel_offer(offer: GroupBuy, runtime: Runtime) -> GroupBuy:
