@@ -254,9 +254,8 @@ def ready_to_fulfil() -> Q:
     """Orders paid that no failure can refund any more: bought alone, or in a group
     that FILLED (a FILLED group never fails). ``is_ready_to_fulfil`` is the same rule
     for one order whose group has been read."""
-    filled = Group.filter(status=GroupStatus.FILLED).values("id")
     return Q(status=OrderStatus.PAID) & (
-        Q(group_id__isnull=True) | Q(group_id__in=Subquery(filled))
+        Q(group_id__isnull=True) | Q(group__status=GroupStatus.FILLED)
     )
 
 
@@ -269,12 +268,16 @@ async def complete(order_id: int) -> Order:
     """PAID -> COMPLETED, once the merchant has delivered; final.
 
     Only an order ready to fulfil completes: until its group fills, the group may
-    still fail and refund it. The order's own status is checked by the update
-    itself, so of concurrent requests exactly one completes it.
+    still fail and refund it. Once ready, an order only changes by this step (a
+    FILLED group never fails, and only a failed group's orders are refunded), so
+    the check and then a conditional update on the order's own status complete it
+    exactly once, however many ask at the same moment.
     """
-    completed = await Order.filter(ready_to_fulfil(), id=order_id).update(
-        status=OrderStatus.COMPLETED, completed_at=now_utc()
-    )
+    completed = 0
+    if await Order.filter(ready_to_fulfil(), id=order_id).exists():
+        completed = await Order.filter(id=order_id, status=OrderStatus.PAID).update(
+            status=OrderStatus.COMPLETED, completed_at=now_utc()
+        )
     order = await Order.get(id=order_id)
     if completed:
         return order
