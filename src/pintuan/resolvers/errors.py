@@ -45,6 +45,21 @@ class ErrorCode(StrEnum):
     ALREADY_COMPLETED = "ALREADY_COMPLETED"
 
 
+class ApiErrorCode(StrEnum):
+    """Every ``extensions.code`` a top-level error may carry, beside the domain
+    codes (``ErrorCode``) that queries raise as top-level errors."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    RATE_LIMITED = "RATE_LIMITED"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    INVALID_TEXT = "INVALID_TEXT"
+    INVALID_ID = "INVALID_ID"
+    WRONG_ID_TYPE = "WRONG_ID_TYPE"
+    INVALID_ARGUMENTS = "INVALID_ARGUMENTS"
+    TOO_MANY_IDS = "TOO_MANY_IDS"
+
+
 class DomainError(Exception):
     """A rule refused the request; nothing was written."""
 
