@@ -37,8 +37,8 @@ from catalog import (
     wait_ready,
 )
 
-from pintuan.auth.tokens import issue_access_token
-from pintuan.schema.ids import to_global_id
+from pintuan.accounts.tokens import issue_access_token
+from pintuan.graphql.ids import to_global_id
 from pintuan.settings import Settings
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -224,10 +224,10 @@ async def seed_offer(
     """
     from tortoise import Tortoise, connections
 
-    from pintuan.db import tortoise_config
-    from pintuan.models.accounts import User
-    from pintuan.models.catalog import Merchant, Product, ProductStatus, Variant
-    from pintuan.models.groupbuys import GroupBuy
+    from pintuan.accounts.models import User
+    from pintuan.catalog.models import Merchant, Product, ProductStatus, Variant
+    from pintuan.core.db import tortoise_config
+    from pintuan.groupbuys.models import GroupBuy
 
     await Tortoise.init(config=tortoise_config(database_url))
     try:

@@ -36,9 +36,9 @@ from urllib.parse import urlsplit
 import aiohttp
 import httpx
 
-from pintuan.money import format_money
-from pintuan.schema.ids import to_global_id
-from pintuan.schema.pagination import encode_cursor
+from pintuan.core.money import format_money
+from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.pagination import encode_cursor
 
 BENCH_DIR = Path(__file__).resolve().parent
 # The baseline's uvicorn workers are separate processes; the URL reaches them through here.
@@ -355,7 +355,7 @@ async def seed(database_url: str, products: int) -> int:
     """
     from tortoise import Tortoise, connections
 
-    from pintuan.db import tortoise_config
+    from pintuan.core.db import tortoise_config
     from pintuan.demo import seed_catalog
 
     await Tortoise.init(config=tortoise_config(database_url))

@@ -28,9 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pintuan.auth.tokens import InvalidToken, read_access_token
-from pintuan.resolvers.purchases import SHARE_ALPHABET
-from pintuan.schema.ids import from_global_id, to_global_id
+from pintuan.accounts.tokens import InvalidToken, read_access_token
+from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.groupbuys.purchases import SHARE_ALPHABET
 from pintuan.settings import Settings
 
 UPDATED_NOTHING = "UPDATE 0"

@@ -21,8 +21,8 @@ from catalog import event_loop_factory
 from tortoise import Tortoise, connections
 from tortoise.transactions import in_transaction
 
-from pintuan.db import tortoise_config
-from pintuan.resolvers import sql
+from pintuan.core import sql
+from pintuan.core.db import tortoise_config
 
 STATEMENT = "SELECT $1::int AS answer"
 

@@ -26,7 +26,7 @@ from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
 from pintuan.app import create_app
-from pintuan.db import tortoise_config
+from pintuan.core.db import tortoise_config
 from pintuan.settings import Settings
 
 PG_URL = os.environ.get("PINTUAN_TEST_DATABASE_URL")
@@ -66,7 +66,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         asyncio.run(_recreate_postgres(PG_URL))
         url = PG_URL
     else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'pintuan.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'pintuan.core.db'}"
     asyncio.run(_migrate(url))
     return url
 

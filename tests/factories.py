@@ -7,10 +7,10 @@ from itertools import count
 
 from argon2 import PasswordHasher
 
-from pintuan.auth.tokens import issue_access_token
-from pintuan.models.accounts import MerchantStaff, User
-from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
-from pintuan.models.groupbuys import Group, GroupBuy
+from pintuan.accounts.models import MerchantStaff, User
+from pintuan.accounts.tokens import issue_access_token
+from pintuan.catalog.models import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.groupbuys.models import Group, GroupBuy
 from pintuan.settings import Settings
 
 _serial = count(1)

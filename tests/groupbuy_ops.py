@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pintuan.schema.ids import to_global_id
+from pintuan.graphql.ids import to_global_id
 from tests.conftest import GraphQLClient
 
 PURCHASE_FIELDS = """order { id kind status quantity unitPrice { amount } total { amount currency }

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pintuan.models.accounts import RefreshToken, User
-from pintuan.schema.ids import to_global_id
+from pintuan.accounts.models import RefreshToken, User
+from pintuan.graphql.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient

@@ -12,8 +12,8 @@ from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
-from pintuan.models.accounts import ApiKey
-from pintuan.schema.ids import to_global_id
+from pintuan.accounts.models import ApiKey
+from pintuan.graphql.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import PG_URL, REDIS_URL, TEST_SECRET_KEY, GraphQLClient

@@ -7,7 +7,7 @@ from pathlib import Path
 from tortoise.context import TortoiseContext
 from tortoise.migrations.autodetector import MigrationAutodetector
 
-from pintuan.db import tortoise_config
+from pintuan.core.db import tortoise_config
 from pintuan.schema import export_sdl
 
 

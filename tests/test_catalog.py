@@ -7,8 +7,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from pintuan.models.catalog import Product, ProductStatus
-from pintuan.schema.ids import to_global_id
+from pintuan.catalog.models import Product, ProductStatus
+from pintuan.graphql.ids import to_global_id
 from tests import factories
 from tests.conftest import GraphQLClient
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from pintuan.models.catalog import Merchant, Product, ProductTag, Variant
-from pintuan.resolvers.catalog_admin import MAX_STOCK
-from pintuan.schema.ids import to_global_id
+from pintuan.catalog.admin import MAX_STOCK
+from pintuan.catalog.models import Merchant, Product, ProductTag, Variant
+from pintuan.graphql.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from tortoise import Tortoise
 
+from pintuan.accounts.models import MerchantStaff, User
 from pintuan.cli import main
-from pintuan.db import tortoise_config
-from pintuan.models.accounts import MerchantStaff, User
+from pintuan.core.db import tortoise_config
 from pintuan.schema import export_sdl
 from tests.conftest import TEST_SECRET_KEY, empty_tables
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from pintuan.accounts.models import User
+from pintuan.catalog.models import Merchant, Product, ProductStatus, ProductTag, Variant
 from pintuan.demo import MERCHANTS, seed_demo
-from pintuan.models.accounts import User
-from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
-from pintuan.models.groupbuys import Group, GroupBuy, GroupStatus
-from pintuan.models.orders import Order, OrderStatus, PaymentTransaction
+from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
+from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction
 from tests.conftest import GraphQLClient
 
 

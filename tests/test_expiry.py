@@ -16,17 +16,17 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from pintuan.app import create_app
+from pintuan.catalog.models import Variant
 from pintuan.cli import main
+from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.groupbuys import expiry
+from pintuan.groupbuys.gateways import InstantGateway
+from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
+from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
+from pintuan.groupbuys.orders import OWED, mark_paid, record_money
+from pintuan.groupbuys.runtime import Runtime
+from pintuan.groupbuys.scheduler import ExpiryScheduler
 from pintuan.live.deadlines import Deadlines
-from pintuan.models.catalog import Variant
-from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
-from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
-from pintuan.payments import InstantGateway
-from pintuan.resolvers import expiry
-from pintuan.resolvers.orders import OWED, mark_paid, record_money
-from pintuan.resolvers.runtime import Runtime
-from pintuan.scheduler import ExpiryScheduler
-from pintuan.schema.ids import from_global_id, to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import PG_URL, REDIS_URL, TEST_SECRET_KEY, GraphQLClient

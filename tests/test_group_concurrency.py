@@ -9,10 +9,10 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from pintuan.models.catalog import Variant
-from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
-from pintuan.models.orders import Order, OrderStatus, PaymentTransaction
-from pintuan.schema.ids import to_global_id
+from pintuan.catalog.models import Variant
+from pintuan.graphql.ids import to_global_id
+from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
+from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient

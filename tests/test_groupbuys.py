@@ -7,13 +7,13 @@ from typing import Any
 
 import httpx
 
-from pintuan.models.accounts import ApiKeyKind
-from pintuan.models.catalog import Product, ProductStatus, Variant
-from pintuan.models.groupbuys import Group, GroupBuy, GroupMember, OfferAllowance
-from pintuan.models.orders import Order, PaymentTransaction
-from pintuan.resolvers import apikeys
-from pintuan.resolvers.validation import MAX_INT
-from pintuan.schema.ids import to_global_id
+from pintuan.accounts import apikeys
+from pintuan.accounts.models import ApiKeyKind
+from pintuan.catalog.models import Product, ProductStatus, Variant
+from pintuan.core.validation import MAX_INT
+from pintuan.graphql.ids import to_global_id
+from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, OfferAllowance
+from pintuan.groupbuys.order_models import Order, PaymentTransaction
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient

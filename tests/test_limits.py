@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from pintuan.models.orders import Order
-from pintuan.schema.ids import to_global_id
+from pintuan.graphql.ids import to_global_id
+from pintuan.groupbuys.order_models import Order
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient

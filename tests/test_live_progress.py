@@ -24,13 +24,13 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from tortoise.expressions import F
 
-from pintuan.live.progress import GroupProgress
-from pintuan.models.catalog import Product, ProductStatus
-from pintuan.models.groupbuys import Group, GroupStatus
-from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
-from pintuan.resolvers.expiry import expire_group
-from pintuan.resolvers.orders import group_state
-from pintuan.schema.ids import from_global_id, to_global_id
+from pintuan.catalog.models import Product, ProductStatus
+from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.groupbuys.expiry import expire_group
+from pintuan.groupbuys.models import Group, GroupStatus
+from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
+from pintuan.groupbuys.orders import group_state
+from pintuan.groupbuys.progress import GroupProgress
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import PG_URL, REDIS_URL, TEST_SECRET_KEY, GraphQLClient

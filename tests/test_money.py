@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pintuan.money import format_money
+from pintuan.core.money import format_money
 
 
 @pytest.mark.parametrize(

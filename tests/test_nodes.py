@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from pintuan.models.catalog import ProductStatus, Variant
-from pintuan.schema.ids import from_global_id, to_global_id
+from pintuan.catalog.models import ProductStatus, Variant
+from pintuan.graphql.ids import from_global_id, to_global_id
 from tests import factories
 from tests.conftest import GraphQLClient
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from pintuan.models.catalog import Variant
-from pintuan.models.groupbuys import Group, GroupBuy, GroupStatus
-from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
-from pintuan.schema.ids import to_global_id
+from pintuan.catalog.models import Variant
+from pintuan.graphql.ids import to_global_id
+from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
+from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient

@@ -8,12 +8,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from pintuan.models.accounts import ApiKeyKind
-from pintuan.models.catalog import Merchant
-from pintuan.models.orders import Order
-from pintuan.resolvers import apikeys
-from pintuan.resolvers.expiry import expire_group
-from pintuan.schema.ids import from_global_id, to_global_id
+from pintuan.accounts import apikeys
+from pintuan.accounts.models import ApiKeyKind
+from pintuan.catalog.models import Merchant
+from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.groupbuys.expiry import expire_group
+from pintuan.groupbuys.order_models import Order
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient

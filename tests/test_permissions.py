@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from pintuan.models.accounts import ApiKey, ApiKeyKind, MerchantStaff, User
-from pintuan.models.catalog import Merchant, Product, ProductTag, Variant
-from pintuan.models.groupbuys import GroupBuy
-from pintuan.schema.ids import to_global_id
+from pintuan.accounts.models import ApiKey, ApiKeyKind, MerchantStaff, User
+from pintuan.catalog.models import Merchant, Product, ProductTag, Variant
+from pintuan.graphql.ids import to_global_id
+from pintuan.groupbuys.models import GroupBuy
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient

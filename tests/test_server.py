@@ -20,7 +20,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
 from pintuan.app import create_app
-from pintuan.resolvers import catalog
+from pintuan.catalog import products
 from pintuan.settings import Settings
 from tests.conftest import GraphQLClient
 
@@ -74,7 +74,7 @@ async def test_unexpected_errors_are_masked_outside_debug_and_only_they_logged_a
     async def broken(handle: str) -> None:
         raise RuntimeError("connection string postgres://secret")
 
-    monkeypatch.setattr(catalog, "merchant_by_handle", broken)
+    monkeypatch.setattr(products, "merchant_by_handle", broken)
     query = '{ merchant(handle: "x") { id } }'
     async with make_app(debug=False) as app:
         transport = httpx.ASGITransport(app=app)

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from tortoise.models import Model
 
-from pintuan.models.accounts import MerchantStaff, User
-from pintuan.models.groupbuys import Group, GroupBuy, GroupStatus
-from pintuan.models.orders import Order, OrderKind, OrderStatus
-from pintuan.resolvers import accounts, sql
-from pintuan.schema.ids import from_global_id
+from pintuan.accounts import users
+from pintuan.accounts.models import MerchantStaff, User
+from pintuan.core import sql
+from pintuan.graphql.ids import from_global_id
+from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
+from pintuan.groupbuys.order_models import Order, OrderKind, OrderStatus
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -53,10 +54,10 @@ async def test_a_signed_in_user_is_read_with_every_merchant_they_staff() -> None
     await MerchantStaff.create(merchant=second, user=member)
     outsider = await factories.user(admin=True)
 
-    user, staff_of = await accounts.signed_in(member.id)
+    user, staff_of = await users.signed_in(member.id)
     assert user is not None and columns(user) == columns(await User.get(id=member.id))
     assert staff_of == {first.id, second.id}
 
-    admin, none = await accounts.signed_in(outsider.id)
+    admin, none = await users.signed_in(outsider.id)
     assert admin is not None and admin.is_admin is True and none == frozenset()
-    assert await accounts.signed_in(987_654) == (None, frozenset())
+    assert await users.signed_in(987_654) == (None, frozenset())

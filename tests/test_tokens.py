@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from pintuan.auth.tokens import ALGORITHM, issue_access_token
-from pintuan.models.accounts import User
+from pintuan.accounts.models import User
+from pintuan.accounts.tokens import ALGORITHM, issue_access_token
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from pintuan.models.groupbuys import Group
-from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
-from pintuan.payments import sign_webhook
-from pintuan.resolvers import expiry
-from pintuan.schema.ids import to_global_id
+from pintuan.graphql.ids import to_global_id
+from pintuan.groupbuys import expiry
+from pintuan.groupbuys.gateways import sign_webhook
+from pintuan.groupbuys.models import Group
+from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient

@@ -18,20 +18,20 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 from tortoise import Tortoise, connections
 
-from pintuan.access import AccessMiddleware, browser_origin, configured_origins
-from pintuan.auth.viewer import AccessDenied, authenticate
-from pintuan.db import tortoise_config
+from pintuan.accounts.viewer import AccessDenied, authenticate
+from pintuan.core.db import tortoise_config
 from pintuan.gc_policy import tune_for_serving
+from pintuan.graphql.context import Context
+from pintuan.graphql.fanout import LegacyTransportHandler, LiveTransportHandler
+from pintuan.groupbuys.runtime import Runtime
+from pintuan.groupbuys.scheduler import ExpiryScheduler
+from pintuan.groupbuys.webhooks import payment_webhook
+from pintuan.http.access import AccessMiddleware, browser_origin, configured_origins
+from pintuan.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.live.throttle import SigninThrottle
-from pintuan.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from pintuan.resolvers.runtime import Runtime
-from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema import build_schema
-from pintuan.schema.context import Context
-from pintuan.schema.fanout import LegacyTransportHandler, LiveTransportHandler
 from pintuan.settings import Settings
-from pintuan.webhooks import payment_webhook
 
 log = logging.getLogger("pintuan")
 READY_TIMEOUT_SECONDS = 2.0

@@ -15,14 +15,14 @@ import uvicorn
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
-from pintuan.db import tortoise_config
+from pintuan.accounts import merchants, users
+from pintuan.catalog.models import Merchant
+from pintuan.core.db import tortoise_config
+from pintuan.core.errors import DomainError
+from pintuan.core.logs import logging_config
 from pintuan.demo import seed_demo
-from pintuan.logs import logging_config
-from pintuan.models.catalog import Merchant
-from pintuan.resolvers import accounts, merchants
-from pintuan.resolvers.errors import DomainError
-from pintuan.resolvers.runtime import Runtime
-from pintuan.scheduler import ExpiryScheduler
+from pintuan.groupbuys.runtime import Runtime
+from pintuan.groupbuys.scheduler import ExpiryScheduler
 from pintuan.schema import export_sdl
 from pintuan.settings import Settings, SettingsError
 
@@ -85,7 +85,7 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> str:
             if merchant is None:
                 raise SystemExit(f"pintuan: no merchant with handle {args.merchant!r}")
         try:
-            user = await accounts.register(
+            user = await users.register(
                 args.email,
                 args.password,
                 args.name or args.email.split("@")[0],

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from pintuan.models.accounts import MerchantStaff, User
-from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
-from pintuan.models.groupbuys import Group, GroupBuy
-from pintuan.models.orders import OrderStatus
-from pintuan.resolvers import accounts, expiry, offers, orders, purchases
-from pintuan.resolvers.purchases import PurchaseRequest
-from pintuan.resolvers.runtime import Runtime
+from pintuan.accounts import users
+from pintuan.accounts.models import MerchantStaff, User
+from pintuan.catalog.models import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.groupbuys import expiry, offers, orders, purchases
+from pintuan.groupbuys.models import Group, GroupBuy
+from pintuan.groupbuys.order_models import OrderStatus
+from pintuan.groupbuys.purchases import PurchaseRequest
+from pintuan.groupbuys.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ async def _account(
     if existing is not None:
         return existing
     code = invited_by.invite_code if invited_by else None
-    return await accounts.register(email, password, name, code, is_admin=admin)
+    return await users.register(email, password, name, code, is_admin=admin)
 
 
 async def seed_accounts() -> int:
@@ -293,9 +294,9 @@ async def seed_group_buys(runtime: Runtime) -> int:
 
 async def seed_demo(runtime: Runtime) -> str:
     created = await seed_catalog(200)
-    users = await seed_accounts()
+    accounts = await seed_accounts()
     groups = await seed_group_buys(runtime)
     return (
         f"Demo store ready: {created} new products ({len(MERCHANTS)} merchants), "
-        f"{users} new accounts, {groups} new groups."
+        f"{accounts} new accounts, {groups} new groups."
     )

@@ -2,7 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from pintuan.models.accounts import ApiKeyKind
+from pintuan.accounts.models import ApiKeyKind
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 

@@ -1,7 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from pintuan.models.groupbuys import GroupStatus
-from pintuan.models.orders import OrderKind, OrderStatus, TransactionKind
+from pintuan.groupbuys.models import GroupStatus
+from pintuan.groupbuys.order_models import OrderKind, OrderStatus, TransactionKind
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index

@@ -1,0 +1,228 @@
+"""Users and sessions: registration, tokens, and the signed-in viewer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from starlette.responses import Response
+
+from pintuan.accounts import models, users
+from pintuan.core.errors import DomainError
+from pintuan.graphql.context import Info
+from pintuan.graphql.errors import ApiError, UserError, user_errors
+from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.node import Node, register_node
+from pintuan.graphql.pagination import Connection
+
+if TYPE_CHECKING:
+    from pintuan.groupbuys.graphql.types import Group, Order
+    from pintuan.groupbuys.models import GroupStatus
+
+
+@strawberry.enum(description="CUSTOMER applies to everyone; the others are granted.")
+class Role(StrEnum):
+    CUSTOMER = "CUSTOMER"
+    MERCHANT_STAFF = "MERCHANT_STAFF"
+    ADMIN = "ADMIN"
+
+
+@strawberry.type(description="A person with an account. Private fields are null to others.")
+class User(Node):
+    handle: str
+    display_name: str
+    avatar_url: str | None
+    created_at: datetime
+    pk: strawberry.Private[int]
+    row: strawberry.Private[models.User]
+
+    @classmethod
+    def of(cls, u: models.User) -> User:
+        return cls(
+            id=strawberry.ID(to_global_id("User", u.id)),
+            handle=u.handle,
+            display_name=u.display_name,
+            avatar_url=u.avatar_url,
+            created_at=u.created_at,
+            pk=u.id,
+            row=u,
+        )
+
+    def _private(self, info: Info) -> bool:
+        return info.context.viewer.is_admin or self._own(info)
+
+    @strawberry.field(description="Visible to the user themself and to admins.")
+    def email(self, info: Info) -> str | None:
+        return self.row.email if self._private(info) else None
+
+    @strawberry.field(description="Share it: new users who register with it are your invitees.")
+    def invite_code(self, info: Info) -> str | None:
+        return self.row.invite_code if self._private(info) else None
+
+    @strawberry.field(description="Your own orders, newest first; null for other users.")
+    async def orders(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Order, strawberry.lazy("pintuan.groupbuys.graphql.types")]] | None:
+        # Imported here: that module builds on this one.
+        from pintuan.groupbuys.graphql.types import user_orders
+
+        return await user_orders(info, self.pk, first, after) if self._own(info) else None
+
+    @strawberry.field(description="Groups you are in, newest first; null for other users.")
+    async def groups(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: Annotated[GroupStatus, strawberry.lazy("pintuan.groupbuys.graphql.types")]
+        | None = None,
+    ) -> Connection[Annotated[Group, strawberry.lazy("pintuan.groupbuys.graphql.types")]] | None:
+        # Imported here: that module builds on this one.
+        from pintuan.groupbuys.graphql.types import user_groups
+
+        return await user_groups(info, self.pk, status, first, after) if self._own(info) else None
+
+    def _own(self, info: Info) -> bool:
+        user = info.context.viewer.user
+        return user is not None and user.id == self.pk
+
+    @strawberry.field(description="Visible to the user themself and to admins.")
+    async def roles(self, info: Info) -> list[Role] | None:
+        if not self._private(info):
+            return None
+        roles = [Role.CUSTOMER]
+        if await info.context.loaders.staff_of_user.load(self.pk):
+            roles.append(Role.MERCHANT_STAFF)
+        if self.row.is_admin:
+            roles.append(Role.ADMIN)
+        return roles
+
+
+@strawberry.input
+class AccountRegisterInput:
+    email: str
+    password: str
+    display_name: str
+    invite_code: str | None = None
+
+
+@strawberry.type
+class AccountRegisterPayload:
+    user: User | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class TokenCreateInput:
+    email: str
+    password: str
+
+
+@strawberry.type(
+    description="A signed-in session: send accessToken as 'Bearer', refresh before it expires."
+)
+class TokenPayload:
+    access_token: str | None = None
+    access_token_expires_at: datetime | None = None
+    refresh_token: str | None = None
+    refresh_token_expires_at: datetime | None = None
+    user: User | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, session: users.Session) -> TokenPayload:
+        return cls(
+            access_token=session.access.token,
+            access_token_expires_at=session.access.expires_at,
+            refresh_token=session.refresh_token,
+            refresh_token_expires_at=session.refresh_expires_at,
+            user=User.of(session.user),
+        )
+
+
+@strawberry.type
+class TokenRevokePayload:
+    revoked: bool = False
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def _limit_auth_attempts(info: Info) -> None:
+    """Registration and sign-in share a stricter per-IP budget than the rest of the API."""
+    context = info.context
+    verdict = await context.limiter.take(
+        f"auth:{context.client_ip}", context.settings.rate_limit_auth_per_minute
+    )
+    if verdict.allowed:
+        return
+    if isinstance(context.response, Response):
+        context.response.status_code = 429
+        context.response.headers["Retry-After"] = str(verdict.retry_after_seconds)
+    raise ApiError(
+        "RATE_LIMITED",
+        f"Too many sign-in or registration attempts; retry in {verdict.retry_after_seconds} s.",
+    )
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(description="The signed-in user; null when anonymous.")
+    def me(self, info: Info) -> User | None:
+        user = info.context.viewer.user
+        return User.of(user) if user else None
+
+
+@strawberry.type
+class AccountMutation:
+    @strawberry.mutation
+    async def account_register(
+        self, info: Info, input: AccountRegisterInput
+    ) -> AccountRegisterPayload:
+        await _limit_auth_attempts(info)
+        try:
+            user = await users.register(
+                input.email, input.password, input.display_name, input.invite_code
+            )
+        except DomainError as exc:
+            return AccountRegisterPayload(user_errors=user_errors(exc))
+        return AccountRegisterPayload(user=User.of(user))
+
+    @strawberry.mutation(description="Sign in with email and password.")
+    async def token_create(self, info: Info, input: TokenCreateInput) -> TokenPayload:
+        await _limit_auth_attempts(info)
+        context = info.context
+        try:
+            session = await users.sign_in(
+                input.email, input.password, context.client_ip, context.throttle, context.settings
+            )
+        except DomainError as exc:
+            return TokenPayload(user_errors=user_errors(exc))
+        return TokenPayload.of(session)
+
+    @strawberry.mutation(description="Trade a refresh token for a new pair; the old one dies.")
+    async def token_refresh(self, info: Info, refresh_token: str) -> TokenPayload:
+        await _limit_auth_attempts(info)
+        try:
+            session = await users.refresh(refresh_token, info.context.settings)
+        except DomainError as exc:
+            return TokenPayload(user_errors=user_errors(exc))
+        return TokenPayload.of(session)
+
+    @strawberry.mutation(
+        description="Sign out: the refresh token and all rotated from it stop working."
+    )
+    async def token_revoke(self, info: Info, refresh_token: str) -> TokenRevokePayload:
+        try:
+            await users.revoke(refresh_token)
+        except DomainError as exc:
+            return TokenRevokePayload(user_errors=user_errors(exc))
+        return TokenRevokePayload(revoked=True)
+
+
+async def _user_node(info: Info, pk: int) -> User | None:
+    found = await info.context.loaders.user.load(pk)
+    return User.of(found) if found else None
+
+
+register_node("User", _user_node)

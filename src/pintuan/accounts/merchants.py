@@ -1,0 +1,37 @@
+"""Merchant administration: creating merchants and adding their staff."""
+
+from __future__ import annotations
+
+from tortoise.exceptions import IntegrityError
+
+from pintuan.accounts.models import MerchantStaff, User
+from pintuan.catalog.models import Merchant
+from pintuan.core import validation
+from pintuan.core.errors import DomainError, ErrorCode
+
+
+async def create_merchant(handle: str, name: str, logo_url: str | None) -> Merchant:
+    clean_handle = validation.handle(handle)
+    clean_name = validation.text(name, "name", max_length=200)
+    logo = validation.url(logo_url, "logoUrl") if logo_url else None
+    if await Merchant.exists(handle=clean_handle):
+        raise DomainError(ErrorCode.HANDLE_TAKEN, "That handle is taken.", "handle")
+    try:
+        return await Merchant.create(handle=clean_handle, name=clean_name, logo_url=logo)
+    except IntegrityError:
+        raise DomainError(ErrorCode.HANDLE_TAKEN, "That handle is taken.", "handle") from None
+
+
+async def add_staff(merchant: Merchant, user: User) -> MerchantStaff:
+    if await MerchantStaff.exists(merchant_id=merchant.id, user_id=user.id):
+        raise DomainError(ErrorCode.ALREADY_STAFF, "Already on this merchant's staff.", "userId")
+    try:
+        return await MerchantStaff.create(merchant=merchant, user=user)
+    except IntegrityError:
+        raise DomainError(
+            ErrorCode.ALREADY_STAFF, "Already on this merchant's staff.", "userId"
+        ) from None
+
+
+async def merchant_by_id(merchant_id: int) -> Merchant | None:
+    return await Merchant.get_or_none(id=merchant_id)

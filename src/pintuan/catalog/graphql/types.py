@@ -1,0 +1,251 @@
+"""Catalog types and queries: merchants, products, variants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from pintuan.catalog import models, products
+from pintuan.catalog.models import ProductStatus
+from pintuan.catalog.products import ProductSort
+from pintuan.core.errors import DomainError
+from pintuan.graphql.context import Info
+from pintuan.graphql.errors import ApiError, from_domain
+from pintuan.graphql.ids import decode_id, to_global_id
+from pintuan.graphql.loaders import required
+from pintuan.graphql.money import Money
+from pintuan.graphql.node import Node, register_node
+from pintuan.graphql.pagination import Connection, paginate
+
+if TYPE_CHECKING:
+    from pintuan.groupbuys.graphql.types import GroupBuy
+
+strawberry.enum(ProductStatus, description="Only ACTIVE products are visible to the public.")
+strawberry.enum(ProductSort, description="Orderings for product lists; ties break by ID.")
+
+
+@strawberry.type(description="A brand or supplier selling through Pintuan.")
+class Merchant(Node):
+    handle: str
+    name: str
+    logo_url: str | None
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, m: models.Merchant) -> Merchant:
+        return cls(
+            id=strawberry.ID(to_global_id("Merchant", m.id)),
+            handle=m.handle,
+            name=m.name,
+            logo_url=m.logo_url,
+            pk=m.id,
+        )
+
+    @strawberry.field(description="This merchant's active products, newest first.")
+    async def products(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Product]:
+        return await _product_connection(
+            info, products.ProductFilter(merchant_id=self.pk), ProductSort.NEWEST, first, after
+        )
+
+
+@strawberry.type(description="One option a variant is defined by, such as Colour: Red.")
+class VariantOption:
+    name: str
+    value: str
+
+
+@strawberry.type(description="A purchasable version of a product with its own price and stock.")
+class Variant(Node):
+    sku: str
+    title: str
+    options: list[VariantOption]
+    price: Money
+    available: int = strawberry.field(description="Stock on hand less stock reserved.")
+    pk: strawberry.Private[int]
+    product_pk: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, v: models.Variant) -> Variant:
+        return cls(
+            id=strawberry.ID(to_global_id("Variant", v.id)),
+            sku=v.sku,
+            title=v.title,
+            options=[VariantOption(name=o["name"], value=o["value"]) for o in v.options],
+            price=Money.of(v.price_amount, v.currency),
+            available=v.available,
+            pk=v.id,
+            product_pk=v.product_id,
+        )
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product:
+        product = await required(info.context.loaders.product, self.product_pk, "product")
+        return Product.of(product)
+
+
+@strawberry.type(description="The lowest and highest variant prices of a product.")
+class PriceRange:
+    min: Money
+    max: Money
+
+
+@strawberry.type(description="An item in the catalog.")
+class Product(Node):
+    handle: str
+    title: str
+    description: str
+    images: list[str]
+    tags: list[str]
+    status: ProductStatus
+    created_at: datetime
+    pk: strawberry.Private[int]
+    merchant_pk: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, p: models.Product) -> Product:
+        return cls(
+            id=strawberry.ID(to_global_id("Product", p.id)),
+            handle=p.handle,
+            title=p.title,
+            description=p.description,
+            images=p.images,
+            tags=p.tags,
+            status=p.status,
+            created_at=p.created_at,
+            pk=p.id,
+            merchant_pk=p.merchant_id,
+        )
+
+    @strawberry.field
+    async def merchant(self, info: Info) -> Merchant:
+        merchant = await required(info.context.loaders.merchant, self.merchant_pk, "merchant")
+        return Merchant.of(merchant)
+
+    @strawberry.field
+    async def variants(self, info: Info) -> list[Variant]:
+        return [Variant.of(v) for v in await info.context.loaders.variants_by_product.load(self.pk)]
+
+    @strawberry.field(description="Group-buy offers on this product, newest first.")
+    async def group_buys(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[GroupBuy, strawberry.lazy("pintuan.groupbuys.graphql.types")]]:
+        # Imported here: that module builds on this one.
+        from pintuan.groupbuys.graphql.types import offer_connection
+
+        return await offer_connection(info, self.pk, None, first, after)
+
+    @strawberry.field(description="Null while the product has no variants.")
+    async def price_range(self, info: Info) -> PriceRange | None:
+        variants = await info.context.loaders.variants_by_product.load(self.pk)
+        if not variants:
+            return None
+        cheapest = min(variants, key=lambda v: v.price_amount)
+        dearest = max(variants, key=lambda v: v.price_amount)
+        return PriceRange(
+            min=Money.of(cheapest.price_amount, cheapest.currency),
+            max=Money.of(dearest.price_amount, dearest.currency),
+        )
+
+
+@strawberry.input(name="ProductFilter", description="All given conditions must hold.")
+class ProductFilterInput:
+    merchant_id: strawberry.ID | None = None
+    tag: str | None = None
+    search: str | None = strawberry.field(
+        default=None, description="Matches title or description, case-insensitively."
+    )
+    price_min: int | None = strawberry.field(
+        default=None, description="Some variant costs at least this, in minor units."
+    )
+    price_max: int | None = strawberry.field(
+        default=None, description="Some variant costs at most this, in minor units."
+    )
+
+    def to_domain(self) -> products.ProductFilter:
+        merchant = None
+        if self.merchant_id is not None:
+            merchant = decode_id(self.merchant_id, "Merchant", "filter.merchantId")
+        return products.ProductFilter(
+            merchant_id=merchant,
+            tag=self.tag,
+            search=self.search,
+            price_min=self.price_min,
+            price_max=self.price_max,
+        )
+
+
+async def _product_connection(
+    info: Info,
+    flt: products.ProductFilter,
+    sort: ProductSort,
+    first: int | None,
+    after: str | None,
+) -> Connection[Product]:
+    try:
+        query = products.public_products(flt)
+    except DomainError as exc:
+        raise from_domain(exc) from None
+    return await paginate(
+        info, query, products.SORT_KEYS[sort], sort.value, Product.of, first, after
+    )
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field(description="An active product by ID or handle (give exactly one).")
+    async def product(
+        self, info: Info, id: strawberry.ID | None = None, handle: str | None = None
+    ) -> Product | None:
+        if (id is None) == (handle is None):
+            raise ApiError("INVALID_ARGUMENTS", "Give exactly one of `id` and `handle`.")
+        if id is not None:
+            found = await info.context.loaders.public_product.load(decode_id(id, "Product"))
+        else:
+            found = await products.public_product_by_handle(handle or "")
+        return Product.of(found) if found else None
+
+    @strawberry.field(description="Active products, paginated by cursor.")
+    async def products(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ProductFilterInput | None = None,
+        sort: ProductSort = ProductSort.NEWEST,
+    ) -> Connection[Product]:
+        flt = filter.to_domain() if filter else products.ProductFilter()
+        return await _product_connection(info, flt, sort, first, after)
+
+    @strawberry.field
+    async def merchant(self, info: Info, handle: str) -> Merchant | None:
+        found = await products.merchant_by_handle(handle)
+        return Merchant.of(found) if found else None
+
+
+async def _merchant_node(info: Info, pk: int) -> Merchant | None:
+    found = await info.context.loaders.merchant.load(pk)
+    return Merchant.of(found) if found else None
+
+
+async def _product_node(info: Info, pk: int) -> Product | None:
+    found = await info.context.loaders.public_product.load(pk)
+    return Product.of(found) if found else None
+
+
+async def _variant_node(info: Info, pk: int) -> Variant | None:
+    variant = await info.context.loaders.variant.load(pk)
+    if (
+        variant is None
+        or await info.context.loaders.public_product.load(variant.product_id) is None
+    ):
+        return None
+    return Variant.of(variant)
+
+
+register_node("Merchant", _merchant_node)
+register_node("Product", _product_node)
+register_node("Variant", _variant_node)

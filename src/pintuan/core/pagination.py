@@ -1,0 +1,116 @@
+"""Keyset pagination: pages are fetched by "after this key", never by OFFSET."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from tortoise.expressions import Q
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from pintuan.core.errors import DomainError
+from pintuan.core.validation import MAX_INT
+
+M = TypeVar("M", bound=Model)
+KeyValue = int | str | datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """An ordering whose last field is unique, so every row has a distinct key."""
+
+    fields: tuple[str, ...]
+    descending: bool
+    parsers: tuple[Callable[[Any], KeyValue], ...]
+
+    def key_of(self, row: Model) -> list[Any]:
+        return [_to_json(getattr(row, name)) for name in self.fields]
+
+    def parse(self, raw: Sequence[Any]) -> tuple[KeyValue, ...]:
+        if len(raw) != len(self.fields):
+            raise ValueError("key has the wrong length")
+        return tuple(parse(value) for parse, value in zip(self.parsers, raw, strict=True))
+
+    def after(self, key: tuple[KeyValue, ...]) -> Q:
+        """Rows strictly after ``key`` in this ordering."""
+        op = "lt" if self.descending else "gt"
+        clauses: list[Q] = []
+        for i, name in enumerate(self.fields):
+            conditions: dict[str, Any] = {f: key[j] for j, f in enumerate(self.fields[:i])}
+            conditions[f"{name}__{op}"] = key[i]
+            clauses.append(Q(**conditions))
+        return Q(*clauses, join_type=Q.OR)
+
+    def ordering(self) -> list[str]:
+        prefix = "-" if self.descending else ""
+        return [prefix + name for name in self.fields]
+
+
+def parse_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("expected a timestamp")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp lacks a timezone")
+    return parsed
+
+
+def parse_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("expected an integer")
+    if not -MAX_INT - 1 <= value <= MAX_INT:  # a forged cursor may hold anything
+        raise ValueError("integer out of range")
+    return value
+
+
+def parse_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    if "\x00" in value:
+        raise ValueError("text holds a NUL character")
+    return value
+
+
+def _to_json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[M]):
+    items: list[M]
+    keys: list[list[Any]]
+    has_next: bool
+    has_previous: bool
+
+
+def check_page_size(first: int, maximum: int) -> None:
+    if first < 0:
+        raise DomainError("INVALID_PAGE_SIZE", "`first` must not be negative.", "first")
+    if first > maximum:
+        raise DomainError(
+            "PAGE_SIZE_EXCEEDED", f"`first` may be at most {maximum}; got {first}.", "first"
+        )
+
+
+async def keyset_page(
+    query: QuerySet[M], sort: SortKey, first: int, after: Sequence[Any] | None
+) -> Page[M]:
+    if after is not None:
+        try:
+            key = sort.parse(after)
+        except ValueError as exc:
+            raise DomainError(
+                "INVALID_CURSOR", f"The cursor is not valid: {exc}.", "after"
+            ) from exc
+        query = query.filter(sort.after(key))
+    rows = await query.order_by(*sort.ordering()).limit(first + 1)
+    items = rows[:first]
+    return Page(
+        items=items,
+        keys=[sort.key_of(row) for row in items],
+        has_next=len(rows) > first,
+        has_previous=after is not None,
+    )

@@ -1,0 +1,42 @@
+"""Relay global IDs: opaque base64 of ``Type:pk``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from pintuan.core.validation import MAX_INT
+from pintuan.graphql.errors import ApiError
+
+MAX_ID_LENGTH = 200
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
+    """Decode any node ID; a malformed one is an INVALID_ID error."""
+    invalid = ApiError("INVALID_ID", f"{global_id[:40]!r} is not a valid ID.", field)
+    if not global_id or len(global_id) > MAX_ID_LENGTH:
+        raise invalid
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        decoded = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise invalid from None
+    type_name, sep, raw_pk = decoded.partition(":")
+    digits = raw_pk.isascii() and raw_pk.isdigit()  # isdigit() alone admits "²"
+    if not sep or not type_name.isidentifier() or not digits or int(raw_pk) > MAX_INT:
+        raise invalid
+    return type_name, int(raw_pk)
+
+
+def decode_id(global_id: str, expected: str, field: str = "id") -> int:
+    """Decode an ID that must name an ``expected`` object; a foreign one is WRONG_ID_TYPE."""
+    type_name, pk = from_global_id(global_id, field)
+    if type_name != expected:
+        raise ApiError(
+            "WRONG_ID_TYPE", f"Expected the ID of a {expected}, got the ID of a {type_name}.", field
+        )
+    return pk

@@ -1,0 +1,128 @@
+"""Relay cursor connections over keyset pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from pintuan.core.errors import DomainError
+from pintuan.core.pagination import Page, SortKey, check_page_size, keyset_page
+from pintuan.graphql.context import Info
+from pintuan.graphql.errors import from_domain
+
+T = TypeVar("T")
+M = TypeVar("M", bound=Model)
+MAX_CURSOR_LENGTH = 500
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    counter: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Total matches; counted only when asked for.")
+    async def total_count(self) -> int:
+        return await self.counter()
+
+
+def encode_cursor(ordering: str, key: Sequence[Any]) -> str:
+    raw = json.dumps([ordering, list(key)], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, ordering: str) -> list[Any] | None:
+    """The key a cursor points after; INVALID_CURSOR unless it came from this ordering."""
+    if cursor is None:
+        return None
+    invalid = DomainError("INVALID_CURSOR", "The `after` cursor is not valid here.", "after")
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise from_domain(invalid)
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (binascii.Error, UnicodeError, ValueError):
+        raise from_domain(invalid) from None
+    if (
+        not isinstance(decoded, list)
+        or len(decoded) != 2
+        or decoded[0] != ordering
+        or not isinstance(decoded[1], list)
+    ):
+        raise from_domain(invalid)
+    return decoded[1]
+
+
+def page_size(info: Info, first: int | None) -> int:
+    settings = info.context.settings
+    size = settings.default_page_size if first is None else first
+    try:
+        check_page_size(size, settings.max_page_size)
+    except DomainError as exc:
+        raise from_domain(exc) from None
+    return size
+
+
+def build_connection(
+    page: Page[Any],
+    ordering: str,
+    convert: Callable[[Any], T],
+    counter: Callable[[], Awaitable[int]],
+) -> Connection[T]:
+    edges = [
+        Edge(cursor=encode_cursor(ordering, key), node=convert(item))
+        for item, key in zip(page.items, page.keys, strict=True)
+    ]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        counter=counter,
+    )
+
+
+async def paginate(
+    info: Info,
+    query: QuerySet[M],
+    sort: SortKey,
+    ordering: str,
+    convert: Callable[[M], T],
+    first: int | None,
+    after: str | None,
+) -> Connection[T]:
+    """One page of ``query`` in ``sort`` order; cursors are tagged with ``ordering``."""
+    size = page_size(info, first)
+    try:
+        page = await keyset_page(query, sort, size, decode_cursor(after, ordering))
+    except DomainError as exc:
+        raise from_domain(exc) from None
+
+    async def count() -> int:
+        return await query.count()
+
+    return build_connection(page, ordering, convert, count)

@@ -1,0 +1,76 @@
+"""Expiry: groups whose timer ran out fail once, unpaid orders lapse, and a sweep
+catches up on whatever a stopped process left.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.expressions import F
+
+from pintuan.core import sql
+from pintuan.groupbuys import offers, orders
+from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
+from pintuan.groupbuys.order_models import Order, OrderStatus
+from pintuan.groupbuys.orders import announce, now_utc
+from pintuan.groupbuys.runtime import Runtime
+
+
+async def expire_group(group_id: int, runtime: Runtime) -> bool:
+    """OPEN past its timer -> FAILED, once; then every member is made whole.
+
+    A group that an earlier end of its offer cut short runs on instead: the
+    extension meant to move it may have stopped between its commit and the move.
+    """
+    group = await sql.by_id(Group, group_id)
+    if group is None or group.status != GroupStatus.OPEN:
+        return False
+    if await offers.run_on(group, await GroupBuy.get(id=group.group_buy_id), runtime):
+        return True
+    now = now_utc()
+    failed = await Group.filter(id=group_id, status=GroupStatus.OPEN, expires_at__lte=now).update(
+        status=GroupStatus.FAILED, closed_at=now, version=F("version") + 1
+    )
+    if failed:
+        await orders.settle_group_orders(group_id, runtime, "GROUP_FAILED")
+        await announce(runtime, "FAILED", group_id)
+    return bool(failed)
+
+
+async def sweep(runtime: Runtime) -> int:
+    """Catch up on anything a crashed or absent scheduler left: returns how much it did."""
+    now = now_utc()
+    done = 0
+    for group_id in await Group.filter(status=GroupStatus.OPEN, expires_at__lte=now).values_list(
+        "id", flat=True
+    ):
+        done += await expire_group(int(group_id), runtime)  # type: ignore[call-overload]
+    reasons = {GroupStatus.FAILED: "GROUP_FAILED", GroupStatus.CANCELLED: "OFFER_CANCELLED"}
+    unsettled = await Group.filter(status__in=list(reasons), settled_at=None).values_list(
+        "id", "status"
+    )
+    for group_id, status in unsettled:
+        await orders.settle_group_orders(group_id, runtime, reasons[GroupStatus(status)])
+        done += 1
+    for order in await orders.refunds_owed():
+        await orders.issue_refund(order, runtime)
+        done += 1
+    for order in await Order.filter(status=OrderStatus.PENDING_PAYMENT, payment_due_at__lte=now):
+        done += await lapse_payment(order.id, runtime)
+    return done
+
+
+async def lapse_payment(order_id: int, runtime: Runtime) -> bool:
+    settled = await orders.cancel_pending(order_id, "PAYMENT_EXPIRED", due_by=now_utc())
+    if settled.changed and settled.order.group_id is not None:
+        await announce(runtime, "LEFT", settled.order.group_id)
+    return settled.changed
+
+
+async def live_deadlines() -> tuple[list[tuple[int, datetime]], list[tuple[int, datetime]]]:
+    """Every open group's expiry and every pending payment's due time, to rebuild the live layer."""
+    groups = await Group.filter(status=GroupStatus.OPEN).values_list("id", "expires_at")
+    payments = await Order.filter(
+        status=OrderStatus.PENDING_PAYMENT, payment_due_at__isnull=False
+    ).values_list("id", "payment_due_at")
+    return [(int(i), at) for i, at in groups], [(int(i), at) for i, at in payments]

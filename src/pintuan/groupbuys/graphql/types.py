@@ -1,0 +1,379 @@
+"""Group buys in the graph: offers, groups, members and orders, with their mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from pintuan.accounts.graphql.users import User
+from pintuan.catalog.graphql.types import Merchant, Product, Variant
+from pintuan.graphql.context import Info
+from pintuan.graphql.errors import ApiError
+from pintuan.graphql.ids import decode_id, to_global_id
+from pintuan.graphql.loaders import required
+from pintuan.graphql.money import Money
+from pintuan.graphql.node import Node, register_node
+from pintuan.graphql.pagination import Connection, paginate
+from pintuan.groupbuys import lookups, models, order_models, orders
+from pintuan.groupbuys.models import GroupBuyStatus, GroupStatus
+from pintuan.groupbuys.order_models import OrderKind, OrderStatus
+from pintuan.groupbuys.orders import now_utc
+
+strawberry.enum(GroupBuyStatus, description="Follows the clock between startsAt and endsAt.")
+strawberry.enum(GroupStatus)
+strawberry.enum(OrderKind)
+strawberry.enum(OrderStatus)
+
+
+def seconds_left(expires_at: datetime, now: datetime) -> int:
+    return max(0, int((expires_at - now).total_seconds()))
+
+
+async def _user(info: Info, pk: int) -> User:
+    user = await required(info.context.loaders.user, pk, "user")
+    return User.of(user)
+
+
+@strawberry.type(description="An offer a merchant runs on one variant: two prices, one timer.")
+class GroupBuy(Node):
+    solo_price: Money
+    group_price: Money
+    group_size: int
+    duration_seconds: int
+    starts_at: datetime
+    ends_at: datetime
+    per_user_limit: int
+    stock_limit: int
+    status: GroupBuyStatus
+    unclaimed: strawberry.Private[int]
+    pk: strawberry.Private[int]
+    product_pk: strawberry.Private[int]
+    variant_pk: strawberry.Private[int]
+    merchant_pk: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, o: models.GroupBuy) -> GroupBuy:
+        return cls(
+            id=strawberry.ID(to_global_id("GroupBuy", o.id)),
+            solo_price=Money.of(o.solo_price, o.currency),
+            group_price=Money.of(o.group_price, o.currency),
+            group_size=o.group_size,
+            duration_seconds=o.duration_seconds,
+            starts_at=o.starts_at,
+            ends_at=o.ends_at,
+            per_user_limit=o.per_user_limit,
+            stock_limit=o.stock_limit,
+            unclaimed=o.stock_remaining,
+            status=o.status_at(now_utc()),
+            pk=o.id,
+            product_pk=o.product_id,
+            variant_pk=o.variant_id,
+            merchant_pk=o.merchant_id,
+        )
+
+    @strawberry.field(
+        description=(
+            "Units still to be had: what is left of stockLimit, or the variant's available "
+            "stock when that is lower (solo orders and other offers draw on it too)."
+        )
+    )
+    async def stock_remaining(self, info: Info) -> int:
+        variant = await required(info.context.loaders.variant, self.variant_pk, "variant")
+        return max(0, min(self.unclaimed, variant.available))
+
+    @strawberry.field
+    async def product(self, info: Info) -> Product:
+        product = await required(info.context.loaders.product, self.product_pk, "product")
+        return Product.of(product)
+
+    @strawberry.field
+    async def variant(self, info: Info) -> Variant:
+        variant = await required(info.context.loaders.variant, self.variant_pk, "variant")
+        return Variant.of(variant)
+
+    @strawberry.field
+    async def merchant(self, info: Info) -> Merchant:
+        merchant = await required(info.context.loaders.merchant, self.merchant_pk, "merchant")
+        return Merchant.of(merchant)
+
+    @strawberry.field(
+        description="Groups one can join: fewest slots left first, then soonest to end."
+    )
+    async def open_groups(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Group]:
+        return await paginate(
+            info,
+            lookups.joinable_groups(self.pk),
+            lookups.OPEN_GROUP_ORDER,
+            "OPEN",
+            Group.of,
+            first,
+            after,
+        )
+
+    @strawberry.field
+    async def filled_groups_count(self, info: Info) -> int:
+        return await info.context.loaders.filled_groups.load(self.pk)
+
+
+@strawberry.type
+class GroupMember:
+    joined_at: datetime
+    is_leader: bool
+    paid: bool
+    user_pk: strawberry.Private[int]
+
+    @strawberry.field
+    async def user(self, info: Info) -> User:
+        return await _user(info, self.user_pk)
+
+
+@strawberry.type(description="One group forming under an offer; share its code to fill it.")
+class Group(Node):
+    size: int
+    member_count: int
+    slots_left: int
+    status: GroupStatus
+    share_code: str
+    opened_at: datetime
+    expires_at: datetime
+    seconds_left: int
+    filled_at: datetime | None
+    pk: strawberry.Private[int]
+    group_buy_pk: strawberry.Private[int]
+    leader_pk: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, g: models.Group) -> Group:
+        return cls(
+            id=strawberry.ID(to_global_id("Group", g.id)),
+            size=g.size,
+            member_count=g.slots_taken,
+            slots_left=g.size - g.slots_taken,
+            status=g.status,
+            share_code=g.share_code,
+            opened_at=g.opened_at,
+            expires_at=g.expires_at,
+            seconds_left=seconds_left(g.expires_at, now_utc())
+            if g.status == GroupStatus.OPEN
+            else 0,
+            filled_at=g.filled_at,
+            pk=g.id,
+            group_buy_pk=g.group_buy_id,
+            leader_pk=g.leader_id,
+        )
+
+    @strawberry.field
+    async def group_buy(self, info: Info) -> GroupBuy:
+        offer = await required(info.context.loaders.group_buy, self.group_buy_pk, "group buy")
+        return GroupBuy.of(offer)
+
+    @strawberry.field
+    async def leader(self, info: Info) -> User:
+        return await _user(info, self.leader_pk)
+
+    @strawberry.field
+    async def members(self, info: Info) -> list[GroupMember]:
+        rows = await info.context.loaders.members.load(self.pk)
+        return [
+            GroupMember(
+                joined_at=m.joined_at, is_leader=m.is_leader, paid=m.paid, user_pk=m.user_id
+            )
+            for m in rows
+        ]
+
+
+@strawberry.type(description="Readable by its buyer, the merchant's staff and admins.")
+class Order(Node):
+    kind: OrderKind
+    quantity: int
+    unit_price: Money
+    total: Money
+    status: OrderStatus
+    created_at: datetime
+    paid_at: datetime | None
+    refunded_at: datetime | None
+    completed_at: datetime | None
+    buyer_pk: strawberry.Private[int]
+    group_pk: strawberry.Private[int | None]
+    variant_pk: strawberry.Private[int]
+
+    @classmethod
+    def of(cls, o: order_models.Order) -> Order:
+        return cls(
+            id=strawberry.ID(to_global_id("Order", o.id)),
+            kind=o.kind,
+            quantity=o.quantity,
+            unit_price=Money.of(o.unit_price, o.currency),
+            total=Money.of(o.total, o.currency),
+            status=o.status,
+            created_at=o.created_at,
+            paid_at=o.paid_at,
+            refunded_at=o.refunded_at,
+            completed_at=o.completed_at,
+            buyer_pk=o.buyer_id,
+            group_pk=o.group_id,
+            variant_pk=o.variant_id,
+        )
+
+    @strawberry.field
+    async def buyer(self, info: Info) -> User:
+        return await _user(info, self.buyer_pk)
+
+    @strawberry.field
+    async def group(self, info: Info) -> Group | None:
+        if self.group_pk is None:
+            return None
+        group = await info.context.loaders.group.load(self.group_pk)
+        return Group.of(group) if group else None
+
+    @strawberry.field(
+        description="Paid, and no failure can refund it any more: bought alone, or its "
+        "group is FILLED. The merchant may ship it, then call orderComplete."
+    )
+    async def ready_to_fulfil(self, info: Info) -> bool:
+        group_status = None
+        if self.group_pk is not None:
+            group = await required(info.context.loaders.group, self.group_pk, "group")
+            group_status = group.status
+        return orders.is_ready_to_fulfil(self.status, group_status)
+
+    @strawberry.field
+    async def variant(self, info: Info) -> Variant:
+        variant = await required(info.context.loaders.variant, self.variant_pk, "variant")
+        return Variant.of(variant)
+
+
+def can_read_order(info: Info, order: order_models.Order) -> bool:
+    viewer = info.context.viewer
+    own = viewer.user is not None and viewer.user.id == order.buyer_id
+    return own or viewer.can_manage(order.merchant_id)
+
+
+async def visible_offer(info: Info, pk: int) -> models.GroupBuy | None:
+    """The offer, unless its product is not on sale and the viewer does not manage it.
+
+    Offers of draft and archived products stay out of sight like the products.
+    """
+    offer = await info.context.loaders.group_buy.load(pk)
+    if offer is None:
+        return None
+    if await info.context.loaders.public_product.load(offer.product_id) is not None:
+        return offer
+    return offer if info.context.viewer.can_manage(offer.merchant_id) else None
+
+
+async def _group_buy_node(info: Info, pk: int) -> GroupBuy | None:
+    offer = await visible_offer(info, pk)
+    return GroupBuy.of(offer) if offer else None
+
+
+async def _visible_group(info: Info, group: models.Group | None) -> Group | None:
+    if group is None or await visible_offer(info, group.group_buy_id) is None:
+        return None
+    return Group.of(group)
+
+
+async def _group_node(info: Info, pk: int) -> Group | None:
+    return await _visible_group(info, await info.context.loaders.group.load(pk))
+
+
+async def _order_node(info: Info, pk: int) -> Order | None:
+    order = await info.context.loaders.order.load(pk)
+    return Order.of(order) if order and can_read_order(info, order) else None
+
+
+register_node("GroupBuy", _group_buy_node)
+register_node("Group", _group_node)
+register_node("Order", _order_node)
+
+
+@strawberry.type
+class GroupBuyQuery:
+    @strawberry.field(
+        description=(
+            "An offer by ID. Offers (and groups) of products not on sale are seen "
+            "only by the merchant's staff and admins."
+        )
+    )
+    async def group_buy(self, info: Info, id: strawberry.ID) -> GroupBuy | None:
+        return await _group_buy_node(info, decode_id(id, "GroupBuy"))
+
+    @strawberry.field(description="Offers on active products, newest first.")
+    async def group_buys(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        product_id: strawberry.ID | None = None,
+        status: GroupBuyStatus | None = None,
+    ) -> Connection[GroupBuy]:
+        return await offer_connection(
+            info,
+            decode_id(product_id, "Product", "productId") if product_id else None,
+            status,
+            first,
+            after,
+        )
+
+    @strawberry.field(description="A group by ID or by its share code (give exactly one).")
+    async def group(
+        self, info: Info, id: strawberry.ID | None = None, share_code: str | None = None
+    ) -> Group | None:
+        return await find_group(info, id, share_code)
+
+
+async def offer_connection(
+    info: Info,
+    product_id: int | None,
+    status: GroupBuyStatus | None,
+    first: int | None,
+    after: str | None,
+) -> Connection[GroupBuy]:
+    return await paginate(
+        info,
+        lookups.offers(product_id, status),
+        lookups.NEWEST_FIRST,
+        "OFFERS",
+        GroupBuy.of,
+        first,
+        after,
+    )
+
+
+async def find_group(info: Info, id: strawberry.ID | None, share_code: str | None) -> Group | None:
+    if (id is None) == (share_code is None):
+        raise ApiError("INVALID_ARGUMENTS", "Give exactly one of `id` and `shareCode`.")
+    if id is not None:
+        return await _group_node(info, decode_id(id, "Group"))
+    return await _visible_group(info, await lookups.group_by_share_code(share_code or ""))
+
+
+async def user_orders(
+    info: Info, user_id: int, first: int | None, after: str | None
+) -> Connection[Order]:
+    query = lookups.orders_of_user(user_id)
+    return await paginate(info, query, lookups.NEWEST_FIRST, "ORDERS", Order.of, first, after)
+
+
+async def merchant_orders(
+    info: Info,
+    merchant_id: int,
+    status: OrderStatus | None,
+    ready_to_fulfil: bool | None,
+    first: int | None,
+    after: str | None,
+) -> Connection[Order]:
+    query = lookups.orders_of_merchant(merchant_id, status, ready_to_fulfil)
+    return await paginate(
+        info, query, lookups.NEWEST_FIRST, "MERCHANT_ORDERS", Order.of, first, after
+    )
+
+
+async def user_groups(
+    info: Info, user_id: int, status: GroupStatus | None, first: int | None, after: str | None
+) -> Connection[Group]:
+    query = lookups.groups_of_user(user_id, status)
+    return await paginate(info, query, lookups.NEWEST_FIRST, "GROUPS", Group.of, first, after)

@@ -1,0 +1,45 @@
+"""What domain operations need beyond the database: the gateway and the live layer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from pintuan.groupbuys.gateways import PaymentGateway, gateway_named
+from pintuan.groupbuys.progress import GroupProgress
+from pintuan.live.bus import EventBus
+from pintuan.live.connection import connect
+from pintuan.live.deadlines import Deadlines
+from pintuan.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    gateway: PaymentGateway
+    redis: Redis
+    progress: GroupProgress
+    group_deadlines: Deadlines
+    payment_deadlines: Deadlines
+    payment_window_seconds: int
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: Settings) -> AsyncIterator[Runtime]:
+        """Connect the live layer (real or in-process) for as long as the block runs."""
+        redis = connect(settings)
+        bus = EventBus(redis)
+        try:
+            yield cls(
+                gateway=gateway_named(settings.payment_gateway),
+                redis=redis,
+                progress=GroupProgress(redis, bus),
+                group_deadlines=Deadlines(redis, "deadlines:groups"),
+                payment_deadlines=Deadlines(redis, "deadlines:payments"),
+                payment_window_seconds=settings.payment_window_seconds,
+            )
+        finally:
+            await bus.aclose()
+            await redis.aclose()

@@ -1,0 +1,61 @@
+"""POST /webhooks/payments: signed payment events from the gateway."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from pintuan.core.validation import storable
+from pintuan.graphql.errors import ApiError
+from pintuan.graphql.ids import from_global_id
+from pintuan.groupbuys import payments
+from pintuan.groupbuys.gateways import webhook_signature_valid
+from pintuan.groupbuys.order_models import PaymentEvent, PaymentTransaction
+from pintuan.groupbuys.runtime import Runtime
+from pintuan.settings import Settings
+
+SIGNATURE_HEADER = "x-pintuan-signature"
+log = logging.getLogger("pintuan.groupbuys.webhooks")
+
+
+def _order_pk(raw: object) -> int | None:
+    """Orders are named by their global ID, as clients see them."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        type_name, pk = from_global_id(raw, "orderId")
+    except ApiError:
+        return None
+    return pk if type_name == "Order" else None
+
+
+def _storable(event_id: str, kind: str, reference: str) -> bool:
+    return (
+        storable(PaymentEvent, "event_id", event_id)
+        and storable(PaymentEvent, "kind", kind)
+        and storable(PaymentTransaction, "reference", reference)
+    )
+
+
+async def payment_webhook(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    runtime: Runtime = request.app.state.runtime
+    body = await request.body()
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not webhook_signature_valid(settings.webhook_secret, body, signature):
+        return JSONResponse({"error": "invalid signature"}, status_code=401)
+    try:
+        event = json.loads(body)
+        event_id, kind = str(event["id"]), str(event["type"])
+        reference = str(event.get("reference", ""))
+    except (ValueError, KeyError, TypeError):
+        return JSONResponse({"error": "malformed event"}, status_code=400)
+    order_id = _order_pk(event.get("orderId"))
+    if order_id is None or not event_id or not _storable(event_id, kind, reference):
+        return JSONResponse({"error": "malformed event"}, status_code=400)
+    outcome = await payments.handle_event(event_id, kind, order_id, reference, runtime)
+    log.info("payment event %s (%s) for order %s: %s", event_id, kind, order_id, outcome)
+    return JSONResponse({"outcome": outcome.value})

@@ -1,0 +1,190 @@
+"""Access control ahead of GraphQL: credentials, per-key CORS, and rate limits.
+
+Runs as ASGI middleware on /graphql so refusals are proper HTTP answers
+(401, 403, 429 with Retry-After) and nothing reaches the schema unchecked.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers, QueryParams
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pintuan.accounts import apikeys
+from pintuan.accounts.viewer import AccessDenied, Viewer, authenticate, origin_allowed
+from pintuan.core.errors import DomainError
+from pintuan.core.validation import origin as normalise_origin
+from pintuan.live.ratelimit import RateLimiter
+from pintuan.settings import Settings, SettingsError
+
+ALLOWED_HEADERS = "authorization, content-type, x-pintuan-key, x-request-id"
+EXPOSED_HEADERS = "x-request-id, retry-after"
+PREFLIGHT_MAX_AGE = "600"
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+
+
+def browser_origin(headers: Headers) -> str | None:
+    """The request's Origin, normalised when well-formed; None from non-browser clients."""
+    raw = headers.get("origin")
+    if raw is None:
+        return None
+    try:
+        return normalise_origin(raw, "origin")
+    except DomainError:
+        return raw
+
+
+def is_same_origin(origin: str, headers: Headers) -> bool:
+    return urlsplit(origin).netloc == headers.get("host", "").lower()
+
+
+def presented_key(headers: Headers, query: QueryParams) -> str | None:
+    return headers.get("x-pintuan-key") or query.get("key")
+
+
+def client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def send_json(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def configured_origins(settings: Settings) -> set[str]:
+    """PINTUAN_ALLOWED_ORIGINS, normalised like API keys' origins; refused when unusable."""
+    try:
+        return {normalise_origin(o, "origin") for o in settings.allowed_origins_list}
+    except DomainError as exc:
+        raise SettingsError(f"PINTUAN_ALLOWED_ORIGINS: {exc.message}") from None
+
+
+class AccessMiddleware:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, origins: set[str], path: str = "/graphql"
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.path = path
+        self.static_origins = origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        query = QueryParams(scope.get("query_string", b""))
+        origin = browser_origin(headers)
+        state = scope.setdefault("state", {})
+        if scope["type"] == "websocket":
+            # Credentials arrive later, in connection_init; here only the origin is vetted.
+            state["origin_allowed"] = await self._origin_known(
+                origin, headers, presented_key(headers, query)
+            )
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            await self._preflight(send, origin, headers, presented_key(headers, query))
+            return
+        try:
+            viewer = await authenticate(
+                headers.get("authorization"),
+                presented_key(headers, query),
+                origin,
+                self.settings,
+            )
+        except AccessDenied as exc:
+            await send_json(send, exc.status, error_body(exc.code, exc.message), [])
+            return
+        limiter: RateLimiter = scope["app"].state.limiter
+        bucket, per_minute = self._bucket(viewer, scope)
+        verdict = await limiter.take(bucket, per_minute)
+        cors = self._cors_headers(viewer, origin)
+        if not verdict.allowed:
+            message = f"Rate limit exceeded; retry in {verdict.retry_after_seconds} seconds."
+            await send_json(
+                send,
+                429,
+                error_body("RATE_LIMITED", message),
+                [(b"retry-after", str(verdict.retry_after_seconds).encode()), *cors],
+            )
+            return
+        state["viewer"] = viewer
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start" and cors:
+                message["headers"] = [*message.get("headers", []), *cors]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    def _bucket(self, viewer: Viewer, scope: Scope) -> tuple[str, int]:
+        if viewer.api_key is not None:
+            return f"key:{viewer.api_key.id}", self.settings.rate_limit_key_per_minute
+        if viewer.user is not None:
+            return f"user:{viewer.user.id}", self.settings.rate_limit_ip_per_minute
+        return f"ip:{client_ip(scope)}", self.settings.rate_limit_ip_per_minute
+
+    def _cors_headers(self, viewer: Viewer, origin: str | None) -> list[tuple[bytes, bytes]]:
+        if origin is None:
+            return []
+        key = viewer.api_key
+        if origin in self.static_origins or (key is not None and origin_allowed(key, origin)):
+            return self._allow(origin)
+        return []
+
+    def _allow(self, origin: str) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"access-control-allow-origin", origin.encode()),
+            (b"access-control-expose-headers", EXPOSED_HEADERS.encode()),
+            (b"vary", b"Origin"),
+        ]
+
+    async def _origin_known(
+        self, origin: str | None, headers: Headers, key_secret: str | None
+    ) -> bool:
+        """Whether a cross-origin browser page may talk to us at all.
+
+        With a key in the URL the answer is that key's; otherwise any active
+        publishable key listing the origin admits it, and the request itself is
+        then checked against the key it carries.
+        """
+        if origin is None or origin in self.static_origins or is_same_origin(origin, headers):
+            return True
+        if key_secret:
+            key = await apikeys.active_key(key_secret)
+            return key is not None and origin_allowed(key, origin)
+        return origin in await apikeys.origins_of_active_publishable_keys()
+
+    async def _preflight(
+        self, send: Send, origin: str | None, headers: Headers, key_secret: str | None
+    ) -> None:
+        if origin is None or not await self._origin_known(origin, headers, key_secret):
+            await send_json(
+                send, 403, error_body("FORBIDDEN", "This origin may not call this API."), []
+            )
+            return
+        allow = [
+            *self._allow(origin),
+            (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+            (b"access-control-allow-headers", ALLOWED_HEADERS.encode()),
+            (b"access-control-max-age", PREFLIGHT_MAX_AGE.encode()),
+        ]
+        await send({"type": "http.response.start", "status": 204, "headers": allow})
+        await send({"type": "http.response.body", "body": b""})

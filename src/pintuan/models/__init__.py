@@ -1,1 +1,0 @@
-"""Tortoise models, one module per domain."""

@@ -1,1 +1,0 @@
-"""Domain operations: plain Python in, plain Python out; no GraphQL types."""
