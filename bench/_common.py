@@ -224,8 +224,8 @@ async def seed_offer(
     """
     from tortoise import Tortoise, connections
 
-    from pintuan.accounts.models import User
-    from pintuan.catalog.models import Merchant, Product, ProductStatus, Variant
+    from pintuan.accounts.models import Merchant, User
+    from pintuan.catalog.models import Product, ProductStatus, Variant
     from pintuan.core.db import tortoise_config
     from pintuan.groupbuys.models import GroupBuy
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -29,8 +28,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pintuan.accounts.tokens import InvalidToken, read_access_token
+from pintuan.core.codes import new_code
 from pintuan.graphql.ids import from_global_id, to_global_id
-from pintuan.groupbuys.purchases import SHARE_ALPHABET
 from pintuan.settings import Settings
 
 UPDATED_NOTHING = "UPDATE 0"
@@ -223,7 +222,7 @@ async def purchase(request: Request) -> Response:
                         offer_id,
                         buyer,
                         offer["group_size"],
-                        "".join(secrets.choice(SHARE_ALPHABET) for _ in range(8)),
+                        new_code(),
                         now,
                         min(now + timedelta(seconds=offer["duration_seconds"]), offer["ends_at"]),
                     )

@@ -7,9 +7,9 @@ from itertools import count
 
 from argon2 import PasswordHasher
 
-from pintuan.accounts.models import MerchantStaff, User
+from pintuan.accounts.models import Merchant, MerchantStaff, User
 from pintuan.accounts.tokens import issue_access_token
-from pintuan.catalog.models import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.catalog.models import Product, ProductStatus, ProductTag, Variant
 from pintuan.groupbuys.models import Group, GroupBuy
 from pintuan.settings import Settings
 

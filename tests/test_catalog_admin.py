@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from pintuan.accounts.models import Merchant
 from pintuan.catalog.admin import MAX_STOCK
-from pintuan.catalog.models import Merchant, Product, ProductTag, Variant
+from pintuan.catalog.models import Product, ProductTag, Variant
 from pintuan.graphql.ids import to_global_id
 from pintuan.settings import Settings
 from tests import factories

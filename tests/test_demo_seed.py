@@ -7,8 +7,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from pintuan.accounts.models import User
-from pintuan.catalog.models import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.accounts.models import Merchant, User
+from pintuan.catalog.models import Product, ProductStatus, ProductTag, Variant
 from pintuan.demo import MERCHANTS, seed_demo
 from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction

@@ -30,7 +30,7 @@ from pintuan.groupbuys.expiry import expire_group
 from pintuan.groupbuys.models import Group, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
 from pintuan.groupbuys.orders import group_state
-from pintuan.groupbuys.progress import GroupProgress
+from pintuan.groupbuys.progress import GroupEvent, GroupProgress
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import PG_URL, REDIS_URL, TEST_SECRET_KEY, GraphQLClient
@@ -283,8 +283,8 @@ async def test_the_change_that_fills_a_group_is_reported_as_filled(
             slots_taken=3, paid_count=3, status=GroupStatus.FILLED, version=F("version") + 4
         )
         filled = group_state(await Group.get(id=pk))
-        await progress.changed("PAID", filled)
-        await progress.changed("FILLED", filled)
+        await progress.changed(GroupEvent.PAID, filled)
+        await progress.changed(GroupEvent.FILLED, filled)
         events = await live.until_complete()
 
     assert [(e["event"], e["status"], e["memberCount"]) for e in events] == [

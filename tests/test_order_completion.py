@@ -9,8 +9,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from pintuan.accounts import apikeys
-from pintuan.accounts.models import ApiKeyKind
-from pintuan.catalog.models import Merchant
+from pintuan.accounts.models import ApiKeyKind, Merchant
 from pintuan.graphql.ids import from_global_id, to_global_id
 from pintuan.groupbuys.expiry import expire_group
 from pintuan.groupbuys.order_models import Order

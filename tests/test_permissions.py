@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pintuan.accounts.models import ApiKey, ApiKeyKind, MerchantStaff, User
-from pintuan.catalog.models import Merchant, Product, ProductTag, Variant
+from pintuan.accounts.models import ApiKey, ApiKeyKind, Merchant, MerchantStaff, User
+from pintuan.catalog.models import Product, ProductTag, Variant
 from pintuan.graphql.ids import to_global_id
 from pintuan.groupbuys.models import GroupBuy
 from pintuan.settings import Settings

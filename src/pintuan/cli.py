@@ -16,7 +16,7 @@ from tortoise import Tortoise
 from tortoise.migrations.api import migrate
 
 from pintuan.accounts import merchants, users
-from pintuan.catalog.models import Merchant
+from pintuan.accounts.models import Merchant
 from pintuan.core.db import tortoise_config
 from pintuan.core.errors import DomainError
 from pintuan.core.logs import logging_config

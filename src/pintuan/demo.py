@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from pintuan.accounts import users
-from pintuan.accounts.models import MerchantStaff, User
-from pintuan.catalog.models import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.accounts.models import Merchant, MerchantStaff, User
+from pintuan.catalog.models import Product, ProductStatus, ProductTag, Variant
 from pintuan.groupbuys import expiry, offers, orders, purchases
 from pintuan.groupbuys.models import Group, GroupBuy
 from pintuan.groupbuys.order_models import OrderStatus

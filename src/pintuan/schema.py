@@ -26,6 +26,7 @@ from pintuan.accounts.graphql.users import AccountMutation, AccountQuery
 from pintuan.catalog.graphql.admin import CatalogAdminMutation
 from pintuan.catalog.graphql.merchants import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.catalog.graphql.types import CatalogQuery
+from pintuan.graphql import provided
 from pintuan.graphql.errors import is_unexpected
 from pintuan.graphql.fanout import EventExecutor
 from pintuan.graphql.node import NodeQuery
@@ -44,6 +45,8 @@ Mutation = merge_types(
     "Mutation", (AccountMutation, GroupBuyMutation, MerchantAdminMutation, CatalogAdminMutation)
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))
+if provided.missing():
+    raise RuntimeError(f"fields declared but provided by no domain: {sorted(provided.missing())}")
 log = logging.getLogger("pintuan.graphql")
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
 
-from pintuan.accounts.models import MerchantStaff, User
-from pintuan.catalog.models import Merchant
+from pintuan.accounts.models import Merchant, MerchantStaff, User
 from pintuan.core import validation
 from pintuan.core.errors import DomainError, ErrorCode
 

@@ -1,4 +1,4 @@
-"""Accounts: users, merchant staff, refresh tokens and storefront API keys."""
+"""Accounts: users, the merchants they act for, refresh tokens and storefront API keys."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from enum import StrEnum
 
 from tortoise import fields
 from tortoise.models import Model
-
-from pintuan.catalog.models import Merchant
 
 
 class ApiKeyKind(StrEnum):
@@ -34,6 +32,17 @@ class User(Model):
 
     class Meta:
         table = "app_user"
+
+
+class Merchant(Model):
+    id = fields.IntField(primary_key=True)
+    handle = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=200)
+    logo_url = fields.CharField(max_length=500, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "merchant"
 
 
 class MerchantStaff(Model):

@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 from pintuan.accounts.models import MerchantStaff, RefreshToken, User
 from pintuan.accounts.passwords import hash_password, verify_password
 from pintuan.accounts.tokens import AccessToken, digest, issue_access_token, new_opaque_token
-from pintuan.core import sql, validation
+from pintuan.core import codes, sql, validation
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.live.throttle import SigninThrottle
 from pintuan.settings import Settings
@@ -25,7 +25,6 @@ from pintuan.settings import Settings
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
-INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +56,6 @@ def _valid_password(password: str) -> str:
     if len(password) > MAX_PASSWORD:
         raise DomainError(ErrorCode.INVALID, "That password is too long.", "password")
     return password
-
-
-def _new_invite_code() -> str:
-    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(8))
 
 
 def _new_handle(email: str) -> str:
@@ -96,7 +91,7 @@ async def register(
             password_hash=password_hash,
             handle=_new_handle(email),
             display_name=name,
-            invite_code=_new_invite_code(),
+            invite_code=codes.new_code(),
             inviter=inviter,
             is_admin=is_admin,
         )

@@ -1,4 +1,4 @@
-"""The catalog: merchants, their products and the variants shoppers buy."""
+"""The catalog: the products merchants sell and the variants shoppers buy."""
 
 from __future__ import annotations
 
@@ -7,22 +7,13 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from pintuan.accounts.models import Merchant
+
 
 class ProductStatus(StrEnum):
     DRAFT = "DRAFT"
     ACTIVE = "ACTIVE"
     ARCHIVED = "ARCHIVED"
-
-
-class Merchant(Model):
-    id = fields.IntField(primary_key=True)
-    handle = fields.CharField(max_length=64, unique=True)
-    name = fields.CharField(max_length=200)
-    logo_url = fields.CharField(max_length=500, null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-
-    class Meta:
-        table = "merchant"
 
 
 # Model docstrings would become SQL table comments, which the SQLite schema

@@ -9,7 +9,8 @@ from enum import StrEnum
 from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 
-from pintuan.catalog.models import Merchant, Product, ProductStatus, ProductTag, Variant
+from pintuan.accounts.models import Merchant
+from pintuan.catalog.models import Product, ProductStatus, ProductTag, Variant
 from pintuan.core import batch
 from pintuan.core.errors import DomainError
 from pintuan.core.pagination import (

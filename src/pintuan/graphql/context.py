@@ -12,7 +12,6 @@ from strawberry.types import Info as StrawberryInfo
 
 from pintuan.accounts.viewer import Viewer
 from pintuan.graphql.loaders import Loaders
-from pintuan.groupbuys.runtime import Runtime
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.live.throttle import SigninThrottle
 from pintuan.settings import Settings
@@ -48,11 +47,6 @@ class Context:
     def limiter(self) -> RateLimiter:
         limiter: RateLimiter = self.request.app.state.limiter
         return limiter
-
-    @property
-    def runtime(self) -> Runtime:
-        runtime: Runtime = self.request.app.state.runtime
-        return runtime
 
     @property
     def throttle(self) -> SigninThrottle:

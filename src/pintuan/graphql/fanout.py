@@ -46,7 +46,7 @@ from pintuan.graphql.context import Context, Info
 from pintuan.graphql.errors import is_unexpected
 from pintuan.graphql.loaders import Loaders
 from pintuan.live.bus import Event
-from pintuan.live.rooms import Delivery, Rendering, Seat
+from pintuan.live.rooms import Delivery, Rendering, Rooms, Seat
 
 T = TypeVar("T")
 WSOperation = Operation[Context, None]
@@ -189,9 +189,10 @@ class Feed(Generic[T]):
 
 
 @asynccontextmanager
-async def watch(info: Info, channel: str, decode: Callable[[Event], T]) -> AsyncIterator[Feed[T]]:
-    """Events on ``channel`` published from now on, for this subscription."""
-    rooms = info.context.runtime.progress.rooms
+async def watch(
+    info: Info, rooms: Rooms, channel: str, decode: Callable[[Event], T]
+) -> AsyncIterator[Feed[T]]:
+    """Events on ``channel`` of ``rooms`` published from now on, for this subscription."""
     operation = current_operation.get()
     socket = info.context.request
     if operation is None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-
+from pintuan.core import b64url
 from pintuan.core.validation import MAX_INT
 from pintuan.graphql.errors import ApiError
 
@@ -12,7 +10,7 @@ MAX_ID_LENGTH = 200
 
 
 def to_global_id(type_name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    return b64url.encode(f"{type_name}:{pk}".encode())
 
 
 def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
@@ -21,9 +19,8 @@ def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
     if not global_id or len(global_id) > MAX_ID_LENGTH:
         raise invalid
     try:
-        padded = global_id + "=" * (-len(global_id) % 4)
-        decoded = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
+        decoded = b64url.decode(global_id).decode("utf-8")
+    except ValueError:
         raise invalid from None
     type_name, sep, raw_pk = decoded.partition(":")
     digits = raw_pk.isascii() and raw_pk.isdigit()  # isdigit() alone admits "²"

@@ -1,56 +1,39 @@
-"""Per-request DataLoaders: every relation a type exposes is batched here."""
+"""Per-request DataLoaders, made on first use by the domain that declares them.
+
+Each domain keeps its loaders beside its types; the context holds one set of
+each kind per request (and per live event), so this machinery knows no domain.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
-from pintuan.accounts import users
-from pintuan.accounts.models import User
-from pintuan.catalog import products
-from pintuan.catalog.models import Merchant, Product, Variant
 from pintuan.core import batch
 from pintuan.graphql.errors import ApiError
-from pintuan.groupbuys import lookups
-from pintuan.groupbuys.models import Group, GroupBuy, GroupMember
-from pintuan.groupbuys.order_models import Order
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
 
 
-def _rows(model: type[M]) -> DataLoader[int, M | None]:
-    return DataLoader(partial(batch.by_ids, model))
-
-
-@dataclass
 class Loaders:
-    merchant: DataLoader[int, Merchant | None] = field(default_factory=lambda: _rows(Merchant))
-    product: DataLoader[int, Product | None] = field(default_factory=lambda: _rows(Product))
-    public_product: DataLoader[int, Product | None] = field(
-        default_factory=lambda: DataLoader(products.public_products_by_ids)
-    )
-    variant: DataLoader[int, Variant | None] = field(default_factory=lambda: _rows(Variant))
-    variants_by_product: DataLoader[int, list[Variant]] = field(
-        default_factory=lambda: DataLoader(products.variants_of_products)
-    )
-    user: DataLoader[int, User | None] = field(default_factory=lambda: _rows(User))
-    staff_of_user: DataLoader[int, frozenset[int]] = field(
-        default_factory=lambda: DataLoader(users.staff_merchant_ids_by_users)
-    )
-    group_buy: DataLoader[int, GroupBuy | None] = field(default_factory=lambda: _rows(GroupBuy))
-    group: DataLoader[int, Group | None] = field(default_factory=lambda: _rows(Group))
-    members: DataLoader[int, list[GroupMember]] = field(
-        default_factory=lambda: DataLoader(lookups.members_of_groups)
-    )
-    filled_groups: DataLoader[int, int] = field(
-        default_factory=lambda: DataLoader(lookups.filled_count)
-    )
-    order: DataLoader[int, Order | None] = field(default_factory=lambda: _rows(Order))
+    def __init__(self) -> None:
+        self._sets: dict[type[Any], Any] = {}
+
+    def of(self, kind: type[T]) -> T:
+        """This request's set of ``kind``; made with no arguments on first use."""
+        found = self._sets.get(kind)
+        if found is None:
+            found = self._sets[kind] = kind()
+        return cast(T, found)
+
+
+def rows(model: type[M]) -> DataLoader[int, M | None]:
+    """Rows of ``model`` by primary key, in the order asked; None where missing."""
+    return DataLoader(partial(batch.by_ids, model))
 
 
 async def required(

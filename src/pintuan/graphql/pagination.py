@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
@@ -12,6 +10,7 @@ import strawberry
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from pintuan.core import b64url
 from pintuan.core.errors import DomainError
 from pintuan.core.pagination import Page, SortKey, check_page_size, keyset_page
 from pintuan.graphql.context import Info
@@ -49,7 +48,7 @@ class Connection(Generic[T]):
 
 def encode_cursor(ordering: str, key: Sequence[Any]) -> str:
     raw = json.dumps([ordering, list(key)], separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return b64url.encode(raw.encode())
 
 
 def decode_cursor(cursor: str | None, ordering: str) -> list[Any] | None:
@@ -60,9 +59,8 @@ def decode_cursor(cursor: str | None, ordering: str) -> list[Any] | None:
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise from_domain(invalid)
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        decoded = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (binascii.Error, UnicodeError, ValueError):
+        decoded = json.loads(b64url.decode(cursor))
+    except ValueError:
         raise from_domain(invalid) from None
     if (
         not isinstance(decoded, list)

@@ -13,6 +13,7 @@ from pintuan.groupbuys import offers, orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderStatus
 from pintuan.groupbuys.orders import announce, now_utc
+from pintuan.groupbuys.progress import GroupEvent
 from pintuan.groupbuys.runtime import Runtime
 
 
@@ -33,7 +34,7 @@ async def expire_group(group_id: int, runtime: Runtime) -> bool:
     )
     if failed:
         await orders.settle_group_orders(group_id, runtime, "GROUP_FAILED")
-        await announce(runtime, "FAILED", group_id)
+        await announce(runtime, GroupEvent.FAILED, group_id)
     return bool(failed)
 
 
@@ -63,7 +64,7 @@ async def sweep(runtime: Runtime) -> int:
 async def lapse_payment(order_id: int, runtime: Runtime) -> bool:
     settled = await orders.cancel_pending(order_id, "PAYMENT_EXPIRED", due_by=now_utc())
     if settled.changed and settled.order.group_id is not None:
-        await announce(runtime, "LEFT", settled.order.group_id)
+        await announce(runtime, GroupEvent.LEFT, settled.order.group_id)
     return settled.changed
 
 

@@ -8,8 +8,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
-from pintuan.accounts.models import User
-from pintuan.catalog.models import Merchant, Product, Variant
+from pintuan.accounts.models import Merchant, User
+from pintuan.catalog.models import Product, Variant
 
 
 class GroupBuyStatus(StrEnum):

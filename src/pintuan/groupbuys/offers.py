@@ -17,6 +17,7 @@ from pintuan.groupbuys import orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderStatus
 from pintuan.groupbuys.orders import announce, now_utc
+from pintuan.groupbuys.progress import GroupEvent
 from pintuan.groupbuys.runtime import Runtime
 
 MAX_GROUP_SIZE = 1000
@@ -168,7 +169,7 @@ async def run_on(group: Group, offer: GroupBuy, runtime: Runtime) -> bool:
         return False
     await runtime.group_deadlines.schedule(group.id, expires_at)
     await _extend_payment_windows(group.id, expires_at, runtime)
-    await orders.publish(runtime, "EXTENDED", orders.group_state(extended[0]))
+    await orders.publish(runtime, GroupEvent.EXTENDED, orders.group_state(extended[0]))
     return True
 
 
@@ -222,5 +223,5 @@ async def cancel_offer(offer: GroupBuy, runtime: Runtime) -> GroupBuy:
         ):
             await orders.settle_group_orders(group.id, runtime, "OFFER_CANCELLED")
             await runtime.group_deadlines.cancel(group.id)
-            await announce(runtime, "CANCELLED", group.id)
+            await announce(runtime, GroupEvent.CANCELLED, group.id)
     return await GroupBuy.get(id=offer.id)

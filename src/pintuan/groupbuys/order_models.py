@@ -7,8 +7,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
-from pintuan.accounts.models import User
-from pintuan.catalog.models import Merchant, Variant
+from pintuan.accounts.models import Merchant, User
+from pintuan.catalog.models import Variant
 from pintuan.groupbuys.models import Group, GroupBuy
 
 

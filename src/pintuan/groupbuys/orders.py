@@ -31,7 +31,7 @@ from pintuan.groupbuys.order_models import (
     PaymentTransaction,
     TransactionKind,
 )
-from pintuan.groupbuys.progress import GroupState
+from pintuan.groupbuys.progress import GroupEvent, GroupState
 from pintuan.groupbuys.runtime import Runtime
 
 log = logging.getLogger("pintuan.orders")
@@ -54,7 +54,7 @@ def group_state(group: Group) -> GroupState:
     )
 
 
-async def publish(runtime: Runtime, event: str, state: GroupState) -> None:
+async def publish(runtime: Runtime, event: GroupEvent, state: GroupState) -> None:
     """Tell the live layer about a committed change, as the change left the group.
 
     A live-layer failure must not fail the change it reports: the change is
@@ -66,7 +66,7 @@ async def publish(runtime: Runtime, event: str, state: GroupState) -> None:
         log.warning("could not publish %s for group %s", event, state.group_id, exc_info=True)
 
 
-async def announce(runtime: Runtime, event: str, group_id: int) -> Group:
+async def announce(runtime: Runtime, event: GroupEvent, group_id: int) -> Group:
     """Publish a group's state as read after a committed change; returns the group read."""
     group = await Group.get(id=group_id)
     await publish(runtime, event, group_state(group))

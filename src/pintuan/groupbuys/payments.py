@@ -11,6 +11,7 @@ from pintuan.groupbuys.order_models import (
     Order,
     PaymentEvent,
 )
+from pintuan.groupbuys.progress import GroupEvent
 from pintuan.groupbuys.runtime import Runtime
 
 
@@ -41,7 +42,7 @@ async def handle_event(
     elif kind == "payment.failed":
         settled = await orders.cancel_pending(order.id, "PAYMENT_DECLINED")
         if settled.changed and order.group_id is not None:
-            await orders.announce(runtime, "LEFT", order.group_id)
+            await orders.announce(runtime, GroupEvent.LEFT, order.group_id)
         outcome = Outcome.DECLINED if settled.changed else Outcome.IGNORED
     else:
         outcome = Outcome.IGNORED

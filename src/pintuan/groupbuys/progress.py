@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
@@ -33,6 +34,19 @@ for i = 5, 4 + channels do
 end
 return 1
 """
+
+
+class GroupEvent(StrEnum):
+    """Why a group's subscribers hear from it: SNAPSHOT on subscribing, then a change each."""
+
+    SNAPSHOT = "SNAPSHOT"
+    JOINED = "JOINED"
+    PAID = "PAID"
+    LEFT = "LEFT"
+    FILLED = "FILLED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    EXTENDED = "EXTENDED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +116,12 @@ class GroupProgress:
         data: dict[str, Any] = await self.redis.hgetall(f"groupstate:{group_id}")  # type: ignore[assignment]
         return GroupState.from_json(data) if data else None
 
-    async def changed(self, event: str, state: GroupState) -> None:
+    async def changed(self, event: GroupEvent, state: GroupState) -> None:
         """Mirror the new state, then tell the group's and the offer's listeners: one round trip.
 
         Called right after the change commits; the message carries that moment.
         """
         changed_at = datetime.now(UTC).isoformat()
-        message = encode({"event": event, "state": state.to_json(), "changed_at": changed_at})
+        message = encode({"event": event.value, "state": state.to_json(), "changed_at": changed_at})
         channels = (self.group_channel(state.group_id), self.offer_channel(state.group_buy_id))
         await self._announce(state, message, *channels)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -17,19 +16,18 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from pintuan.catalog.models import ProductStatus, Variant
-from pintuan.core import sql
+from pintuan.core import codes, sql
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.core.validation import MAX_INT
 from pintuan.groupbuys import offers, orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupBuyStatus, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderKind, OrderStatus
 from pintuan.groupbuys.orders import announce, now_utc
-from pintuan.groupbuys.progress import GroupState
+from pintuan.groupbuys.progress import GroupEvent, GroupState
 from pintuan.groupbuys.runtime import Runtime
 
 MAX_QUANTITY = 1000
 MAX_PAYMENT_TOKEN = 255  # gateways' card tokens are far shorter
-SHARE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 class _Refused(Exception):
@@ -317,10 +315,6 @@ def _require_active(offer: GroupBuy, now: datetime) -> None:
         )
 
 
-def _new_share_code() -> str:
-    return "".join(secrets.choice(SHARE_ALPHABET) for _ in range(8))
-
-
 async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime) -> Purchase:
     """Open a group with the buyer as its paying leader."""
     request.check()
@@ -344,7 +338,7 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
                     "paid_count": 0,
                     "version": 0,
                     "status": GroupStatus.OPEN.value,
-                    "share_code": _new_share_code(),
+                    "share_code": codes.new_code(),
                     "opened_at": now,
                     "expires_at": min(
                         now + timedelta(seconds=offer.duration_seconds), offer.ends_at
@@ -358,7 +352,7 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
         raise refused.error from None
     except IntegrityError:
         return await _concurrent_retry(request, fingerprint)
-    await orders.publish(runtime, "JOINED", joined)
+    await orders.publish(runtime, GroupEvent.JOINED, joined)
     await runtime.group_deadlines.schedule(group.id, group.expires_at)
     if group.expires_at == offer.ends_at:
         # Cut short by the end as read: an extension committed meanwhile may have
@@ -400,7 +394,7 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
         if await Order.exists(buyer_id=request.buyer_id, idempotency_key=request.idempotency_key):
             return await _concurrent_retry(request, fingerprint)
         raise _already_member() from None
-    await orders.publish(runtime, "JOINED", joined)
+    await orders.publish(runtime, GroupEvent.JOINED, joined)
     return await _pay(order, request.payment_token, runtime)
 
 
@@ -453,7 +447,7 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
     if not outcome.approved:
         settled = await orders.cancel_pending(order.id, ErrorCode.PAYMENT_DECLINED.value)
         if settled.changed and order.group_id is not None:
-            await announce(runtime, "LEFT", order.group_id)
+            await announce(runtime, GroupEvent.LEFT, order.group_id)
         group = await Group.get(id=order.group_id) if order.group_id else None
         return Purchase(settled.order, group, [_declined()])
     settled = await orders.take_charge(order, outcome.reference or "", runtime)
@@ -478,5 +472,5 @@ async def after_payment(settled: orders.Settled, runtime: Runtime) -> None:
         return
     if settled.filled:
         await runtime.group_deadlines.cancel(settled.group.id)
-    event = "FILLED" if settled.filled else "PAID"
+    event = GroupEvent.FILLED if settled.filled else GroupEvent.PAID
     await orders.publish(runtime, event, orders.group_state(settled.group))

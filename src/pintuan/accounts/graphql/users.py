@@ -10,7 +10,9 @@ import strawberry
 from starlette.responses import Response
 
 from pintuan.accounts import models, users
+from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.core.errors import DomainError
+from pintuan.graphql import provided
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError, UserError, user_errors
 from pintuan.graphql.ids import to_global_id
@@ -20,6 +22,10 @@ from pintuan.graphql.pagination import Connection
 if TYPE_CHECKING:
     from pintuan.groupbuys.graphql.types import Group, Order
     from pintuan.groupbuys.models import GroupStatus
+
+
+_orders_of_user = provided.declare("User.orders")
+_groups_of_user = provided.declare("User.groups")
 
 
 @strawberry.enum(description="CUSTOMER applies to everyone; the others are granted.")
@@ -65,10 +71,10 @@ class User(Node):
     async def orders(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[Order, strawberry.lazy("pintuan.groupbuys.graphql.types")]] | None:
-        # Imported here: that module builds on this one.
-        from pintuan.groupbuys.graphql.types import user_orders
-
-        return await user_orders(info, self.pk, first, after) if self._own(info) else None
+        if not self._own(info):
+            return None
+        orders: Connection[Order] = await _orders_of_user(info, self.pk, first, after)
+        return orders
 
     @strawberry.field(description="Groups you are in, newest first; null for other users.")
     async def groups(
@@ -79,10 +85,10 @@ class User(Node):
         status: Annotated[GroupStatus, strawberry.lazy("pintuan.groupbuys.graphql.types")]
         | None = None,
     ) -> Connection[Annotated[Group, strawberry.lazy("pintuan.groupbuys.graphql.types")]] | None:
-        # Imported here: that module builds on this one.
-        from pintuan.groupbuys.graphql.types import user_groups
-
-        return await user_groups(info, self.pk, status, first, after) if self._own(info) else None
+        if not self._own(info):
+            return None
+        groups: Connection[Group] = await _groups_of_user(info, self.pk, status, first, after)
+        return groups
 
     def _own(self, info: Info) -> bool:
         user = info.context.viewer.user
@@ -93,7 +99,7 @@ class User(Node):
         if not self._private(info):
             return None
         roles = [Role.CUSTOMER]
-        if await info.context.loaders.staff_of_user.load(self.pk):
+        if await account_loaders(info).staff_of_user.load(self.pk):
             roles.append(Role.MERCHANT_STAFF)
         if self.row.is_admin:
             roles.append(Role.ADMIN)
@@ -221,7 +227,7 @@ class AccountMutation:
 
 
 async def _user_node(info: Info, pk: int) -> User | None:
-    found = await info.context.loaders.user.load(pk)
+    found = await account_loaders(info).user.load(pk)
     return User.of(found) if found else None
 
 

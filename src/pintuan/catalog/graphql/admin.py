@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.catalog import admin, models
 from pintuan.catalog.admin import ProductChanges, VariantChanges
+from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.graphql.types import Product, Variant
 from pintuan.catalog.models import ProductStatus
 from pintuan.core.errors import DomainError
@@ -89,7 +91,7 @@ class VariantPayload:
 
 async def _product(info: Info, product_id: strawberry.ID, field: str) -> models.Product:
     product = await required(
-        info.context.loaders.product, decode_id(product_id, "Product", field), "product", field
+        catalog_loaders(info).product, decode_id(product_id, "Product", field), "product", field
     )
     require_merchant(info, product.merchant_id)
     return product
@@ -100,9 +102,9 @@ async def owned_variant(
 ) -> tuple[models.Variant, models.Product]:
     """A variant and its product, once the viewer is known to manage their merchant."""
     variant = await required(
-        info.context.loaders.variant, decode_id(variant_id, "Variant", field), "variant", field
+        catalog_loaders(info).variant, decode_id(variant_id, "Variant", field), "variant", field
     )
-    product = await required(info.context.loaders.product, variant.product_id, "product", field)
+    product = await required(catalog_loaders(info).product, variant.product_id, "product", field)
     require_merchant(info, product.merchant_id)
     return variant, product
 
@@ -117,7 +119,7 @@ class CatalogAdminMutation:
     async def product_create(self, info: Info, input: ProductCreateInput) -> ProductPayload:
         merchant_id = decode_id(input.merchant_id, "Merchant", "merchantId")
         require_merchant(info, merchant_id)
-        await required(info.context.loaders.merchant, merchant_id, "merchant", "merchantId")
+        await required(account_loaders(info).merchant, merchant_id, "merchant", "merchantId")
         try:
             product = await admin.create_product(
                 merchant_id,

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import strawberry
 
 from pintuan.accounts import apikeys, merchants, users
 from pintuan.accounts import models as account_models
+from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.accounts.graphql.users import User
 from pintuan.accounts.models import ApiKeyKind
+from pintuan.accounts.models import Merchant as MerchantModel
 from pintuan.catalog.graphql.types import Merchant
-from pintuan.catalog.models import Merchant as MerchantModel
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import UserError, user_errors
 from pintuan.graphql.ids import decode_id, to_global_id
 from pintuan.graphql.node import Node
-from pintuan.graphql.pagination import Connection
 from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn, allow, require_merchant
-from pintuan.groupbuys.graphql.types import Order, merchant_orders
-from pintuan.groupbuys.order_models import OrderStatus
 
 strawberry.enum(
     ApiKeyKind, description="PUBLISHABLE keys live in browsers; SECRET keys on servers."
@@ -116,7 +113,7 @@ async def _staff_user(info: Info, input: MerchantStaffAddInput) -> account_model
     if (input.user_id is None) == (input.email is None):
         raise DomainError(ErrorCode.INVALID, "Give exactly one of userId and email.", "userId")
     if input.user_id is not None:
-        user = await info.context.loaders.user.load(decode_id(input.user_id, "User", "userId"))
+        user = await account_loaders(info).user.load(decode_id(input.user_id, "User", "userId"))
     else:
         user = await users.user_by_email(input.email or "")
     if user is None:
@@ -182,28 +179,3 @@ class MerchantAdminQuery:
         pk = decode_id(merchant_id, "Merchant", "merchantId")
         require_merchant(info, pk)
         return [ApiKey.of(k) for k in await apikeys.keys_of_merchant(pk)]
-
-    @strawberry.field(
-        extensions=allow(MerchantActor()),
-        description="A merchant's orders, newest first. A group order is ready to fulfil "
-        "once its group is FILLED; until then it may still be refunded. orderComplete "
-        "records the delivery.",
-    )
-    async def merchant_orders(
-        self,
-        info: Info,
-        merchant_id: strawberry.ID,
-        status: OrderStatus | None = None,
-        ready_to_fulfil: Annotated[
-            bool | None,
-            strawberry.argument(
-                description="true: only the orders to ship now (see Order.readyToFulfil); "
-                "false: only the others."
-            ),
-        ] = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Order]:
-        pk = decode_id(merchant_id, "Merchant", "merchantId")
-        require_merchant(info, pk)
-        return await merchant_orders(info, pk, status, ready_to_fulfil, first, after)

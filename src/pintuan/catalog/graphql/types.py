@@ -7,10 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from pintuan.accounts import models as accounts_models
+from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.catalog import models, products
+from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.models import ProductStatus
 from pintuan.catalog.products import ProductSort
 from pintuan.core.errors import DomainError
+from pintuan.graphql import provided
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError, from_domain
 from pintuan.graphql.ids import decode_id, to_global_id
@@ -21,6 +25,8 @@ from pintuan.graphql.pagination import Connection, paginate
 
 if TYPE_CHECKING:
     from pintuan.groupbuys.graphql.types import GroupBuy
+
+_offers_of_product = provided.declare("Product.groupBuys")
 
 strawberry.enum(ProductStatus, description="Only ACTIVE products are visible to the public.")
 strawberry.enum(ProductSort, description="Orderings for product lists; ties break by ID.")
@@ -34,7 +40,7 @@ class Merchant(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def of(cls, m: models.Merchant) -> Merchant:
+    def of(cls, m: accounts_models.Merchant) -> Merchant:
         return cls(
             id=strawberry.ID(to_global_id("Merchant", m.id)),
             handle=m.handle,
@@ -83,7 +89,7 @@ class Variant(Node):
 
     @strawberry.field
     async def product(self, info: Info) -> Product:
-        product = await required(info.context.loaders.product, self.product_pk, "product")
+        product = await required(catalog_loaders(info).product, self.product_pk, "product")
         return Product.of(product)
 
 
@@ -122,25 +128,25 @@ class Product(Node):
 
     @strawberry.field
     async def merchant(self, info: Info) -> Merchant:
-        merchant = await required(info.context.loaders.merchant, self.merchant_pk, "merchant")
+        merchant = await required(account_loaders(info).merchant, self.merchant_pk, "merchant")
         return Merchant.of(merchant)
 
     @strawberry.field
     async def variants(self, info: Info) -> list[Variant]:
-        return [Variant.of(v) for v in await info.context.loaders.variants_by_product.load(self.pk)]
+        return [
+            Variant.of(v) for v in await catalog_loaders(info).variants_by_product.load(self.pk)
+        ]
 
     @strawberry.field(description="Group-buy offers on this product, newest first.")
     async def group_buys(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[GroupBuy, strawberry.lazy("pintuan.groupbuys.graphql.types")]]:
-        # Imported here: that module builds on this one.
-        from pintuan.groupbuys.graphql.types import offer_connection
-
-        return await offer_connection(info, self.pk, None, first, after)
+        offers: Connection[GroupBuy] = await _offers_of_product(info, self.pk, None, first, after)
+        return offers
 
     @strawberry.field(description="Null while the product has no variants.")
     async def price_range(self, info: Info) -> PriceRange | None:
-        variants = await info.context.loaders.variants_by_product.load(self.pk)
+        variants = await catalog_loaders(info).variants_by_product.load(self.pk)
         if not variants:
             return None
         cheapest = min(variants, key=lambda v: v.price_amount)
@@ -203,7 +209,7 @@ class CatalogQuery:
         if (id is None) == (handle is None):
             raise ApiError("INVALID_ARGUMENTS", "Give exactly one of `id` and `handle`.")
         if id is not None:
-            found = await info.context.loaders.public_product.load(decode_id(id, "Product"))
+            found = await catalog_loaders(info).public_product.load(decode_id(id, "Product"))
         else:
             found = await products.public_product_by_handle(handle or "")
         return Product.of(found) if found else None
@@ -227,20 +233,20 @@ class CatalogQuery:
 
 
 async def _merchant_node(info: Info, pk: int) -> Merchant | None:
-    found = await info.context.loaders.merchant.load(pk)
+    found = await account_loaders(info).merchant.load(pk)
     return Merchant.of(found) if found else None
 
 
 async def _product_node(info: Info, pk: int) -> Product | None:
-    found = await info.context.loaders.public_product.load(pk)
+    found = await catalog_loaders(info).public_product.load(pk)
     return Product.of(found) if found else None
 
 
 async def _variant_node(info: Info, pk: int) -> Variant | None:
-    variant = await info.context.loaders.variant.load(pk)
+    variant = await catalog_loaders(info).variant.load(pk)
     if (
         variant is None
-        or await info.context.loaders.public_product.load(variant.product_id) is None
+        or await catalog_loaders(info).public_product.load(variant.product_id) is None
     ):
         return None
     return Variant.of(variant)

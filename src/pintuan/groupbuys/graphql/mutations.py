@@ -17,6 +17,8 @@ from pintuan.graphql.ids import decode_id
 from pintuan.graphql.loaders import required
 from pintuan.graphql.permissions import MerchantActor, SignedIn, allow, require_merchant
 from pintuan.groupbuys import lookups, models, offers, orders, purchases
+from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
+from pintuan.groupbuys.graphql.runtime import runtime_of
 from pintuan.groupbuys.graphql.types import Group, GroupBuy, Order
 
 
@@ -107,7 +109,7 @@ class OrderPayload:
 
 async def _offer(info: Info, id: strawberry.ID) -> models.GroupBuy:
     offer = await required(
-        info.context.loaders.group_buy, decode_id(id, "GroupBuy"), "group buy", "id"
+        groupbuy_loaders(info).group_buy, decode_id(id, "GroupBuy"), "group buy", "id"
     )
     require_merchant(info, offer.merchant_id)
     return offer
@@ -167,7 +169,7 @@ class GroupBuyMutation:
         offer = await _offer(info, input.id)
         changes = _copy_into(offers.OfferChanges, input)
         try:
-            updated = await offers.update_offer(offer, changes, info.context.runtime)
+            updated = await offers.update_offer(offer, changes, runtime_of(info))
         except DomainError as exc:
             return GroupBuyPayload(user_errors=user_errors(exc))
         return GroupBuyPayload(group_buy=GroupBuy.of(updated))
@@ -178,7 +180,7 @@ class GroupBuyMutation:
     async def group_buy_cancel(self, info: Info, id: strawberry.ID) -> GroupBuyPayload:
         offer = await _offer(info, id)
         try:
-            cancelled = await offers.cancel_offer(offer, info.context.runtime)
+            cancelled = await offers.cancel_offer(offer, runtime_of(info))
         except DomainError as exc:
             return GroupBuyPayload(user_errors=user_errors(exc))
         return GroupBuyPayload(group_buy=GroupBuy.of(cancelled))
@@ -187,14 +189,14 @@ class GroupBuyMutation:
     async def group_start(self, info: Info, input: GroupStartInput) -> PurchasePayload:
         offer_id = decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
-        return await _purchase(purchases.start_group(offer_id, request, info.context.runtime))
+        return await _purchase(purchases.start_group(offer_id, request, runtime_of(info)))
 
     @strawberry.mutation(extensions=allow(SignedIn()))
     async def group_join(self, info: Info, input: GroupJoinInput) -> PurchasePayload:
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
 
         async def join() -> purchases.Purchase:
-            return await purchases.join_group(await _group_id(input), request, info.context.runtime)
+            return await purchases.join_group(await _group_id(input), request, runtime_of(info))
 
         payload = await _purchase(join())
         if input.group_id is None:
@@ -208,7 +210,7 @@ class GroupBuyMutation:
     async def order_create(self, info: Info, input: OrderCreateInput) -> PurchasePayload:
         variant_id = decode_id(input.variant_id, "Variant", "variantId")
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
-        return await _purchase(purchases.buy_alone(variant_id, request, info.context.runtime))
+        return await _purchase(purchases.buy_alone(variant_id, request, runtime_of(info)))
 
     @strawberry.mutation(
         extensions=allow(MerchantActor()),
@@ -218,7 +220,7 @@ class GroupBuyMutation:
         ),
     )
     async def order_complete(self, info: Info, id: strawberry.ID) -> OrderPayload:
-        order = await info.context.loaders.order.load(decode_id(id, "Order"))
+        order = await groupbuy_loaders(info).order.load(decode_id(id, "Order"))
         if order is not None:
             require_merchant(info, order.merchant_id)
         try:

@@ -13,6 +13,8 @@ from pintuan.graphql.errors import ApiError
 from pintuan.graphql.fanout import watch
 from pintuan.graphql.ids import decode_id
 from pintuan.groupbuys import lookups
+from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
+from pintuan.groupbuys.graphql.runtime import runtime_of
 from pintuan.groupbuys.graphql.types import Group, find_group, seconds_left, visible_offer
 from pintuan.groupbuys.models import GroupStatus
 from pintuan.groupbuys.orders import group_state, now_utc
@@ -81,7 +83,7 @@ class GroupProgress:
 
     @strawberry.field(description="The group as it is when this message is delivered.")
     async def group(self, info: Info) -> Group:
-        group = await info.context.loaders.group.load(self.group_pk)
+        group = await groupbuy_loaders(info).group.load(self.group_pk)
         if group is None:
             raise ApiError("NOT_FOUND", "The group no longer exists.")
         return Group.of(group)
@@ -99,7 +101,7 @@ async def _snapshot(info: Info, group_id: int) -> GroupState:
     if group is None:
         raise ApiError("NOT_FOUND", "No such group.")
     state = group_state(group)
-    await info.context.runtime.progress.mirror(state)
+    await runtime_of(info).progress.mirror(state)
     return state
 
 
@@ -134,8 +136,8 @@ class LiveSubscription:
         group = await find_group(info, group_id, share_code)
         if group is None:
             raise ApiError("NOT_FOUND", "No such group.")
-        channel = info.context.runtime.progress.group_channel(group.pk)
-        async with watch(info, channel, _change) as feed:
+        channel = runtime_of(info).progress.group_channel(group.pk)
+        async with watch(info, runtime_of(info).progress.rooms, channel, _change) as feed:
             state = await _snapshot(info, group.pk)
             yield GroupProgress.of(GroupEvent.SNAPSHOT, state)
             if _closed(state.status):
@@ -158,8 +160,8 @@ class LiveSubscription:
         offer_id = decode_id(group_buy_id, "GroupBuy", "groupBuyId")
         if await visible_offer(info, offer_id) is None:
             raise ApiError("NOT_FOUND", "No such group buy.")
-        channel = info.context.runtime.progress.offer_channel(offer_id)
-        async with watch(info, channel, _change) as feed:
+        channel = runtime_of(info).progress.offer_channel(offer_id)
+        async with watch(info, runtime_of(info).progress.rooms, channel, _change) as feed:
             async for delivery in feed:
                 if not await feed.push(delivery):
                     yield delivery.event

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
+from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.accounts.graphql.users import User
+from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.graphql.types import Merchant, Product, Variant
+from pintuan.graphql import provided
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
 from pintuan.graphql.ids import decode_id, to_global_id
@@ -15,7 +19,9 @@ from pintuan.graphql.loaders import required
 from pintuan.graphql.money import Money
 from pintuan.graphql.node import Node, register_node
 from pintuan.graphql.pagination import Connection, paginate
+from pintuan.graphql.permissions import MerchantActor, allow, require_merchant
 from pintuan.groupbuys import lookups, models, order_models, orders
+from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
 from pintuan.groupbuys.models import GroupBuyStatus, GroupStatus
 from pintuan.groupbuys.order_models import OrderKind, OrderStatus
 from pintuan.groupbuys.orders import now_utc
@@ -31,7 +37,7 @@ def seconds_left(expires_at: datetime, now: datetime) -> int:
 
 
 async def _user(info: Info, pk: int) -> User:
-    user = await required(info.context.loaders.user, pk, "user")
+    user = await required(account_loaders(info).user, pk, "user")
     return User.of(user)
 
 
@@ -79,22 +85,22 @@ class GroupBuy(Node):
         )
     )
     async def stock_remaining(self, info: Info) -> int:
-        variant = await required(info.context.loaders.variant, self.variant_pk, "variant")
+        variant = await required(catalog_loaders(info).variant, self.variant_pk, "variant")
         return max(0, min(self.unclaimed, variant.available))
 
     @strawberry.field
     async def product(self, info: Info) -> Product:
-        product = await required(info.context.loaders.product, self.product_pk, "product")
+        product = await required(catalog_loaders(info).product, self.product_pk, "product")
         return Product.of(product)
 
     @strawberry.field
     async def variant(self, info: Info) -> Variant:
-        variant = await required(info.context.loaders.variant, self.variant_pk, "variant")
+        variant = await required(catalog_loaders(info).variant, self.variant_pk, "variant")
         return Variant.of(variant)
 
     @strawberry.field
     async def merchant(self, info: Info) -> Merchant:
-        merchant = await required(info.context.loaders.merchant, self.merchant_pk, "merchant")
+        merchant = await required(account_loaders(info).merchant, self.merchant_pk, "merchant")
         return Merchant.of(merchant)
 
     @strawberry.field(
@@ -115,7 +121,7 @@ class GroupBuy(Node):
 
     @strawberry.field
     async def filled_groups_count(self, info: Info) -> int:
-        return await info.context.loaders.filled_groups.load(self.pk)
+        return await groupbuy_loaders(info).filled_groups.load(self.pk)
 
 
 @strawberry.type
@@ -167,7 +173,7 @@ class Group(Node):
 
     @strawberry.field
     async def group_buy(self, info: Info) -> GroupBuy:
-        offer = await required(info.context.loaders.group_buy, self.group_buy_pk, "group buy")
+        offer = await required(groupbuy_loaders(info).group_buy, self.group_buy_pk, "group buy")
         return GroupBuy.of(offer)
 
     @strawberry.field
@@ -176,7 +182,7 @@ class Group(Node):
 
     @strawberry.field
     async def members(self, info: Info) -> list[GroupMember]:
-        rows = await info.context.loaders.members.load(self.pk)
+        rows = await groupbuy_loaders(info).members.load(self.pk)
         return [
             GroupMember(
                 joined_at=m.joined_at, is_leader=m.is_leader, paid=m.paid, user_pk=m.user_id
@@ -226,7 +232,7 @@ class Order(Node):
     async def group(self, info: Info) -> Group | None:
         if self.group_pk is None:
             return None
-        group = await info.context.loaders.group.load(self.group_pk)
+        group = await groupbuy_loaders(info).group.load(self.group_pk)
         return Group.of(group) if group else None
 
     @strawberry.field(
@@ -236,13 +242,13 @@ class Order(Node):
     async def ready_to_fulfil(self, info: Info) -> bool:
         group_status = None
         if self.group_pk is not None:
-            group = await required(info.context.loaders.group, self.group_pk, "group")
+            group = await required(groupbuy_loaders(info).group, self.group_pk, "group")
             group_status = group.status
         return orders.is_ready_to_fulfil(self.status, group_status)
 
     @strawberry.field
     async def variant(self, info: Info) -> Variant:
-        variant = await required(info.context.loaders.variant, self.variant_pk, "variant")
+        variant = await required(catalog_loaders(info).variant, self.variant_pk, "variant")
         return Variant.of(variant)
 
 
@@ -257,10 +263,10 @@ async def visible_offer(info: Info, pk: int) -> models.GroupBuy | None:
 
     Offers of draft and archived products stay out of sight like the products.
     """
-    offer = await info.context.loaders.group_buy.load(pk)
+    offer = await groupbuy_loaders(info).group_buy.load(pk)
     if offer is None:
         return None
-    if await info.context.loaders.public_product.load(offer.product_id) is not None:
+    if await catalog_loaders(info).public_product.load(offer.product_id) is not None:
         return offer
     return offer if info.context.viewer.can_manage(offer.merchant_id) else None
 
@@ -277,11 +283,11 @@ async def _visible_group(info: Info, group: models.Group | None) -> Group | None
 
 
 async def _group_node(info: Info, pk: int) -> Group | None:
-    return await _visible_group(info, await info.context.loaders.group.load(pk))
+    return await _visible_group(info, await groupbuy_loaders(info).group.load(pk))
 
 
 async def _order_node(info: Info, pk: int) -> Order | None:
-    order = await info.context.loaders.order.load(pk)
+    order = await groupbuy_loaders(info).order.load(pk)
     return Order.of(order) if order and can_read_order(info, order) else None
 
 
@@ -324,7 +330,33 @@ class GroupBuyQuery:
     ) -> Group | None:
         return await find_group(info, id, share_code)
 
+    @strawberry.field(
+        extensions=allow(MerchantActor()),
+        description="A merchant's orders, newest first. A group order is ready to fulfil "
+        "once its group is FILLED; until then it may still be refunded. orderComplete "
+        "records the delivery.",
+    )
+    async def merchant_orders(
+        self,
+        info: Info,
+        merchant_id: strawberry.ID,
+        status: OrderStatus | None = None,
+        ready_to_fulfil: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true: only the orders to ship now (see Order.readyToFulfil); "
+                "false: only the others."
+            ),
+        ] = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Order]:
+        pk = decode_id(merchant_id, "Merchant", "merchantId")
+        require_merchant(info, pk)
+        return await merchant_orders(info, pk, status, ready_to_fulfil, first, after)
 
+
+@provided.provide("Product.groupBuys")
 async def offer_connection(
     info: Info,
     product_id: int | None,
@@ -351,6 +383,7 @@ async def find_group(info: Info, id: strawberry.ID | None, share_code: str | Non
     return await _visible_group(info, await lookups.group_by_share_code(share_code or ""))
 
 
+@provided.provide("User.orders")
 async def user_orders(
     info: Info, user_id: int, first: int | None, after: str | None
 ) -> Connection[Order]:
@@ -372,6 +405,7 @@ async def merchant_orders(
     )
 
 
+@provided.provide("User.groups")
 async def user_groups(
     info: Info, user_id: int, status: GroupStatus | None, first: int | None, after: str | None
 ) -> Connection[Group]:

@@ -1,0 +1,25 @@
+"""The accounts domain's DataLoaders: users, merchants and who staffs which."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from strawberry.dataloader import DataLoader
+
+from pintuan.accounts import users
+from pintuan.accounts.models import Merchant, User
+from pintuan.graphql.context import Info
+from pintuan.graphql.loaders import rows
+
+
+@dataclass
+class AccountLoaders:
+    merchant: DataLoader[int, Merchant | None] = field(default_factory=lambda: rows(Merchant))
+    user: DataLoader[int, User | None] = field(default_factory=lambda: rows(User))
+    staff_of_user: DataLoader[int, frozenset[int]] = field(
+        default_factory=lambda: DataLoader(users.staff_merchant_ids_by_users)
+    )
+
+
+def account_loaders(info: Info) -> AccountLoaders:
+    return info.context.loaders.of(AccountLoaders)
