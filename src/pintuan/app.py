@@ -19,6 +19,7 @@ from strawberry.types.unset import UnsetType
 from tortoise import Tortoise, connections
 
 from pintuan.access import AccessMiddleware, browser_origin, configured_origins
+from pintuan.auth.keyfile import with_signing_key
 from pintuan.auth.viewer import AccessDenied, authenticate
 from pintuan.db import tortoise_config
 from pintuan.gc_policy import tune_for_serving
@@ -125,7 +126,7 @@ def create_served_app() -> Starlette:
 
 
 def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Starlette:
-    settings = settings or Settings.from_env()
+    settings = with_signing_key(settings or Settings.from_env())
     settings.check_production_safety()
 
     @asynccontextmanager

@@ -12,10 +12,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite://pintuan.db"
-# Good enough for a laptop; outside debug mode the server refuses to start with it.
-DEV_SECRET_KEY = "pintuan-development-secret-key-not-for-production"
-
-DEV_WEBHOOK_SECRET = "pintuan-development-webhook-secret"
 MIN_SECRET_KEY_BYTES = 32
 
 
@@ -51,7 +47,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     allowed_origins: str = ""
     allow_graphiql_in_production: bool = False
-    secret_key: str = DEV_SECRET_KEY
+    # Empty: a debug server generates its own (``auth.keyfile``); no secret is in the source.
+    secret_key: str = ""
     jwt_issuer: str = "pintuan"
     jwt_audience: str = "pintuan-api"
     access_token_seconds: int = 15 * 60
@@ -63,7 +60,8 @@ class Settings:
     signin_max_lockout_seconds: int = 15 * 60
     payment_gateway: str = "instant"
     payment_window_seconds: int = 10 * 60
-    webhook_secret: str = DEV_WEBHOOK_SECRET
+    # Empty: POST /webhooks/payments answers 503 and changes nothing.
+    webhook_secret: str = ""
     run_scheduler: bool = True
     sweep_interval_seconds: int = 5
 
@@ -81,12 +79,12 @@ class Settings:
         """Outside debug mode, refuse settings that are only fit for a laptop."""
         if self.debug:
             return
-        if self.secret_key == DEV_SECRET_KEY:
+        if not self.secret_key:
             raise SettingsError("PINTUAN_SECRET_KEY must be set outside debug mode")
         if len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
             raise SettingsError(f"PINTUAN_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
-        if self.payment_gateway == "webhook" and self.webhook_secret == DEV_WEBHOOK_SECRET:
-            # Anyone could sign a "payment.succeeded" with the secret in the source.
+        if self.payment_gateway == "webhook" and not self.webhook_secret:
+            # Its orders could never be paid: the webhook refuses every event without a secret.
             raise SettingsError("PINTUAN_WEBHOOK_SECRET must be set for the webhook gateway")
         if self.graphiql_enabled and not self.allow_graphiql_in_production:
             raise SettingsError(

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from pintuan.models.orders import PaymentEvent, PaymentTransaction
 from pintuan.payments import webhook_signature_valid
 from pintuan.resolvers import payments
+from pintuan.resolvers.errors import ApiErrorCode
 from pintuan.resolvers.runtime import Runtime
 from pintuan.resolvers.validation import storable
 from pintuan.schema.errors import ApiError
@@ -43,6 +44,15 @@ def _storable(event_id: str, kind: str, reference: str) -> bool:
 async def payment_webhook(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     runtime: Runtime = request.app.state.runtime
+    if not settings.webhook_secret:
+        # An empty key would make every signature computable by anyone.
+        return JSONResponse(
+            {
+                "code": ApiErrorCode.WEBHOOKS_NOT_CONFIGURED.value,
+                "error": "Payment webhooks are off: PINTUAN_WEBHOOK_SECRET is not set.",
+            },
+            status_code=503,
+        )
     body = await request.body()
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if not webhook_signature_valid(settings.webhook_secret, body, signature):
