@@ -7,7 +7,7 @@ from itertools import count
 
 from argon2 import PasswordHasher
 
-from pintuan.auth.tokens import issue_access_token
+from pintuan.auth.tokens import issue_access_token, new_session_id
 from pintuan.models.accounts import MerchantStaff, User
 from pintuan.models.catalog import Merchant, Product, ProductStatus, ProductTag, Variant
 from pintuan.models.groupbuys import Group, GroupBuy
@@ -91,7 +91,7 @@ async def user(
 
 
 def bearer(account: User, settings: Settings) -> dict[str, str]:
-    token = issue_access_token(account.id, settings).token
+    token = issue_access_token(account.id, new_session_id(), settings).token
     return {"authorization": f"Bearer {token}"}
 
 

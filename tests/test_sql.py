@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from tortoise.models import Model
 
+from pintuan.auth.tokens import new_session_id
 from pintuan.models.accounts import MerchantStaff, User
 from pintuan.models.groupbuys import Group, GroupBuy, GroupStatus
 from pintuan.models.orders import Order, OrderKind, OrderStatus
@@ -53,10 +54,14 @@ async def test_a_signed_in_user_is_read_with_every_merchant_they_staff() -> None
     await MerchantStaff.create(merchant=second, user=member)
     outsider = await factories.user(admin=True)
 
-    user, staff_of = await accounts.signed_in(member.id)
-    assert user is not None and columns(user) == columns(await User.get(id=member.id))
-    assert staff_of == {first.id, second.id}
+    session = new_session_id()
+    account = await accounts.signed_in(member.id, session)
+    assert account.user is not None
+    assert columns(account.user) == columns(await User.get(id=member.id))
+    assert account.staff_of == {first.id, second.id}
+    assert account.signed_out is False
 
-    admin, none = await accounts.signed_in(outsider.id)
-    assert admin is not None and admin.is_admin is True and none == frozenset()
-    assert await accounts.signed_in(987_654) == (None, frozenset())
+    admin = await accounts.signed_in(outsider.id, session)
+    assert admin.user is not None and admin.user.is_admin is True
+    assert admin.staff_of == frozenset()
+    assert await accounts.signed_in(987_654, session) == accounts.SignedIn(None, frozenset(), False)

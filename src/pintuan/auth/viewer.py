@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from pintuan.auth.tokens import InvalidToken, read_access_token
+from pintuan.auth.tokens import AccessClaims, InvalidToken, read_access_token
 from pintuan.models.accounts import ApiKey, ApiKeyKind, User
 from pintuan.resolvers import accounts, apikeys
 from pintuan.resolvers.errors import DomainError
@@ -30,6 +31,15 @@ class Viewer:
     user: User | None = None
     staff_of: frozenset[int] = field(default_factory=frozenset)
     api_key: ApiKey | None = None
+    token: AccessClaims | None = None  # the access token the user signed in with
+
+    @property
+    def session(self) -> str | None:
+        return self.token.session if self.token is not None else None
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self.token.expires_at if self.token is not None else None
 
     @property
     def is_admin(self) -> bool:
@@ -83,10 +93,12 @@ async def authenticate(
     if scheme.lower() != "bearer" or not token.strip():
         raise AccessDenied("UNAUTHENTICATED", "Send the access token as 'Bearer <token>'.")
     try:
-        user_id = read_access_token(token.strip(), settings)
+        claims = read_access_token(token.strip(), settings)
     except InvalidToken:
         raise AccessDenied("UNAUTHENTICATED", "The access token is invalid or expired.") from None
-    user, staff_of = await accounts.signed_in(user_id)
-    if user is None:
+    account = await accounts.signed_in(claims.user_id, claims.session)
+    if account.user is None:
         raise AccessDenied("UNAUTHENTICATED", "The access token's account no longer exists.")
-    return Viewer(user=user, staff_of=staff_of, api_key=key)
+    if account.signed_out:
+        raise AccessDenied("UNAUTHENTICATED", "This session was signed out; sign in again.")
+    return Viewer(user=account.user, staff_of=account.staff_of, api_key=key, token=claims)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from pintuan.auth.passwords import hash_password, verify_password
-from pintuan.auth.tokens import AccessToken, digest, issue_access_token, new_opaque_token
+from pintuan.auth.tokens import (
+    AccessToken,
+    digest,
+    issue_access_token,
+    new_opaque_token,
+    new_session_id,
+)
 from pintuan.live.throttle import SigninThrottle
 from pintuan.models.accounts import MerchantStaff, RefreshToken, User
 from pintuan.resolvers import sql, validation
@@ -113,7 +118,7 @@ async def _issue_session(user: User, family: str, settings: Settings) -> Session
     await RefreshToken.create(
         user=user, family=family, token_hash=digest(token), expires_at=expires
     )
-    return Session(user, issue_access_token(user.id, settings), token, expires)
+    return Session(user, issue_access_token(user.id, family, settings), token, expires)
 
 
 def _account_subject(email: str) -> str:
@@ -137,7 +142,7 @@ async def sign_in(
         await throttle.failed(*subjects)
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The email or password is wrong.")
     await throttle.succeeded(subjects[0])
-    return await _issue_session(user, uuid.uuid4().hex, settings)
+    return await _issue_session(user, new_session_id(), settings)
 
 
 async def refresh(token: str, settings: Settings) -> Session:
@@ -177,19 +182,42 @@ async def user_by_email(email: str) -> User | None:
     return await validation.find(User, email=normalise_email(email))
 
 
-async def signed_in(user_id: int) -> tuple[User | None, frozenset[int]]:
-    """The account and the merchants it is staff of, in one statement: run for every
-    signed-in request, hence hand-written."""
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    user: User | None
+    staff_of: frozenset[int]
+    signed_out: bool  # the session the token came from was revoked
+
+
+async def signed_in(user_id: int, session: str) -> SignedIn:
+    """The account, the merchants it is staff of and whether the token's session was
+    revoked, in one statement: run for every signed-in request, hence hand-written.
+    The database is the truth, so a revocation holds at once on every process.
+    (A family is revoked whole, and no token is issued in it afterwards.)"""
     rows = await sql.rows(
-        'SELECT "app_user".*, "merchant_staff"."merchant_id" AS "staff_of" FROM "app_user" '
+        'SELECT "app_user".*, "merchant_staff"."merchant_id" AS "staff_of", '
+        'EXISTS (SELECT 1 FROM "refresh_token" WHERE "refresh_token"."family" = $2 '
+        'AND "refresh_token"."revoked_at" IS NOT NULL) AS "signed_out" FROM "app_user" '
         'LEFT JOIN "merchant_staff" ON "merchant_staff"."user_id" = "app_user"."id" '
         'WHERE "app_user"."id" = $1',
         user_id,
+        session,
     )
     if not rows:
-        return None, frozenset()
+        return SignedIn(None, frozenset(), False)
     staff_of = frozenset(int(row["staff_of"]) for row in rows if row["staff_of"] is not None)
-    return sql.instance(User, rows[0]), staff_of
+    return SignedIn(sql.instance(User, rows[0]), staff_of, bool(rows[0]["signed_out"]))
+
+
+async def signed_out_sessions(sessions: Iterable[str]) -> set[str]:
+    """Which of these sessions have been revoked."""
+    wanted = list(set(sessions))
+    if not wanted:
+        return set()
+    revoked = await RefreshToken.filter(family__in=wanted, revoked_at__not_isnull=True).values_list(
+        "family", flat=True
+    )
+    return {str(family) for family in revoked}
 
 
 async def staff_merchant_ids_by_users(user_ids: Sequence[int]) -> list[frozenset[int]]:
