@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 app.state.throttle = SigninThrottle(
                     runtime.redis,
                     settings.signin_free_failures,
+                    settings.signin_ip_free_failures,
                     settings.signin_max_lockout_seconds,
                 )
                 async with _scheduled(runtime, settings):

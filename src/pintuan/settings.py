@@ -57,6 +57,7 @@ class Settings:
     rate_limit_ip_per_minute: int = 300
     rate_limit_auth_per_minute: int = 10
     signin_free_failures: int = 5
+    signin_ip_free_failures: int = 50
     signin_max_lockout_seconds: int = 15 * 60
     payment_gateway: str = "instant"
     payment_window_seconds: int = 10 * 60

@@ -122,7 +122,7 @@ async def _issue_session(user: User, family: str, settings: Settings) -> Session
 
 
 def _account_subject(email: str) -> str:
-    return "account:" + hashlib.sha256(email.encode()).hexdigest()
+    return hashlib.sha256(email.encode()).hexdigest()
 
 
 async def sign_in(
@@ -130,8 +130,8 @@ async def sign_in(
 ) -> Session:
     """Check credentials; every failure looks the same, whether or not the email exists."""
     normalised = normalise_email(email)
-    subjects = (_account_subject(normalised), f"ip:{client_ip}")
-    wait = await throttle.locked_for(*subjects)
+    account = _account_subject(normalised)
+    wait = await throttle.locked_for(account, client_ip)
     if wait:
         raise DomainError(
             ErrorCode.TOO_MANY_ATTEMPTS,
@@ -139,9 +139,9 @@ async def sign_in(
         )
     user = await user_by_email(normalised)
     if not await verify_password(user.password_hash if user else None, password) or user is None:
-        await throttle.failed(*subjects)
+        await throttle.failed(account, client_ip)
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The email or password is wrong.")
-    await throttle.succeeded(subjects[0])
+    await throttle.succeeded(account, client_ip)
     return await _issue_session(user, new_session_id(), settings)
 
 
