@@ -122,9 +122,14 @@ class Settled:
 async def take_charge(order: Order, reference: str, runtime: Runtime) -> Settled:
     """The gateway has the buyer's money: the order is paid, or, if it was cancelled
     meanwhile (its group failed, its offer was cancelled, its window lapsed), the
-    charge is recorded and sent back. Both gateways settle through here."""
+    charge is recorded and sent back. Both gateways settle through here.
+
+    An order cancelled because its charge was declined was never charged: a claim
+    that it was (a forged or stray event) writes nothing and refunds nothing."""
     settled = await mark_paid(order, reference, runtime.gateway.name)
     if settled.changed or settled.order.status != OrderStatus.CANCELLED:
+        return settled
+    if settled.order.failure_code == ErrorCode.PAYMENT_DECLINED:
         return settled
     async with in_transaction():
         refunded = await Order.filter(id=order.id, status=OrderStatus.CANCELLED).update(

@@ -36,7 +36,11 @@ async def handle_event(
     order = await Order.get_or_none(id=order_id)
     if order is None:
         return Outcome.UNKNOWN_ORDER
-    if kind == "payment.succeeded":
+    if not runtime.gateway.confirms_by_webhook:
+        # No charge of this gateway awaits an event: believing one would pay, or
+        # refund, an order that was never charged.
+        outcome = Outcome.IGNORED
+    elif kind == "payment.succeeded":
         outcome = await _succeeded(order, reference, runtime)
     elif kind == "payment.failed":
         settled = await orders.cancel_pending(order.id, "PAYMENT_DECLINED")
