@@ -20,6 +20,7 @@ from tortoise import Tortoise, connections
 
 from pintuan.access import AccessMiddleware, browser_origin, configured_origins
 from pintuan.auth.keyfile import with_signing_key
+from pintuan.auth.socket_guard import SocketGuard
 from pintuan.auth.viewer import AccessDenied, authenticate
 from pintuan.db import tortoise_config
 from pintuan.gc_policy import tune_for_serving
@@ -72,6 +73,10 @@ class PintuanGraphQL(GraphQL[Context, None]):
             context.viewer = await authenticate(authorization, api_key, origin, self.settings)
         except AccessDenied as exc:
             raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
+        socket = context.request
+        if context.viewer.token is not None and isinstance(socket, WebSocket):
+            guard: SocketGuard = socket.app.state.socket_guard
+            guard.guard(socket, context.viewer.token)
         return await super().on_ws_connect(context)
 
 
@@ -144,7 +149,11 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                     settings.signin_ip_free_failures,
                     settings.signin_max_lockout_seconds,
                 )
-                async with _scheduled(runtime, settings):
+                async with (
+                    SocketGuard.running(settings.session_check_seconds) as socket_guard,
+                    _scheduled(runtime, settings),
+                ):
+                    app.state.socket_guard = socket_guard
                     if tune_gc:
                         tune_for_serving()
                     yield

@@ -53,6 +53,7 @@ class Settings:
     jwt_audience: str = "pintuan-api"
     access_token_seconds: int = 15 * 60
     refresh_token_seconds: int = 30 * 24 * 3600
+    session_check_seconds: int = 5
     rate_limit_key_per_minute: int = 600
     rate_limit_ip_per_minute: int = 300
     rate_limit_auth_per_minute: int = 10

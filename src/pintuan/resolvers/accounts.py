@@ -31,6 +31,7 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+SESSION_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,14 +211,16 @@ async def signed_in(user_id: int, session: str) -> SignedIn:
 
 
 async def signed_out_sessions(sessions: Iterable[str]) -> set[str]:
-    """Which of these sessions have been revoked."""
-    wanted = list(set(sessions))
-    if not wanted:
-        return set()
-    revoked = await RefreshToken.filter(family__in=wanted, revoked_at__not_isnull=True).values_list(
-        "family", flat=True
-    )
-    return {str(family) for family in revoked}
+    """Which of these sessions have been revoked (in batches the drivers accept)."""
+    wanted = sorted(set(sessions))
+    revoked: set[str] = set()
+    for start in range(0, len(wanted), SESSION_BATCH):
+        batch = wanted[start : start + SESSION_BATCH]
+        families = await RefreshToken.filter(
+            family__in=batch, revoked_at__not_isnull=True
+        ).values_list("family", flat=True)
+        revoked.update(str(family) for family in families)
+    return revoked
 
 
 async def staff_merchant_ids_by_users(user_ids: Sequence[int]) -> list[frozenset[int]]:

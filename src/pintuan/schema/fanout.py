@@ -32,7 +32,7 @@ from typing import Any, Generic, TypeVar
 from graphql import ExecutionResult, GraphQLError, parse
 from graphql.execution.executor import Executor
 from starlette.requests import Request
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -183,7 +183,8 @@ class Feed(Generic[T]):
         operation, socket = self.operation, self.socket
         if operation is None or socket is None or delivery.rendered is None:
             return False
-        if not operation.completed:
+        # A socket closed by the server (an expired or revoked sign-in) takes no more.
+        if not operation.completed and socket.application_state != WebSocketState.DISCONNECTED:
             await socket.send_text(f"{self._head}{delivery.rendered}}}")
         return True
 

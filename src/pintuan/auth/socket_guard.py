@@ -1,0 +1,88 @@
+"""Closes signed-in WebSockets once their access token expires or their sign-in is revoked.
+
+A WebSocket is authenticated once, at ``connection_init``, but may stream for
+hours. Every few seconds one task per process closes, with code 4401, the
+sockets whose token has expired and those whose session (refresh-token
+family) the database says was revoked: one query per process per round,
+however many sockets it holds, and the database stays the only truth, so a
+revocation on any process, or a flushed Redis, is seen alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from pintuan.auth.tokens import AccessClaims
+from pintuan.resolvers import accounts
+
+log = logging.getLogger("pintuan.auth")
+UNAUTHENTICATED_CLOSE = 4401
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Guarded:
+    socket: WebSocket
+    token: AccessClaims
+
+
+def _open(socket: WebSocket) -> bool:
+    return WebSocketState.DISCONNECTED not in (socket.client_state, socket.application_state)
+
+
+class SocketGuard:
+    def __init__(self, check_seconds: float) -> None:
+        self.check_seconds = check_seconds
+        self._guarded: list[_Guarded] = []
+
+    def guard(self, socket: WebSocket, token: AccessClaims) -> None:
+        self._guarded.append(_Guarded(socket, token))
+
+    @classmethod
+    @asynccontextmanager
+    async def running(cls, check_seconds: float) -> AsyncIterator[SocketGuard]:
+        guard = cls(check_seconds)
+        task = asyncio.create_task(guard._run(), name="socket-guard")
+        try:
+            yield guard
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_seconds)
+            try:
+                await self.check()
+            except Exception:  # a failed round is retried next round; the sockets stay guarded
+                log.warning("could not check the sessions of open WebSockets", exc_info=True)
+
+    async def check(self) -> None:
+        """One round: forget closed sockets, close the expired and the signed out."""
+        self._guarded = [g for g in self._guarded if _open(g.socket)]
+        this_round = list(self._guarded)
+        if not this_round:
+            return
+        signed_out = await accounts.signed_out_sessions(g.token.session for g in this_round)
+        now = datetime.now(UTC)
+        ended: dict[_Guarded, str] = {}
+        for guarded in this_round:
+            if guarded.token.expires_at <= now:
+                ended[guarded] = "The access token expired; sign in again."
+            elif guarded.token.session in signed_out:
+                ended[guarded] = "This session was signed out."
+        self._guarded = [g for g in self._guarded if g not in ended]
+        for guarded, reason in ended.items():
+            await _close(guarded.socket, reason)
+
+
+async def _close(socket: WebSocket, reason: str) -> None:
+    with suppress(RuntimeError):  # closed meanwhile by its client or its handler
+        await socket.close(code=UNAUTHENTICATED_CLOSE, reason=reason)
