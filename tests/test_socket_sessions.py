@@ -13,6 +13,7 @@ from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
+from pintuan.models.accounts import MerchantStaff
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.test_accounts import REVOKE, sign_in
@@ -77,3 +78,25 @@ async def test_a_subscription_closes_with_4401_after_token_revoke(make_app: Any)
                 assert await close_code(revoked_ws) == 4401
                 async with asyncio.timeout(WAIT_SECONDS):
                     assert (await other_ws.receive_json())["type"] == "next"
+
+
+async def test_a_staff_subscription_closes_with_4403_when_the_user_is_no_longer_staff(
+    make_app: Any,
+) -> None:
+    """No mutation removes staff yet: an operator deletes the membership row."""
+    async with make_app(session_check_seconds=CHECK_SECONDS) as app:
+        shop = await factories.merchant()
+        member = await factories.user(staff_of=shop)
+        customer = await factories.user()
+        settings = app.state.settings
+        as_staff = factories.bearer(member, settings)["authorization"].removeprefix("Bearer ")
+        as_customer = factories.bearer(customer, settings)["authorization"].removeprefix("Bearer ")
+        async with (
+            ticking(app, as_staff) as staff_ws,
+            ticking(app, as_customer) as customer_ws,
+        ):
+            await MerchantStaff.filter(user_id=member.id).delete()
+
+            assert await close_code(staff_ws) == 4403
+            async with asyncio.timeout(WAIT_SECONDS):
+                assert (await customer_ws.receive_json())["type"] == "next"

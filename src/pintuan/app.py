@@ -73,10 +73,9 @@ class PintuanGraphQL(GraphQL[Context, None]):
             context.viewer = await authenticate(authorization, api_key, origin, self.settings)
         except AccessDenied as exc:
             raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
-        socket = context.request
-        if context.viewer.token is not None and isinstance(socket, WebSocket):
-            guard: SocketGuard = socket.app.state.socket_guard
-            guard.guard(socket, context.viewer.token)
+        if isinstance(context.request, WebSocket):
+            guard: SocketGuard = context.request.app.state.socket_guard
+            guard.guard(context.request, context.viewer)
         return await super().on_ws_connect(context)
 
 

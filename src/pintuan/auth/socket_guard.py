@@ -1,11 +1,13 @@
-"""Closes signed-in WebSockets once their access token expires or their sign-in is revoked.
+"""Closes signed-in WebSockets once their access token expires, their sign-in is
+revoked, or their user loses a right they connected with.
 
 A WebSocket is authenticated once, at ``connection_init``, but may stream for
 hours. Every few seconds one task per process closes, with code 4401, the
 sockets whose token has expired and those whose session (refresh-token
-family) the database says was revoked: one query per process per round,
-however many sockets it holds, and the database stays the only truth, so a
-revocation on any process, or a flushed Redis, is seen alike.
+family) the database says was revoked, and with 4403 those whose user is no
+longer staff of a merchant they were staff of. That is a query or two per
+process per round, however many sockets it holds, and the database stays the
+only truth, so a change made on any process, or a flushed Redis, is seen alike.
 """
 
 from __future__ import annotations
@@ -20,16 +22,20 @@ from datetime import UTC, datetime
 from starlette.websockets import WebSocket, WebSocketState
 
 from pintuan.auth.tokens import AccessClaims
+from pintuan.auth.viewer import Viewer
 from pintuan.resolvers import accounts
 
 log = logging.getLogger("pintuan.auth")
 UNAUTHENTICATED_CLOSE = 4401
+FORBIDDEN_CLOSE = 4403
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Guarded:
     socket: WebSocket
     token: AccessClaims
+    user_id: int
+    staff_of: frozenset[int]
 
 
 def _open(socket: WebSocket) -> bool:
@@ -41,8 +47,10 @@ class SocketGuard:
         self.check_seconds = check_seconds
         self._guarded: list[_Guarded] = []
 
-    def guard(self, socket: WebSocket, token: AccessClaims) -> None:
-        self._guarded.append(_Guarded(socket, token))
+    def guard(self, socket: WebSocket, viewer: Viewer) -> None:
+        """Watch a socket signed in as ``viewer``; sockets without a user need no watch."""
+        if viewer.token is not None and viewer.user is not None:
+            self._guarded.append(_Guarded(socket, viewer.token, viewer.user.id, viewer.staff_of))
 
     @classmethod
     @asynccontextmanager
@@ -71,18 +79,23 @@ class SocketGuard:
         if not this_round:
             return
         signed_out = await accounts.signed_out_sessions(g.token.session for g in this_round)
+        staff = [g for g in this_round if g.staff_of]
+        staff_now = await accounts.staff_merchant_ids_by_users([g.user_id for g in staff])
+        lost_right = {g for g, now_of in zip(staff, staff_now, strict=True) if g.staff_of - now_of}
         now = datetime.now(UTC)
-        ended: dict[_Guarded, str] = {}
+        ended: dict[_Guarded, tuple[int, str]] = {}
         for guarded in this_round:
             if guarded.token.expires_at <= now:
-                ended[guarded] = "The access token expired; sign in again."
+                ended[guarded] = (UNAUTHENTICATED_CLOSE, "The access token expired; sign in again.")
             elif guarded.token.session in signed_out:
-                ended[guarded] = "This session was signed out."
+                ended[guarded] = (UNAUTHENTICATED_CLOSE, "This session was signed out.")
+            elif guarded in lost_right:
+                ended[guarded] = (FORBIDDEN_CLOSE, "You are no longer staff of a merchant.")
         self._guarded = [g for g in self._guarded if g not in ended]
-        for guarded, reason in ended.items():
-            await _close(guarded.socket, reason)
+        for guarded, (code, reason) in ended.items():
+            await _close(guarded.socket, code, reason)
 
 
-async def _close(socket: WebSocket, reason: str) -> None:
+async def _close(socket: WebSocket, code: int, reason: str) -> None:
     with suppress(RuntimeError):  # closed meanwhile by its client or its handler
-        await socket.close(code=UNAUTHENTICATED_CLOSE, reason=reason)
+        await socket.close(code=code, reason=reason)
