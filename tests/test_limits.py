@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+from httpx_ws import AsyncWebSocketSession, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+from starlette.applications import Starlette
 
 from pintuan.models.orders import Order
 from pintuan.schema.ids import to_global_id
@@ -116,6 +121,66 @@ async def test_text_with_a_nul_character_is_refused_before_anything_runs(
 
     fine = await gql('{ group(shareCode: "AB\\u0001CD") { id } }')
     assert fine == {"data": {"group": None}}
+
+
+async def post_raw(http: httpx.AsyncClient, payload: dict[str, Any]) -> dict[str, Any]:
+    """Posts JSON with non-ASCII escaped, as a client may send a lone surrogate."""
+    response = await http.post(
+        "/graphql", content=json.dumps(payload), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def ws_result(app: Starlette, payload: dict[str, Any]) -> dict[str, Any]:
+    """The first message answering one operation sent over graphql-transport-ws."""
+    transport = ASGIWebSocketTransport(app=app)
+    ws: AsyncWebSocketSession
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_text(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        message: dict[str, Any] = await ws.receive_json()
+        return message
+
+
+async def test_text_with_a_lone_surrogate_is_refused_before_anything_runs(
+    app: Starlette, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    """No backend can encode a lone surrogate: refused like NUL, over HTTP and WebSocket."""
+    shopper = factories.bearer(await factories.user(), settings)
+    join = """mutation($i: GroupJoinInput!) { groupJoin(input: $i) { userErrors { code } } }"""
+    search = "query($f: ProductFilter) { products(filter: $f) { totalCount } }"
+    payloads: dict[str, dict[str, Any]] = {
+        "in a mutation's input": {
+            "query": join,
+            "variables": {
+                "i": {"shareCode": "AB\ud800", "idempotencyKey": "k", "paymentToken": "t"}
+            },
+        },
+        "inside an input object": {"query": search, "variables": {"f": {"search": "tea\udfff"}}},
+        "as a literal": {"query": '{ group(shareCode: "AB\ud800CD") { id } }'},
+    }
+    answers = {how: await post_raw(http, payload) for how, payload in payloads.items()}
+    joined = await http.post(
+        "/graphql",
+        content=json.dumps(payloads["in a mutation's input"]),
+        headers={"content-type": "application/json", **shopper},
+    )
+    answers["as a signed-in shopper"] = joined.json()
+    for how in ("in a mutation's input", "inside an input object"):
+        message = await ws_result(app, payloads[how])
+        assert message["type"] == "error", (how, message)
+        answers[f"over WebSocket, {how}"] = {"errors": message["payload"]}
+
+    for how, body in answers.items():
+        assert body.get("data") is None, how
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TEXT"], how
+    assert await Order.all().count() == 0
 
 
 async def test_lookups_by_text_longer_than_any_stored_find_nothing(

@@ -12,7 +12,13 @@ import pytest
 from starlette.applications import Starlette
 
 from pintuan.models.groupbuys import Group
-from pintuan.models.orders import Order, OrderStatus, PaymentTransaction, TransactionKind
+from pintuan.models.orders import (
+    Order,
+    OrderStatus,
+    PaymentEvent,
+    PaymentTransaction,
+    TransactionKind,
+)
 from pintuan.payments import sign_webhook
 from pintuan.resolvers import expiry
 from pintuan.schema.ids import to_global_id
@@ -204,3 +210,26 @@ async def test_malformed_events_are_refused(client: httpx.AsyncClient, settings:
         headers={"x-pintuan-signature": sign_webhook(SECRET, body)},
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", "evt\x00"),
+        ("type", "payment.succeeded\x00"),
+        ("id", "evt\ud800"),
+        ("reference", "\udfff"),
+    ],
+)
+async def test_events_with_unstorable_text_are_refused_with_a_code_and_recorded_nowhere(
+    client: httpx.AsyncClient, settings: Settings, field: str, value: str
+) -> None:
+    order_id = (await pending_group(client, settings))["order"]["id"]
+
+    response = await deliver(client, succeeded(order_id) | {field: value})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_TEXT"
+    assert (await Order.get()).status == OrderStatus.PENDING_PAYMENT
+    assert await PaymentEvent.all().count() == 0
+    assert await PaymentTransaction.all().count() == 0

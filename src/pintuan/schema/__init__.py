@@ -33,7 +33,7 @@ from pintuan.schema.live import LiveSubscription
 from pintuan.schema.merchant_admin import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.schema.node import NodeQuery
 from pintuan.schema.system import SystemQuery, SystemSubscription
-from pintuan.schema.text import NoNulInLiterals, NoNulInVariables
+from pintuan.schema.text import StorableTextLiterals, StorableTextVariables
 from pintuan.settings import Settings
 
 Query = merge_types(
@@ -78,14 +78,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     limits: list[type[ASTValidationRule]] = [
         depth_rule(settings.max_query_depth, _is_introspection),
         alias_rule(settings.max_aliases),
-        NoNulInLiterals,
+        StorableTextLiterals,
     ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: MaxTokensLimiter(settings.max_tokens),
         lambda: AddValidationRules(limits),
         ParserCache,
         ValidationCache,
-        NoNulInVariables,
+        StorableTextVariables,
     ]
     if not settings.debug:
         extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
