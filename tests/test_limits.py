@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from httpx_ws import AsyncWebSocketSession, aconnect_ws
+import pytest
+from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
@@ -94,6 +95,64 @@ async def test_chunked_body_without_length_is_limited(http: httpx.AsyncClient) -
         "/graphql", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+
+
+def nested(depth: int) -> str:
+    """JSON ``depth`` objects deep: the shape of a variable sent to exhaust decoders."""
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+async def test_json_nested_thousands_deep_is_refused_before_decoding(
+    app: Starlette, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    query = "query($f: ProductFilter) { products(filter: $f) { totalCount } }"
+    variables = nested(5000)
+    bodies = {
+        "variables": f'{{"query": "{query}", "variables": {{"f": {variables}}}}}',
+        "a bare array": "[" * 5000 + "]" * 5000,
+        "extensions": f'{{"query": "{{ __typename }}", "extensions": {variables}}}',
+    }
+    answers = {
+        how: await http.post("/graphql", content=body, headers={"content-type": "application/json"})
+        for how, body in bodies.items()
+    }
+    in_url = "[" * 3000 + "]" * 3000  # deep enough, and short enough for a URL
+    for name in ("variables", "extensions"):
+        params = {"query": "{ __typename }", name: in_url}
+        answers[f"GET {name}"] = await http.get("/graphql", params=params)
+    answers["webhook"] = await http.post("/webhooks/payments", content=variables)
+
+    for how, response in answers.items():
+        assert response.status_code == 400, how
+        codes = [e["extensions"]["code"] for e in response.json()["errors"]]
+        assert codes == ["REQUEST_TOO_DEEP"], how
+    within = {"query": "{ __typename }", "extensions": nested(60)}
+    assert (await http.get("/graphql", params=within)).status_code == 200
+    brackets_in_text = await http.post(
+        "/graphql",
+        json={"query": query, "variables": {"f": {"search": "[" * 100}}},
+    )
+    assert brackets_in_text.json() == {"data": {"products": {"totalCount": 0}}}
+
+
+async def test_a_websocket_message_nested_thousands_deep_closes_with_4400(app: Starlette) -> None:
+    transport = ASGIWebSocketTransport(app=app)
+    ws: AsyncWebSocketSession
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        query = "query($f: ProductFilter) { products(filter: $f) { totalCount } }"
+        await ws.send_text(
+            f'{{"id": "1", "type": "subscribe", "payload": {{"query": "{query}", '
+            f'"variables": {{"f": {nested(5000)}}}}}}}'
+        )
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await ws.receive_json()
+    assert closed.value.code == 4400
+    assert closed.value.reason.startswith("REQUEST_TOO_DEEP")
 
 
 async def test_text_with_a_nul_character_is_refused_before_anything_runs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from starlette.applications import Starlette
@@ -13,11 +13,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived
 from strawberry.types.unset import UnsetType
 from tortoise import Tortoise, connections
 
+from pintuan import json_nesting
 from pintuan.access import AccessMiddleware, browser_origin, configured_origins
 from pintuan.auth.viewer import AccessDenied, authenticate
 from pintuan.db import tortoise_config
@@ -25,6 +27,7 @@ from pintuan.gc_policy import tune_for_serving
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.live.throttle import SigninThrottle
 from pintuan.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from pintuan.resolvers.errors import ApiErrorCode
 from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema import build_schema
@@ -37,9 +40,27 @@ log = logging.getLogger("pintuan")
 READY_TIMEOUT_SECONDS = 2.0
 
 
+class DepthCheckedWebSocket(ASGIWebSocketAdapter):
+    """Closes a socket whose message nests too deeply with 4400, naming the limit.
+
+    Strawberry treats any message it cannot decode as one invalid message; this
+    names the reason with the same code the HTTP endpoint answers with.
+    """
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        try:
+            async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+                yield message
+        except NonJsonMessageReceived as exc:
+            if not isinstance(exc.__cause__, json_nesting.TooDeep):
+                raise
+            await self.close(4400, f"{ApiErrorCode.REQUEST_TOO_DEEP}: {json_nesting.MESSAGE}")
+
+
 class PintuanGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = LiveTransportHandler
     graphql_ws_handler_class = LegacyTransportHandler
+    websocket_adapter_class = DepthCheckedWebSocket
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -47,6 +68,9 @@ class PintuanGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
         )
         self.settings = settings
+
+    def decode_json(self, data: str | bytes) -> object:
+        return json_nesting.decode(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
