@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -17,6 +18,9 @@ M = TypeVar("M", bound=Model)
 # (keys, prices, counts, amounts). A larger one names nothing and fits nowhere.
 MAX_INT = 2**31 - 1
 
+# What no backend can store: NUL (PostgreSQL refuses it) and lone UTF-16
+# surrogates (no UTF-8 encoder accepts them; JSON can carry them as "\ud800").
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 HANDLE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # An origin as browsers send it, with at most a trailing slash people paste along.
 ORIGIN = re.compile(
@@ -43,6 +47,15 @@ async def find(model: type[M], **filters: str) -> M | None:
     if not all(storable(model, name, value) for name, value in filters.items()):
         return None
     return await model.filter(**filters).first()
+
+
+def in_utc(moment: datetime) -> datetime:
+    """An aware time as UTC; ValueError when UTC has no such time (before year 1
+    or after 9999, as ``9999-12-31T23:59:59-14:00`` is), which nothing can store."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time falls outside the years 1 to 9999 in UTC") from None
 
 
 def text(value: str, field: str, *, min_length: int = 1, max_length: int) -> str:

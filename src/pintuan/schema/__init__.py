@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
@@ -32,6 +33,7 @@ from pintuan.schema.groupbuys import GroupBuyQuery
 from pintuan.schema.live import LiveSubscription
 from pintuan.schema.merchant_admin import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.schema.node import NodeQuery
+from pintuan.schema.scalars import UtcDateTime
 from pintuan.schema.system import SystemQuery, SystemSubscription
 from pintuan.schema.text import StorableTextLiterals, StorableTextVariables
 from pintuan.settings import Settings
@@ -95,6 +97,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         execution_context_class=EventExecutor,
+        scalar_overrides={datetime: UtcDateTime},
     )
 
 

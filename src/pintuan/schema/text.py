@@ -9,7 +9,6 @@ subscriptions alike, before anything runs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,8 +16,8 @@ from graphql import GraphQLError, StringValueNode, ValidationRule
 from strawberry.extensions import SchemaExtension
 
 from pintuan.resolvers.errors import ApiErrorCode
+from pintuan.resolvers.validation import UNSTORABLE
 
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MESSAGE = "Text may not contain the NUL character (U+0000) or a lone surrogate (U+D800-U+DFFF)."
 
 
