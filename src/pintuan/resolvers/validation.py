@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from tortoise.models import Model
 
 from pintuan.resolvers.errors import DomainError
@@ -21,6 +23,11 @@ MAX_INT = 2**31 - 1
 # What no backend can store: NUL (PostgreSQL refuses it) and lone UTF-16
 # surrogates (no UTF-8 encoder accepts them; JSON can carry them as "\ud800").
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Control characters (C0, DEL, C1), bidi embeddings, overrides and isolates, and
+# lone surrogates; long text may hold newlines and tabs.
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+REFUSED_IN_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff]")
+REFUSED_IN_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}\ud800-\udfff]")
 HANDLE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # An origin as browsers send it, with at most a trailing slash people paste along.
 ORIGIN = re.compile(
@@ -58,8 +65,23 @@ def in_utc(moment: datetime) -> datetime:
         raise ValueError("the time falls outside the years 1 to 9999 in UTC") from None
 
 
-def text(value: str, field: str, *, min_length: int = 1, max_length: int) -> str:
-    cleaned = value.strip()
+def text(
+    value: str, field: str, *, min_length: int = 1, max_length: int, multiline: bool = False
+) -> str:
+    """Text as stored: NFC-normalised and trimmed, so that equal-looking text is
+    equal; refusing control characters (newline and tab are allowed where
+    ``multiline``) and bidi controls, which can make a name display as another."""
+    cleaned = unicodedata.normalize("NFC", value).strip()
+    if multiline:
+        cleaned = cleaned.replace("\r\n", "\n")
+    refused = (REFUSED_IN_TEXT if multiline else REFUSED_IN_LINE).search(cleaned)
+    if refused is not None:
+        raise DomainError(
+            "INVALID",
+            "May not contain control or bidirectional formatting characters"
+            f" (found U+{ord(refused.group()):04X}).",
+            field,
+        )
     if not min_length <= len(cleaned) <= max_length:
         raise DomainError(
             "INVALID", f"Must be {min_length} to {max_length} characters long.", field
@@ -67,9 +89,19 @@ def text(value: str, field: str, *, min_length: int = 1, max_length: int) -> str
     return cleaned
 
 
+def email(value: str, field: str = "email") -> str:
+    """An address as stored: its syntax checked by email-validator (which also
+    refuses bidi and control characters), no DNS lookup, then lower-cased."""
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise DomainError("INVALID", f"Enter a valid email address. {exc}", field) from None
+    return checked.normalized.lower()
+
+
 def handle(value: str, field: str = "handle") -> str:
     cleaned = value.strip()
-    if not HANDLE.match(cleaned):
+    if not HANDLE.fullmatch(cleaned):
         raise DomainError(
             "INVALID",
             "Use 1 to 64 lower-case letters, digits and inner hyphens.",
