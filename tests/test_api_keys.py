@@ -115,7 +115,7 @@ async def test_origins_are_stored_normalised(
         "HTTPS://Shop.Example:443",
         "http://shop.example:80",
         "http://10.0.0.1:8080",
-        "http://[::1]:3000",
+        "http://[0:0::1]:3000",
     ]
 
     created = await create_key(gql, staff, shop_id, "PUBLISHABLE", given)

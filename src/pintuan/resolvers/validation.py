@@ -129,11 +129,12 @@ def origin(value: str, field: str) -> str:
     refused rather than guessed at.
     """
     match = ORIGIN.fullmatch(value.strip().lower())
-    if match is None or not _valid_host(match["host"]):
+    host = None if match is None else _host(match["host"])
+    if match is None or host is None:
         raise DomainError(
             "INVALID", f"{value[:80]!r} is not an origin like https://shop.example.", field
         )
-    scheme, host, port = match["scheme"], match["host"], match["port"]
+    scheme, port = match["scheme"], match["port"]
     if port is not None and not 1 <= int(port) <= 65535:
         raise DomainError("INVALID", f"{value[:80]!r} has no valid port.", field)
     if port is None or int(port) == DEFAULT_PORTS[scheme]:
@@ -141,17 +142,14 @@ def origin(value: str, field: str) -> str:
     return f"{scheme}://{host}:{int(port)}"
 
 
-def _valid_host(host: str) -> bool:
-    if host.startswith("["):
-        try:
-            ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            return False
-        return True
-    if IPV4_LIKE.fullmatch(host):
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
-            return False
-        return True
-    return len(host) <= 253 and all(DNS_LABEL.fullmatch(label) for label in host.split("."))
+def _host(host: str) -> str | None:
+    """The host in the form browsers send (IPv6 compressed), or None if invalid."""
+    try:
+        if host.startswith("["):
+            return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
+        if IPV4_LIKE.fullmatch(host):
+            return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        return None
+    labels = host.split(".")
+    return host if len(host) <= 253 and all(map(DNS_LABEL.fullmatch, labels)) else None
