@@ -231,8 +231,8 @@ async def test_text_with_a_lone_surrogate_is_refused_before_anything_runs(
         headers={"content-type": "application/json", **shopper},
     )
     answers["as a signed-in shopper"] = joined.json()
-    for how in ("in a mutation's input", "inside an input object"):
-        message = await ws_result(app, payloads[how])
+    for how, payload in payloads.items():
+        message = await ws_result(app, payload)
         assert message["type"] == "error", (how, message)
         answers[f"over WebSocket, {how}"] = {"errors": message["payload"]}
 

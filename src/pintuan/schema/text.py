@@ -45,18 +45,22 @@ class StorableTextLiterals(ValidationRule):
 
 
 class StorableTextVariables(SchemaExtension):
-    """Strings sent as variables, which differ per request, and raw surrogates in
-    the document, which the GraphQL lexer would report as a bare syntax error.
-    Register it after ValidationCache: an error set here stands in for the
-    document's validation."""
+    """Strings sent as variables, which differ per request, and such characters
+    written raw into the document, which the GraphQL lexer reports as a bare
+    syntax error (and Strawberry, over WebSocket, as nothing at all). Register
+    it after ValidationCache: an error set here stands in for the document's
+    validation."""
 
     def on_operation(self) -> Iterator[None]:
-        if unstorable(self.execution_context.query):
-            raise refusal()
+        context = self.execution_context
+        self.raw_in_document = context.query is not None and unstorable(context.query)
+        if context.query is not None and self.raw_in_document:
+            # Replaced only so that the document parses; validation refuses it.
+            context.query = UNSTORABLE.sub("\ufffd", context.query)
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if unstorable(context.variables):
+        if self.raw_in_document or unstorable(context.variables):
             context.pre_execution_errors = [*(context.pre_execution_errors or []), refusal()]
         yield
