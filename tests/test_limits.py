@@ -135,7 +135,8 @@ async def test_json_nested_thousands_deep_is_refused_before_decoding(
     assert brackets_in_text.json() == {"data": {"products": {"totalCount": 0}}}
 
 
-async def test_a_websocket_message_nested_thousands_deep_closes_with_4400(app: Starlette) -> None:
+async def ws_close(app: Starlette, message: str) -> WebSocketDisconnect:
+    """How the server closes a socket after this one message (sent as written)."""
     transport = ASGIWebSocketTransport(app=app)
     ws: AsyncWebSocketSession
     async with (
@@ -144,15 +145,22 @@ async def test_a_websocket_message_nested_thousands_deep_closes_with_4400(app: S
     ):
         await ws.send_json({"type": "connection_init", "payload": {}})
         assert (await ws.receive_json())["type"] == "connection_ack"
-        query = "query($f: ProductFilter) { products(filter: $f) { totalCount } }"
-        await ws.send_text(
-            f'{{"id": "1", "type": "subscribe", "payload": {{"query": "{query}", '
-            f'"variables": {{"f": {nested(5000)}}}}}}}'
-        )
+        await ws.send_text(message)
         with pytest.raises(WebSocketDisconnect) as closed:
             await ws.receive_json()
-    assert closed.value.code == 4400
-    assert closed.value.reason.startswith("REQUEST_TOO_DEEP")
+    return closed.value
+
+
+async def test_a_websocket_message_nested_thousands_deep_closes_with_4400(app: Starlette) -> None:
+    query = "query($f: ProductFilter) { products(filter: $f) { totalCount } }"
+    closed = await ws_close(
+        app,
+        f'{{"id": "1", "type": "subscribe", "payload": {{"query": "{query}", '
+        f'"variables": {{"f": {nested(5000)}}}}}}}',
+    )
+
+    assert closed.code == 4400
+    assert closed.reason.startswith("REQUEST_TOO_DEEP")
 
 
 async def test_text_with_a_nul_character_is_refused_before_anything_runs(
@@ -240,6 +248,24 @@ async def test_text_with_a_lone_surrogate_is_refused_before_anything_runs(
         assert body.get("data") is None, how
         assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TEXT"], how
     assert await Order.all().count() == 0
+
+
+async def test_errors_echoing_a_lone_surrogate_are_still_answered(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    """Strawberry repeats an unknown operation name in its answer, which no
+    UTF-8 encoder can write when the name holds a lone surrogate."""
+    payload = {"query": "query Q { serverTime }", "operationName": "Q\ud800"}
+
+    response = await http.post(
+        "/graphql", content=json.dumps(payload), headers={"content-type": "application/json"}
+    )
+    closed = await ws_close(app, json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+
+    assert response.status_code == 400
+    assert "Unknown operation" in response.text
+    assert closed.code == 4400
+    assert "Unknown operation" in closed.reason
 
 
 async def test_lookups_by_text_longer_than_any_stored_find_nothing(

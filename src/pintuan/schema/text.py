@@ -53,14 +53,14 @@ class StorableTextVariables(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        self.raw_in_document = context.query is not None and unstorable(context.query)
-        if context.query is not None and self.raw_in_document:
+        self.in_document = context.query is not None and unstorable(context.query)
+        if context.query is not None and self.in_document:
             # Replaced only so that the document parses; validation refuses it.
             context.query = UNSTORABLE.sub("\ufffd", context.query)
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if self.raw_in_document or unstorable(context.variables):
+        if self.in_document or unstorable(context.variables):
             context.pre_execution_errors = [*(context.pre_execution_errors or []), refusal()]
         yield
