@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+import pytest
+from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+from starlette.applications import Starlette
 
 from pintuan.models.orders import Order
 from pintuan.schema.ids import to_global_id
@@ -91,6 +97,72 @@ async def test_chunked_body_without_length_is_limited(http: httpx.AsyncClient) -
     assert response.status_code == 413
 
 
+def nested(depth: int) -> str:
+    """JSON ``depth`` objects deep: the shape of a variable sent to exhaust decoders."""
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+async def test_json_nested_thousands_deep_is_refused_before_decoding(
+    app: Starlette, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    query = "query($f: ProductFilter) { products(filter: $f) { totalCount } }"
+    variables = nested(5000)
+    bodies = {
+        "variables": f'{{"query": "{query}", "variables": {{"f": {variables}}}}}',
+        "a bare array": "[" * 5000 + "]" * 5000,
+        "extensions": f'{{"query": "{{ __typename }}", "extensions": {variables}}}',
+    }
+    answers = {
+        how: await http.post("/graphql", content=body, headers={"content-type": "application/json"})
+        for how, body in bodies.items()
+    }
+    in_url = "[" * 3000 + "]" * 3000  # deep enough, and short enough for a URL
+    for name in ("variables", "extensions"):
+        params = {"query": "{ __typename }", name: in_url}
+        answers[f"GET {name}"] = await http.get("/graphql", params=params)
+    answers["webhook"] = await http.post("/webhooks/payments", content=variables)
+
+    for how, response in answers.items():
+        assert response.status_code == 400, how
+        codes = [e["extensions"]["code"] for e in response.json()["errors"]]
+        assert codes == ["REQUEST_TOO_DEEP"], how
+    within = {"query": "{ __typename }", "extensions": nested(60)}
+    assert (await http.get("/graphql", params=within)).status_code == 200
+    brackets_in_text = await http.post(
+        "/graphql",
+        json={"query": query, "variables": {"f": {"search": "[" * 100}}},
+    )
+    assert brackets_in_text.json() == {"data": {"products": {"totalCount": 0}}}
+
+
+async def ws_close(app: Starlette, message: str) -> WebSocketDisconnect:
+    """How the server closes a socket after this one message (sent as written)."""
+    transport = ASGIWebSocketTransport(app=app)
+    ws: AsyncWebSocketSession
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_text(message)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await ws.receive_json()
+    return closed.value
+
+
+async def test_a_websocket_message_nested_thousands_deep_closes_with_4400(app: Starlette) -> None:
+    query = "query($f: ProductFilter) { products(filter: $f) { totalCount } }"
+    closed = await ws_close(
+        app,
+        f'{{"id": "1", "type": "subscribe", "payload": {{"query": "{query}", '
+        f'"variables": {{"f": {nested(5000)}}}}}}}',
+    )
+
+    assert closed.code == 4400
+    assert closed.reason.startswith("REQUEST_TOO_DEEP")
+
+
 async def test_text_with_a_nul_character_is_refused_before_anything_runs(
     gql: GraphQLClient, settings: Settings
 ) -> None:
@@ -116,6 +188,84 @@ async def test_text_with_a_nul_character_is_refused_before_anything_runs(
 
     fine = await gql('{ group(shareCode: "AB\\u0001CD") { id } }')
     assert fine == {"data": {"group": None}}
+
+
+async def post_raw(http: httpx.AsyncClient, payload: dict[str, Any]) -> dict[str, Any]:
+    """Posts JSON with non-ASCII escaped, as a client may send a lone surrogate."""
+    response = await http.post(
+        "/graphql", content=json.dumps(payload), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def ws_result(app: Starlette, payload: dict[str, Any]) -> dict[str, Any]:
+    """The first message answering one operation sent over graphql-transport-ws."""
+    transport = ASGIWebSocketTransport(app=app)
+    ws: AsyncWebSocketSession
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_text(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        message: dict[str, Any] = await ws.receive_json()
+        return message
+
+
+async def test_text_with_a_lone_surrogate_is_refused_before_anything_runs(
+    app: Starlette, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    """No backend can encode a lone surrogate: refused like NUL, over HTTP and WebSocket."""
+    shopper = factories.bearer(await factories.user(), settings)
+    join = """mutation($i: GroupJoinInput!) { groupJoin(input: $i) { userErrors { code } } }"""
+    search = "query($f: ProductFilter) { products(filter: $f) { totalCount } }"
+    payloads: dict[str, dict[str, Any]] = {
+        "in a mutation's input": {
+            "query": join,
+            "variables": {
+                "i": {"shareCode": "AB\ud800", "idempotencyKey": "k", "paymentToken": "t"}
+            },
+        },
+        "inside an input object": {"query": search, "variables": {"f": {"search": "tea\udfff"}}},
+        "as a literal": {"query": '{ group(shareCode: "AB\ud800CD") { id } }'},
+    }
+    answers = {how: await post_raw(http, payload) for how, payload in payloads.items()}
+    joined = await http.post(
+        "/graphql",
+        content=json.dumps(payloads["in a mutation's input"]),
+        headers={"content-type": "application/json", **shopper},
+    )
+    answers["as a signed-in shopper"] = joined.json()
+    for how, payload in payloads.items():
+        message = await ws_result(app, payload)
+        assert message["type"] == "error", (how, message)
+        answers[f"over WebSocket, {how}"] = {"errors": message["payload"]}
+
+    for how, body in answers.items():
+        assert body.get("data") is None, how
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TEXT"], how
+    assert await Order.all().count() == 0
+
+
+async def test_errors_echoing_a_lone_surrogate_are_still_answered(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    """Strawberry repeats an unknown operation name in its answer, which no
+    UTF-8 encoder can write when the name holds a lone surrogate."""
+    payload = {"query": "query Q { serverTime }", "operationName": "Q\ud800"}
+
+    response = await http.post(
+        "/graphql", content=json.dumps(payload), headers={"content-type": "application/json"}
+    )
+    closed = await ws_close(app, json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+
+    assert response.status_code == 400
+    assert "Unknown operation" in response.text
+    assert closed.code == 4400
+    assert "Unknown operation" in closed.reason
 
 
 async def test_lookups_by_text_longer_than_any_stored_find_nothing(

@@ -268,3 +268,26 @@ async def test_the_instant_gateway_believes_no_payment_event(
         await assert_never_charged((await Order.get()).id)
         assert refunds == []
         assert await PaymentEvent.filter(event_id="evt_forged", outcome="IGNORED").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", "evt\x00"),
+        ("type", "payment.succeeded\x00"),
+        ("id", "evt\ud800"),
+        ("reference", "\udfff"),
+    ],
+)
+async def test_events_with_unstorable_text_are_refused_with_a_code_and_recorded_nowhere(
+    client: httpx.AsyncClient, settings: Settings, field: str, value: str
+) -> None:
+    order_id = (await pending_group(client, settings))["order"]["id"]
+
+    response = await deliver(client, succeeded(order_id) | {field: value})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_TEXT"
+    assert (await Order.get()).status == OrderStatus.PENDING_PAYMENT
+    assert await PaymentEvent.all().count() == 0
+    assert await PaymentTransaction.all().count() == 0

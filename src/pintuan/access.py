@@ -40,7 +40,11 @@ def browser_origin(headers: Headers) -> str | None:
 
 
 def is_same_origin(origin: str, headers: Headers) -> bool:
-    return urlsplit(origin).netloc == headers.get("host", "").lower()
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # a malformed Origin, e.g. "http://[", is nobody's own
+        return False
+    return netloc == headers.get("host", "").lower()
 
 
 def presented_key(headers: Headers, query: QueryParams) -> str | None:

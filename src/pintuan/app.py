@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived
 from strawberry.types.unset import UnsetType
 from tortoise import Tortoise, connections
 
+from pintuan import json_nesting
 from pintuan.access import AccessMiddleware, browser_origin, configured_origins
 from pintuan.auth.keyfile import with_signing_key
 from pintuan.auth.socket_guard import SocketGuard
@@ -27,6 +31,7 @@ from pintuan.gc_policy import tune_for_serving
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.live.throttle import SigninThrottle
 from pintuan.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from pintuan.resolvers.errors import ApiErrorCode
 from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema import build_schema
@@ -39,9 +44,36 @@ log = logging.getLogger("pintuan")
 READY_TIMEOUT_SECONDS = 2.0
 
 
+def writable(text: str) -> str:
+    """``text`` with any lone surrogate it quotes escaped, so UTF-8 can carry it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class PintuanWebSocket(ASGIWebSocketAdapter):
+    """Names a too-deep message's refusal, and keeps close reasons writable.
+
+    Strawberry treats any message it cannot decode as one invalid message; a
+    too-deep one closes with 4400 and the code the HTTP endpoint answers with.
+    Close reasons may quote the client's text (an unknown operation's name).
+    """
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        try:
+            async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+                yield message
+        except NonJsonMessageReceived as exc:
+            if not isinstance(exc.__cause__, json_nesting.TooDeep):
+                raise
+            await self.close(4400, f"{ApiErrorCode.REQUEST_TOO_DEEP}: {json_nesting.MESSAGE}")
+
+    async def close(self, code: int, reason: str) -> None:
+        await super().close(code, writable(reason))
+
+
 class PintuanGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = LiveTransportHandler
     graphql_ws_handler_class = LegacyTransportHandler
+    websocket_adapter_class = PintuanWebSocket
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -49,6 +81,20 @@ class PintuanGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
         )
         self.settings = settings
+
+    def decode_json(self, data: str | bytes) -> object:
+        return json_nesting.decode(data)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's own refusals, as it sends them, but writable whatever they quote."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = PlainTextResponse(writable(exc.reason), status_code=exc.status_code)
+        await response(scope, receive, send)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None

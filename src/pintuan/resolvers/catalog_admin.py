@@ -107,7 +107,9 @@ async def create_product(
 ) -> Product:
     clean_handle = validation.handle(handle)
     clean_title = validation.text(title, "title", max_length=300)
-    clean_description = validation.text(description, "description", min_length=0, max_length=20_000)
+    clean_description = validation.text(
+        description, "description", min_length=0, max_length=20_000, multiline=True
+    )
     clean_images = _images(images or [])
     clean_tags = _tags(tags or [])
     if await Product.exists(handle=clean_handle):
@@ -141,7 +143,7 @@ async def update_product(product: Product, changes: ProductChanges) -> Product:
         values["title"] = validation.text(changes.title, "title", max_length=300)
     if changes.description is not None:
         values["description"] = validation.text(
-            changes.description, "description", min_length=0, max_length=20_000
+            changes.description, "description", min_length=0, max_length=20_000, multiline=True
         )
     if changes.images is not None:
         values["images"] = _images(changes.images)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
@@ -32,8 +33,9 @@ from pintuan.schema.groupbuys import GroupBuyQuery
 from pintuan.schema.live import LiveSubscription
 from pintuan.schema.merchant_admin import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.schema.node import NodeQuery
+from pintuan.schema.scalars import UtcDateTime
 from pintuan.schema.system import SystemQuery, SystemSubscription
-from pintuan.schema.text import NoNulInLiterals, NoNulInVariables
+from pintuan.schema.text import StorableTextLiterals, StorableTextVariables
 from pintuan.settings import Settings
 
 Query = merge_types(
@@ -78,14 +80,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     limits: list[type[ASTValidationRule]] = [
         depth_rule(settings.max_query_depth, _is_introspection),
         alias_rule(settings.max_aliases),
-        NoNulInLiterals,
+        StorableTextLiterals,
     ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: MaxTokensLimiter(settings.max_tokens),
         lambda: AddValidationRules(limits),
         ParserCache,
         ValidationCache,
-        NoNulInVariables,
+        StorableTextVariables,
     ]
     if not settings.debug:
         extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
@@ -95,6 +97,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         execution_context_class=EventExecutor,
+        scalar_overrides={datetime: UtcDateTime},
     )
 
 
