@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pintuan.auth.viewer import AccessDenied, Viewer, authenticate, origin_allowed
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.resolvers import apikeys
-from pintuan.resolvers.errors import DomainError
+from pintuan.resolvers.errors import ApiErrorCode, DomainError
 from pintuan.resolvers.validation import origin as normalise_origin
 from pintuan.settings import Settings, SettingsError
 
@@ -121,7 +121,7 @@ class AccessMiddleware:
             await send_json(
                 send,
                 429,
-                error_body("RATE_LIMITED", message),
+                error_body(ApiErrorCode.RATE_LIMITED, message),
                 [(b"retry-after", str(verdict.retry_after_seconds).encode()), *cors],
             )
             return
@@ -177,7 +177,10 @@ class AccessMiddleware:
     ) -> None:
         if origin is None or not await self._origin_known(origin, headers, key_secret):
             await send_json(
-                send, 403, error_body("FORBIDDEN", "This origin may not call this API."), []
+                send,
+                403,
+                error_body(ApiErrorCode.FORBIDDEN, "This origin may not call this API."),
+                [],
             )
             return
         allow = [

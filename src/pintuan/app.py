@@ -7,11 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -29,6 +31,7 @@ from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema import build_schema
 from pintuan.schema.context import Context
+from pintuan.schema.errors import view_refusal
 from pintuan.schema.fanout import LegacyTransportHandler, LiveTransportHandler
 from pintuan.settings import Settings
 from pintuan.webhooks import payment_webhook
@@ -55,6 +58,16 @@ class PintuanGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request):
             context.viewer = request.state.viewer
         return context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            response = view_refusal(exc)
+        await response(scope, receive, send)
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """Decided by AccessMiddleware, which may consult the API keys."""
@@ -153,7 +166,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     app = Starlette(
         debug=False,
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -11,6 +11,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pintuan.logs import request_id
+from pintuan.resolvers.errors import ApiErrorCode
 
 log = logging.getLogger("pintuan.access")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -100,7 +101,7 @@ class BodyLimitMiddleware:
                 "errors": [
                     {
                         "message": f"The request body exceeds {self.max_bytes} bytes.",
-                        "extensions": {"code": "REQUEST_TOO_LARGE"},
+                        "extensions": {"code": ApiErrorCode.REQUEST_TOO_LARGE},
                     }
                 ]
             }

@@ -44,6 +44,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, St
 
 from pintuan.live.bus import Event
 from pintuan.live.rooms import Delivery, Rendering, Seat
+from pintuan.resolvers.errors import ApiErrorCode
 from pintuan.schema.context import Context, Info
 from pintuan.schema.errors import is_unexpected
 from pintuan.schema.loaders import Loaders
@@ -52,6 +53,7 @@ T = TypeVar("T")
 WSOperation = Operation[Context, None]
 
 MASKED_MESSAGE = "Unexpected error."
+MASKED_CODE = {"code": ApiErrorCode.INTERNAL_SERVER_ERROR}
 
 current_operation: ContextVar[WSOperation | None] = ContextVar("pintuan_ws_operation", default=None)
 
@@ -160,7 +162,7 @@ class Renderer:
     def _public(self, error: GraphQLError) -> GraphQLError:
         if self.info.context.settings.debug or not is_unexpected(error):
             return error
-        return GraphQLError(MASKED_MESSAGE, nodes=error.nodes, path=error.path)
+        return GraphQLError(MASKED_MESSAGE, error.nodes, path=error.path, extensions=MASKED_CODE)
 
 
 class Feed(Generic[T]):

@@ -15,12 +15,14 @@ from typing import Any
 from graphql import GraphQLError, StringValueNode, ValidationRule
 from strawberry.extensions import SchemaExtension
 
+from pintuan.resolvers.errors import ApiErrorCode
+
 NUL = "\x00"
 MESSAGE = "Text may not contain the NUL character (U+0000)."
 
 
 def _refusal(node: StringValueNode | None = None) -> GraphQLError:
-    return GraphQLError(MESSAGE, node, extensions={"code": "INVALID_TEXT"})
+    return GraphQLError(MESSAGE, node, extensions={"code": ApiErrorCode.INVALID_TEXT})
 
 
 class NoNulInLiterals(ValidationRule):
