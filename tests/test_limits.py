@@ -205,6 +205,8 @@ async def test_cost_counts_fragments_and_pages_set_by_variables(gql: GraphQLClie
     # 1 + 5 pages' edges and nodes and merchants, each merchant with 1 + 5 * 2.
     assert small["extensions"]["cost"]["requested"] == 1 + 5 * (1 + 1 + 1 + (1 + 5 * 2))
     assert large["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    large_by_default = await gql(query.replace("$n: Int", "$n: Int = 100"))
+    assert large_by_default["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
     default_size = Settings().default_page_size
     assert default["extensions"]["cost"]["requested"] == 1 + default_size * (
         3 + 1 + default_size * 2

@@ -35,6 +35,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
     get_named_type,
@@ -54,30 +55,48 @@ COMPILED_DOCUMENTS = 512
 
 
 @dataclass(frozen=True, slots=True)
+class PageVariable:
+    """A page size set by a variable; ``fallback`` when the request leaves it unset:
+    the variable's default in the document, else the default page size."""
+
+    name: str
+    fallback: int
+
+
+@dataclass(frozen=True, slots=True)
 class Term:
-    """One field: its own cost, its page size (a number, a variable's name, or 1
-    when it is no list) and its selection."""
+    """One field: its own cost, its page size (1 when it is no list) and its selection."""
 
     own: int
-    size: int | str
+    size: int | PageVariable
     children: tuple[Term, ...]
 
-    def cost(self, variables: Mapping[str, Any], default_size: int) -> int:
+    def cost(self, variables: Mapping[str, Any]) -> int:
         size = self.size
-        if isinstance(size, str):
-            given = variables.get(size)
+        if isinstance(size, PageVariable):
+            given = variables.get(size.name)
             # A bad value is refused when variables are coerced, right after this.
-            size = given if isinstance(given, int) and given >= 0 else default_size
-        inner = sum(child.cost(variables, default_size) for child in self.children)
-        return self.own + size * inner
+            size = given if isinstance(given, int) and given >= 0 else size.fallback
+        return self.own + size * sum(child.cost(variables) for child in self.children)
 
 
 class Compiler:
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode, default_size: int) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        default_size: int,
+    ) -> None:
         self.schema = schema
         self.default_size = default_size
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.variable_defaults = {
+            v.variable.name.value: max(0, int(v.default_value.value))
+            for v in operation.variable_definitions or ()
+            if isinstance(v.default_value, IntValueNode)
         }
 
     def selection(
@@ -111,7 +130,7 @@ class Compiler:
         if not is_composite_type(named):
             return Term(0, 1, ())
         pages = PAGE_ARGUMENT in definition.args
-        size: int | str = 1
+        size: int | PageVariable = 1
         if pages:
             size = self.page_size(node, definition)
         elif isinstance(get_nullable_type(definition.type), GraphQLList) and not paged:
@@ -119,14 +138,16 @@ class Compiler:
         children = tuple(self.selection(node.selection_set, named, pages))
         return Term(1, size, children)
 
-    def page_size(self, node: FieldNode, definition: GraphQLField) -> int | str:
+    def page_size(self, node: FieldNode, definition: GraphQLField) -> int | PageVariable:
         for argument in node.arguments or ():
             if argument.name.value != PAGE_ARGUMENT:
                 continue
             if isinstance(argument.value, IntValueNode):
                 return max(0, int(argument.value.value))
             if isinstance(argument.value, VariableNode):
-                return argument.value.name.value
+                name = argument.value.name.value
+                return PageVariable(name, self.variable_defaults.get(name, self.default_size))
+            break
         default = definition.args[PAGE_ARGUMENT].default_value
         return default if isinstance(default, int) else self.default_size
 
@@ -153,7 +174,7 @@ class CostEstimator:
             OperationType.MUTATION: schema.mutation_type,
             OperationType.SUBSCRIPTION: schema.subscription_type,
         }[operation.operation]
-        compiler = Compiler(schema, document, self.default_size)
+        compiler = Compiler(schema, document, operation, self.default_size)
         return tuple(compiler.selection(operation.selection_set, root, False))
 
     def cost(
@@ -164,7 +185,7 @@ class CostEstimator:
         variables: Mapping[str, Any],
     ) -> int:
         terms = self.compile(schema, query, operation_name)
-        return sum(term.cost(variables, self.default_size) for term in terms)
+        return sum(term.cost(variables) for term in terms)
 
 
 class QueryCost(SchemaExtension):
