@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,12 +22,25 @@ from tests.conftest import GraphQLClient
 
 
 def nested_query(depth: int) -> str:
-    """A query whose deepest field is at ``depth``, root fields being at depth 0."""
-    chain = ["variants" if i % 2 == 0 else "product" for i in range(depth - 3)]
-    inner = "id"
+    """A query whose deepest field is at ``depth``, root fields being at depth 0.
+
+    It nests pages of one product, so that it is deep but cheap.
+    """
+    hops = ["merchant", "products(first: 1)", "edges", "node"]
+    leaves = {"merchant": "id", "products(first: 1)": "totalCount", "edges": "cursor", "node": "id"}
+    chain = [hops[i % len(hops)] for i in range(depth - 3)]
+    inner = leaves[chain[-1]]
     for field in reversed(chain):
         inner = f"{field} {{ {inner} }}"
     return f"{{ products(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
+
+
+def costly_query(aliases: int = 15) -> str:
+    """Under 2 KB asking for millions of objects: pages of 100 products, each with
+    100 products of its merchant."""
+    inner = "merchant { products(first: 100) { edges { node { id title } } } }"
+    page = f"products(first: 100) {{ edges {{ node {{ id {inner} }} }} }}"
+    return "{ " + " ".join(f"a{i}: {page}" for i in range(aliases)) + " }"
 
 
 async def test_page_size_is_capped_at_100(gql: GraphQLClient) -> None:
@@ -132,7 +147,7 @@ async def test_json_nested_thousands_deep_is_refused_before_decoding(
         "/graphql",
         json={"query": query, "variables": {"f": {"search": "[" * 100}}},
     )
-    assert brackets_in_text.json() == {"data": {"products": {"totalCount": 0}}}
+    assert brackets_in_text.json()["data"] == {"products": {"totalCount": 0}}
 
 
 async def ws_close(app: Starlette, message: str) -> WebSocketDisconnect:
@@ -187,7 +202,8 @@ async def test_text_with_a_nul_character_is_refused_before_anything_runs(
     assert await Order.all().count() == 0
 
     fine = await gql('{ group(shareCode: "AB\\u0001CD") { id } }')
-    assert fine == {"data": {"group": None}}
+    assert "errors" not in fine
+    assert fine["data"] == {"group": None}
 
 
 async def post_raw(http: httpx.AsyncClient, payload: dict[str, Any]) -> dict[str, Any]:
@@ -299,7 +315,83 @@ async def test_lookups_by_text_longer_than_any_stored_find_nothing(
         shopper,
     )
 
-    assert reads == {"data": {"merchant": None, "product": None, "group": None}}
+    assert "errors" not in reads
+    assert reads["data"] == {"merchant": None, "product": None, "group": None}
     assert signin["data"]["tokenCreate"]["userErrors"] == [{"code": "INVALID_CREDENTIALS"}]
     assert staff["data"]["merchantStaffAdd"]["userErrors"] == [{"code": "NOT_FOUND"}]
     assert join["data"]["groupJoin"]["userErrors"] == [{"code": "NOT_FOUND"}]
+
+
+async def test_a_query_costing_more_than_the_limit_is_refused_before_anything_runs(
+    gql: GraphQLClient, sql_statements: list[str]
+) -> None:
+    shop = await factories.merchant()
+    for _ in range(3):
+        await factories.product(shop)
+    sql_statements.clear()
+
+    body = await gql(costly_query())
+
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    cost = body["extensions"]["cost"]
+    assert cost["requested"] > cost["limit"] == Settings().max_query_cost
+    assert str(cost["requested"]) in error["message"]
+    assert str(cost["limit"]) in error["message"]
+    assert sql_statements == []
+
+
+async def test_cost_counts_fragments_and_pages_set_by_variables(gql: GraphQLClient) -> None:
+    query = """query($n: Int) { products(first: $n) { ...Page } }
+    fragment Page on ProductConnection { edges { node { ... on Product {
+        merchant { products(first: $n) { edges { node { id } } } } } } } }"""
+    small = await gql(query, {"n": 5})
+    large = await gql(query, {"n": 100})
+    default = await gql(query)
+
+    assert "errors" not in small
+    # 1 + 5 pages' edges and nodes and merchants, each merchant with 1 + 5 * 2.
+    assert small["extensions"]["cost"]["requested"] == 1 + 5 * (1 + 1 + 1 + (1 + 5 * 2))
+    assert large["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    large_by_default = await gql(query.replace("$n: Int", "$n: Int = 100"))
+    assert large_by_default["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    default_size = Settings().default_page_size
+    assert default["extensions"]["cost"]["requested"] == 1 + default_size * (
+        3 + 1 + default_size * 2
+    )
+
+
+async def test_every_readme_query_is_within_the_cost_limit(
+    gql: GraphQLClient, repo_root: Path
+) -> None:
+    blocks = re.findall(r"```graphql\n(.*?)```", (repo_root / "README.md").read_text(), re.S)
+    queries = [b for b in blocks if not re.search(r"\b(mutation|subscription)\b", b)]
+    assert queries
+
+    for query in queries:
+        body = await gql(query)
+        codes = [e["extensions"]["code"] for e in body.get("errors", [])]
+        assert "QUERY_TOO_COSTLY" not in codes, query
+        assert 0 < body["extensions"]["cost"]["requested"] <= body["extensions"]["cost"]["limit"]
+
+
+async def test_the_cost_is_reported_in_every_response(gql: GraphQLClient) -> None:
+    ok = await gql("{ serverTime products(first: 3) { edges { node { id } } } }")
+    refused = await gql("{ nope }")
+
+    assert ok["extensions"]["cost"] == {"requested": 1 + 3 * 2, "limit": 10_000}
+    assert refused["extensions"]["cost"] == {"requested": 0, "limit": 10_000}
+
+
+async def test_the_cost_limit_is_a_setting(make_app: Any) -> None:
+    async with make_app(max_query_cost=6) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            page = "{ products(first: %d) { edges { node { id } } } }"
+            fits = (await client.post("/graphql", json={"query": page % 2})).json()
+            refused = (await client.post("/graphql", json={"query": page % 3})).json()
+
+    assert fits["extensions"]["cost"] == {"requested": 5, "limit": 6}
+    assert refused["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert "7" in refused["errors"][0]["message"]

@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pintuan.auth.quota import rate_bucket
 from pintuan.auth.viewer import AccessDenied, Viewer, authenticate, origin_allowed
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.resolvers import apikeys
-from pintuan.resolvers.errors import DomainError
+from pintuan.resolvers.errors import ApiErrorCode, DomainError
 from pintuan.resolvers.validation import origin as normalise_origin
 from pintuan.settings import Settings, SettingsError
 
@@ -117,7 +118,7 @@ class AccessMiddleware:
             await send_json(send, exc.status, error_body(exc.code, exc.message), [])
             return
         limiter: RateLimiter = scope["app"].state.limiter
-        bucket, per_minute = self._bucket(viewer, scope)
+        bucket, per_minute = rate_bucket(viewer, client_ip(scope), self.settings)
         verdict = await limiter.take(bucket, per_minute)
         cors = self._cors_headers(viewer, origin)
         if not verdict.allowed:
@@ -125,7 +126,7 @@ class AccessMiddleware:
             await send_json(
                 send,
                 429,
-                error_body("RATE_LIMITED", message),
+                error_body(ApiErrorCode.RATE_LIMITED, message),
                 [(b"retry-after", str(verdict.retry_after_seconds).encode()), *cors],
             )
             return
@@ -137,13 +138,6 @@ class AccessMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
-
-    def _bucket(self, viewer: Viewer, scope: Scope) -> tuple[str, int]:
-        if viewer.api_key is not None:
-            return f"key:{viewer.api_key.id}", self.settings.rate_limit_key_per_minute
-        if viewer.user is not None:
-            return f"user:{viewer.user.id}", self.settings.rate_limit_ip_per_minute
-        return f"ip:{client_ip(scope)}", self.settings.rate_limit_ip_per_minute
 
     def _cors_headers(self, viewer: Viewer, origin: str | None) -> list[tuple[bytes, bytes]]:
         if origin is None:
@@ -181,7 +175,10 @@ class AccessMiddleware:
     ) -> None:
         if origin is None or not await self._origin_known(origin, headers, key_secret):
             await send_json(
-                send, 403, error_body("FORBIDDEN", "This origin may not call this API."), []
+                send,
+                403,
+                error_body(ApiErrorCode.FORBIDDEN, "This origin may not call this API."),
+                [],
             )
             return
         allow = [

@@ -11,7 +11,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -36,6 +36,7 @@ from pintuan.resolvers.runtime import Runtime
 from pintuan.scheduler import ExpiryScheduler
 from pintuan.schema import build_schema
 from pintuan.schema.context import Context
+from pintuan.schema.errors import view_refusal
 from pintuan.schema.fanout import LegacyTransportHandler, LiveTransportHandler
 from pintuan.settings import Settings
 from pintuan.webhooks import payment_webhook
@@ -85,17 +86,6 @@ class PintuanGraphQL(GraphQL[Context, None]):
     def decode_json(self, data: str | bytes) -> object:
         return json_nesting.decode(data)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Strawberry's own refusals, as it sends them, but writable whatever they quote."""
-        if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-            return
-        try:
-            response = await self.run(Request(scope=scope, receive=receive))
-        except HTTPException as exc:
-            response = PlainTextResponse(writable(exc.reason), status_code=exc.status_code)
-        await response(scope, receive, send)
-
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
@@ -103,6 +93,18 @@ class PintuanGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request):
             context.viewer = request.state.viewer
         return context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's own refusals as coded JSON, writable whatever they quote."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            exc.reason = writable(exc.reason)
+            response = view_refusal(exc)
+        await response(scope, receive, send)
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """Decided by AccessMiddleware, which may consult the API keys."""
@@ -209,7 +211,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     app = Starlette(
         debug=False,
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -42,6 +42,7 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 15
     max_tokens: int = 2000
+    max_query_cost: int = 10_000
     max_page_size: int = 100
     default_page_size: int = 20
     max_body_bytes: int = 1024 * 1024

@@ -8,7 +8,7 @@ from datetime import datetime
 from pintuan.auth.tokens import AccessClaims, InvalidToken, read_access_token
 from pintuan.models.accounts import ApiKey, ApiKeyKind, User
 from pintuan.resolvers import accounts, apikeys
-from pintuan.resolvers.errors import DomainError
+from pintuan.resolvers.errors import ApiErrorCode, DomainError
 from pintuan.resolvers.validation import origin as normalise_origin
 from pintuan.settings import Settings
 
@@ -23,7 +23,7 @@ class AccessDenied(Exception):
 
     @property
     def status(self) -> int:
-        return 401 if self.code == "UNAUTHENTICATED" else 403
+        return 401 if self.code == ApiErrorCode.UNAUTHENTICATED else 403
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,26 +79,35 @@ async def authenticate(
     if api_key:
         key = await apikeys.active_key(api_key)
         if key is None:
-            raise AccessDenied("UNAUTHENTICATED", "The API key is invalid or revoked.")
+            raise AccessDenied(ApiErrorCode.UNAUTHENTICATED, "The API key is invalid or revoked.")
         if origin is not None:
             if key.kind == ApiKeyKind.SECRET:
                 raise AccessDenied(
-                    "FORBIDDEN", "Secret keys are for servers; never send one from a browser."
+                    ApiErrorCode.FORBIDDEN,
+                    "Secret keys are for servers; never send one from a browser.",
                 )
             if not origin_allowed(key, origin):
-                raise AccessDenied("FORBIDDEN", "This origin may not use this API key.")
+                raise AccessDenied(ApiErrorCode.FORBIDDEN, "This origin may not use this API key.")
     if not authorization:
         return Viewer(api_key=key)
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AccessDenied("UNAUTHENTICATED", "Send the access token as 'Bearer <token>'.")
+        raise AccessDenied(
+            ApiErrorCode.UNAUTHENTICATED, "Send the access token as 'Bearer <token>'."
+        )
     try:
         claims = read_access_token(token.strip(), settings)
     except InvalidToken:
-        raise AccessDenied("UNAUTHENTICATED", "The access token is invalid or expired.") from None
+        raise AccessDenied(
+            ApiErrorCode.UNAUTHENTICATED, "The access token is invalid or expired."
+        ) from None
     account = await accounts.signed_in(claims.user_id, claims.session)
     if account.user is None:
-        raise AccessDenied("UNAUTHENTICATED", "The access token's account no longer exists.")
+        raise AccessDenied(
+            ApiErrorCode.UNAUTHENTICATED, "The access token's account no longer exists."
+        )
     if account.signed_out:
-        raise AccessDenied("UNAUTHENTICATED", "This session was signed out; sign in again.")
+        raise AccessDenied(
+            ApiErrorCode.UNAUTHENTICATED, "This session was signed out; sign in again."
+        )
     return Viewer(user=account.user, staff_of=account.staff_of, api_key=key, token=claims)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -13,7 +14,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
     ValidationCache,
 )
@@ -22,17 +22,25 @@ from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
+from pintuan.resolvers.errors import ApiErrorCode
 from pintuan.schema.accounts import AccountMutation, AccountQuery
 from pintuan.schema.catalog import CatalogQuery
 from pintuan.schema.catalog_admin import CatalogAdminMutation
-from pintuan.schema.errors import is_unexpected
-from pintuan.schema.fanout import EventExecutor
+from pintuan.schema.cost import CostEstimator, QueryCost
+from pintuan.schema.errors import (
+    ErrorCodes,
+    SyntaxReportingParserCache,
+    coded_rule,
+    is_unexpected,
+)
 from pintuan.schema.groupbuy_mutations import GroupBuyMutation
 from pintuan.schema.groupbuys import GroupBuyQuery
 from pintuan.schema.live import LiveSubscription
 from pintuan.schema.merchant_admin import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.schema.node import NodeQuery
+from pintuan.schema.operations import CodedExecutor, SpecExecutionContext
 from pintuan.schema.scalars import UtcDateTime
 from pintuan.schema.system import SystemQuery, SystemSubscription
 from pintuan.schema.text import StorableTextLiterals, StorableTextVariables
@@ -69,6 +77,28 @@ class PintuanSchema(strawberry.Schema):
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
+    def _create_execution_context(
+        self,
+        query: str | None,
+        allowed_operation_types: Iterable[OperationType],
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionContext:
+        """Strawberry's, but choosing the operation as the spec does."""
+        return SpecExecutionContext(
+            query=query,
+            schema=self,
+            allowed_operations=allowed_operation_types,
+            context=context_value,
+            root_value=root_value,
+            variables=variable_values,
+            provided_operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
+
 
 def _is_introspection(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
@@ -78,14 +108,19 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # The rules are built once: the validation cache keys on them, so rules made
     # per request would make every request validate afresh.
     limits: list[type[ASTValidationRule]] = [
-        depth_rule(settings.max_query_depth, _is_introspection),
-        alias_rule(settings.max_aliases),
+        coded_rule(
+            depth_rule(settings.max_query_depth, _is_introspection), ApiErrorCode.QUERY_TOO_DEEP
+        ),
+        coded_rule(alias_rule(settings.max_aliases), ApiErrorCode.TOO_MANY_ALIASES),
         StorableTextLiterals,
     ]
+    estimator = CostEstimator(settings.max_query_cost, settings.default_page_size)
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        ErrorCodes,
+        lambda: QueryCost(estimator),
         lambda: MaxTokensLimiter(settings.max_tokens),
         lambda: AddValidationRules(limits),
-        ParserCache,
+        SyntaxReportingParserCache,
         ValidationCache,
         StorableTextVariables,
     ]
@@ -96,7 +131,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=EventExecutor,
+        execution_context_class=CodedExecutor,
         scalar_overrides={datetime: UtcDateTime},
     )
 

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from pintuan.models import accounts as models
 from pintuan.resolvers import accounts
-from pintuan.resolvers.errors import DomainError
+from pintuan.resolvers.errors import ApiErrorCode, DomainError
 from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError, UserError, user_errors
 from pintuan.schema.ids import to_global_id
@@ -160,7 +160,7 @@ async def _limit_auth_attempts(info: Info) -> None:
         context.response.status_code = 429
         context.response.headers["Retry-After"] = str(verdict.retry_after_seconds)
     raise ApiError(
-        "RATE_LIMITED",
+        ApiErrorCode.RATE_LIMITED,
         f"Too many sign-in or registration attempts; retry in {verdict.retry_after_seconds} s.",
     )
 

@@ -11,7 +11,7 @@ from pintuan.models import catalog as models
 from pintuan.models.catalog import ProductStatus
 from pintuan.resolvers import catalog
 from pintuan.resolvers.catalog import ProductSort
-from pintuan.resolvers.errors import DomainError
+from pintuan.resolvers.errors import ApiErrorCode, DomainError
 from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError, from_domain
 from pintuan.schema.ids import decode_id, to_global_id
@@ -202,7 +202,7 @@ class CatalogQuery:
         self, info: Info, id: strawberry.ID | None = None, handle: str | None = None
     ) -> Product | None:
         if (id is None) == (handle is None):
-            raise ApiError("INVALID_ARGUMENTS", "Give exactly one of `id` and `handle`.")
+            raise ApiError(ApiErrorCode.INVALID_ARGUMENTS, "Give exactly one of `id` and `handle`.")
         if id is not None:
             found = await info.context.loaders.public_product.load(decode_id(id, "Product"))
         else:

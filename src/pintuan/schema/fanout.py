@@ -44,14 +44,17 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, St
 
 from pintuan.live.bus import Event
 from pintuan.live.rooms import Delivery, Rendering, Seat
+from pintuan.resolvers.errors import ApiErrorCode
 from pintuan.schema.context import Context, Info
 from pintuan.schema.errors import is_unexpected
 from pintuan.schema.loaders import Loaders
+from pintuan.schema.quota import over_rate_limit
 
 T = TypeVar("T")
 WSOperation = Operation[Context, None]
 
 MASKED_MESSAGE = "Unexpected error."
+MASKED_CODE = {"code": ApiErrorCode.INTERNAL_SERVER_ERROR}
 
 current_operation: ContextVar[WSOperation | None] = ContextVar("pintuan_ws_operation", default=None)
 
@@ -81,6 +84,11 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if problem := payload_problem(message.get("payload")):
             await self.handle_invalid_message(problem)
             return
+        if self.connection_acknowledged and (refusal := await over_rate_limit(self.context)):
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [refusal.formatted]}
+            )
+            return
         await super().handle_subscribe(message)
 
     async def run_operation(self, operation: WSOperation) -> None:
@@ -94,6 +102,10 @@ class LegacyTransportHandler(BaseGraphQLWSHandler[Context, None]):
     async def handle_start(self, message: StartMessage) -> None:
         if problem := payload_problem(message.get("payload")):
             error = ErrorMessage(type="error", id=message["id"], payload={"message": problem})
+            await self.send_message(error)
+            return
+        if refusal := await over_rate_limit(self.context):
+            error = ErrorMessage(type="error", id=message["id"], payload=refusal.formatted)
             await self.send_message(error)
             return
         await super().handle_start(message)
@@ -160,7 +172,7 @@ class Renderer:
     def _public(self, error: GraphQLError) -> GraphQLError:
         if self.info.context.settings.debug or not is_unexpected(error):
             return error
-        return GraphQLError(MASKED_MESSAGE, nodes=error.nodes, path=error.path)
+        return GraphQLError(MASKED_MESSAGE, error.nodes, path=error.path, extensions=MASKED_CODE)
 
 
 class Feed(Generic[T]):

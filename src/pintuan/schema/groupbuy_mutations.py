@@ -11,7 +11,7 @@ import strawberry
 
 from pintuan.models import groupbuys as models
 from pintuan.resolvers import groupbuys, offers, orders, purchases
-from pintuan.resolvers.errors import DomainError, ErrorCode
+from pintuan.resolvers.errors import ApiErrorCode, DomainError, ErrorCode
 from pintuan.schema.catalog_admin import owned_variant
 from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError, UserError, user_errors
@@ -119,7 +119,7 @@ def _request(
 ) -> purchases.PurchaseRequest:
     user = info.context.viewer.user
     if user is None:
-        raise ApiError("UNAUTHENTICATED", "Sign in to buy.")
+        raise ApiError(ApiErrorCode.UNAUTHENTICATED, "Sign in to buy.")
     return purchases.PurchaseRequest(user.id, quantity, idempotency_key, payment_token)
 
 

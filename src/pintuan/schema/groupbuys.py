@@ -11,6 +11,7 @@ from pintuan.models import orders as order_models
 from pintuan.models.groupbuys import GroupBuyStatus, GroupStatus
 from pintuan.models.orders import OrderKind, OrderStatus
 from pintuan.resolvers import groupbuys, orders
+from pintuan.resolvers.errors import ApiErrorCode
 from pintuan.resolvers.orders import now_utc
 from pintuan.schema.accounts import User
 from pintuan.schema.catalog import Merchant, Product, Variant
@@ -347,7 +348,7 @@ async def offer_connection(
 
 async def find_group(info: Info, id: strawberry.ID | None, share_code: str | None) -> Group | None:
     if (id is None) == (share_code is None):
-        raise ApiError("INVALID_ARGUMENTS", "Give exactly one of `id` and `shareCode`.")
+        raise ApiError(ApiErrorCode.INVALID_ARGUMENTS, "Give exactly one of `id` and `shareCode`.")
     if id is not None:
         return await _group_node(info, decode_id(id, "Group"))
     return await _visible_group(info, await groupbuys.group_by_share_code(share_code or ""))

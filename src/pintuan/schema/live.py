@@ -12,6 +12,7 @@ from pintuan.live.bus import Event
 from pintuan.live.progress import GroupState
 from pintuan.models.groupbuys import GroupStatus
 from pintuan.resolvers import groupbuys
+from pintuan.resolvers.errors import ErrorCode
 from pintuan.resolvers.orders import group_state, now_utc
 from pintuan.schema.context import Info
 from pintuan.schema.errors import ApiError
@@ -83,7 +84,7 @@ class GroupProgress:
     async def group(self, info: Info) -> Group:
         group = await info.context.loaders.group.load(self.group_pk)
         if group is None:
-            raise ApiError("NOT_FOUND", "The group no longer exists.")
+            raise ApiError(ErrorCode.NOT_FOUND, "The group no longer exists.")
         return Group.of(group)
 
 
@@ -97,7 +98,7 @@ async def _snapshot(info: Info, group_id: int) -> GroupState:
     """
     group = await groupbuys.group_row(group_id)
     if group is None:
-        raise ApiError("NOT_FOUND", "No such group.")
+        raise ApiError(ErrorCode.NOT_FOUND, "No such group.")
     state = group_state(group)
     await info.context.runtime.progress.mirror(state)
     return state
@@ -133,7 +134,7 @@ class LiveSubscription:
     ) -> AsyncGenerator[GroupProgress, None]:
         group = await find_group(info, group_id, share_code)
         if group is None:
-            raise ApiError("NOT_FOUND", "No such group.")
+            raise ApiError(ErrorCode.NOT_FOUND, "No such group.")
         channel = info.context.runtime.progress.group_channel(group.pk)
         async with watch(info, channel, _change) as feed:
             state = await _snapshot(info, group.pk)
@@ -157,7 +158,7 @@ class LiveSubscription:
     ) -> AsyncGenerator[GroupProgress, None]:
         offer_id = decode_id(group_buy_id, "GroupBuy", "groupBuyId")
         if await visible_offer(info, offer_id) is None:
-            raise ApiError("NOT_FOUND", "No such group buy.")
+            raise ApiError(ErrorCode.NOT_FOUND, "No such group buy.")
         channel = info.context.runtime.progress.offer_channel(offer_id)
         async with watch(info, channel, _change) as feed:
             async for delivery in feed:

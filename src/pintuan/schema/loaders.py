@@ -14,6 +14,7 @@ from pintuan.models.catalog import Merchant, Product, Variant
 from pintuan.models.groupbuys import Group, GroupBuy, GroupMember
 from pintuan.models.orders import Order
 from pintuan.resolvers import accounts, batch, catalog, groupbuys
+from pintuan.resolvers.errors import ErrorCode
 from pintuan.schema.errors import ApiError
 
 T = TypeVar("T")
@@ -56,5 +57,5 @@ async def required(
     """Load a row that must exist; a missing one is a NOT_FOUND error naming ``what``."""
     found = await loader.load(pk)
     if found is None:
-        raise ApiError("NOT_FOUND", f"No such {what}.", field)
+        raise ApiError(ErrorCode.NOT_FOUND, f"No such {what}.", field)
     return found
