@@ -22,7 +22,7 @@ from pintuan.models.groupbuys import Group, GroupBuy, GroupBuyStatus, GroupStatu
 from pintuan.models.orders import Order, OrderKind, OrderStatus
 from pintuan.resolvers import offers, orders, sql
 from pintuan.resolvers.errors import DomainError, ErrorCode
-from pintuan.resolvers.orders import announce, now_utc
+from pintuan.resolvers.orders import now_utc
 from pintuan.resolvers.runtime import Runtime
 from pintuan.resolvers.validation import MAX_INT
 
@@ -450,9 +450,7 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
         group = await Group.get(id=order.group_id) if order.group_id else None
         return Purchase(await Order.get(id=order.id), group)
     if not outcome.approved:
-        settled = await orders.cancel_pending(order.id, ErrorCode.PAYMENT_DECLINED.value)
-        if settled.changed and order.group_id is not None:
-            await announce(runtime, "LEFT", order.group_id)
+        settled = await orders.cancel_unpaid(order.id, ErrorCode.PAYMENT_DECLINED.value, runtime)
         group = await Group.get(id=order.group_id) if order.group_id else None
         return Purchase(settled.order, group, [_declined()])
     settled = await orders.take_charge(order, outcome.reference or "", runtime)
