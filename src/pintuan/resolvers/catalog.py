@@ -92,9 +92,9 @@ def public_products(flt: ProductFilter) -> QuerySet[Product]:
     return query
 
 
-async def public_product_by_handle(handle: str) -> Product | None:
-    product = await find(Product, handle=handle)
-    return product if product is not None and product.status == ProductStatus.ACTIVE else None
+async def product_by_handle(handle: str) -> Product | None:
+    """Whatever its status: who may see it is the caller's to decide."""
+    return await find(Product, handle=handle)
 
 
 async def merchant_by_handle(handle: str) -> Merchant | None:
