@@ -44,13 +44,19 @@ class Merchant(Node):
             pk=m.id,
         )
 
-    @strawberry.field(description="This merchant's active products, newest first.")
+    @strawberry.field(
+        description="This merchant's active products, sorted and filtered like `products`."
+    )
     async def products(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ProductFilterInput | None = None,
+        sort: ProductSort = ProductSort.NEWEST,
     ) -> Connection[Product]:
-        return await _product_connection(
-            info, catalog.ProductFilter(merchant_id=self.pk), ProductSort.NEWEST, first, after
-        )
+        flt = filter.to_domain() if filter else catalog.ProductFilter()
+        return await _product_connection(info, flt, sort, first, after, merchant_id=self.pk)
 
 
 @strawberry.type(description="One option a variant is defined by, such as Colour: Red.")
@@ -155,7 +161,9 @@ class Product(Node):
 @strawberry.input(name="ProductFilter", description="All given conditions must hold.")
 class ProductFilterInput:
     merchant_id: strawberry.ID | None = None
-    tag: str | None = None
+    tag: str | None = strawberry.field(
+        default=None, description="Has this tag, matched case-insensitively."
+    )
     search: str | None = strawberry.field(
         default=None, description="Matches title or description, case-insensitively."
     )
@@ -185,11 +193,16 @@ async def _product_connection(
     sort: ProductSort,
     first: int | None,
     after: str | None,
+    *,
+    merchant_id: int | None = None,
 ) -> Connection[Product]:
+    """``merchant_id`` narrows the list to one merchant's, on top of the filter's own."""
     try:
         query = catalog.public_products(flt)
     except DomainError as exc:
         raise from_domain(exc) from None
+    if merchant_id is not None:
+        query = query.filter(merchant_id=merchant_id)
     return await paginate(
         info, query, catalog.SORT_KEYS[sort], sort.value, Product.of, first, after
     )
