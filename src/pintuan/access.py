@@ -80,6 +80,18 @@ def configured_origins(settings: Settings) -> set[str]:
         raise SettingsError(f"PINTUAN_ALLOWED_ORIGINS: {exc.message}") from None
 
 
+LOCAL_DEV_HOSTS = frozenset({"localhost", "127.0.0.1"})
+
+
+def is_local_dev_origin(origin: str) -> bool:
+    """A page served from this machine over plain http, as a frontend's dev server is."""
+    try:
+        parts = urlsplit(origin)
+        return parts.scheme == "http" and parts.hostname in LOCAL_DEV_HOSTS
+    except ValueError:
+        return False
+
+
 class AccessMiddleware:
     def __init__(
         self, app: ASGIApp, settings: Settings, origins: set[str], path: str = "/graphql"
@@ -143,9 +155,16 @@ class AccessMiddleware:
         if origin is None:
             return []
         key = viewer.api_key
-        if origin in self.static_origins or (key is not None and origin_allowed(key, origin)):
+        if self._first_party(origin) or (key is not None and origin_allowed(key, origin)):
             return self._allow(origin)
         return []
+
+    def _first_party(self, origin: str) -> bool:
+        """Configured origins, and in debug mode any localhost page, so that a frontend
+        in development works against the demo without configuration."""
+        if origin in self.static_origins:
+            return True
+        return self.settings.debug and is_local_dev_origin(origin)
 
     def _allow(self, origin: str) -> list[tuple[bytes, bytes]]:
         return [
@@ -163,7 +182,7 @@ class AccessMiddleware:
         publishable key listing the origin admits it, and the request itself is
         then checked against the key it carries.
         """
-        if origin is None or origin in self.static_origins or is_same_origin(origin, headers):
+        if origin is None or self._first_party(origin) or is_same_origin(origin, headers):
             return True
         if key_secret:
             key = await apikeys.active_key(key_secret)

@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from pintuan.models.catalog import Product, ProductStatus, ProductTag, Variant
 from pintuan.money import is_supported_currency
-from pintuan.resolvers import validation
+from pintuan.resolvers import catalog, validation
 from pintuan.resolvers.errors import DomainError, ErrorCode
 
 MAX_TAGS = 20
@@ -46,7 +46,7 @@ class VariantChanges:
 def _tags(tags: list[str]) -> list[str]:
     if len(tags) > MAX_TAGS:
         raise DomainError(ErrorCode.INVALID, f"At most {MAX_TAGS} tags.", "tags")
-    cleaned = [validation.text(t, "tags", max_length=64).lower() for t in tags]
+    cleaned = [catalog.tag_key(validation.text(t, "tags", max_length=64)) for t in tags]
     return list(dict.fromkeys(cleaned))
 
 

@@ -43,9 +43,7 @@ async def handle_event(
     elif kind == "payment.succeeded":
         outcome = await _succeeded(order, reference, runtime)
     elif kind == "payment.failed":
-        settled = await orders.cancel_pending(order.id, "PAYMENT_DECLINED")
-        if settled.changed and order.group_id is not None:
-            await orders.announce(runtime, "LEFT", order.group_id)
+        settled = await orders.cancel_unpaid(order.id, "PAYMENT_DECLINED", runtime)
         outcome = Outcome.DECLINED if settled.changed else Outcome.IGNORED
     else:
         outcome = Outcome.IGNORED

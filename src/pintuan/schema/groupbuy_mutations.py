@@ -77,12 +77,18 @@ class GroupJoinInput:
     quantity: int = 1
 
 
-@strawberry.input(description="Buy alone at the variant's own price.")
+@strawberry.input(
+    description=(
+        "Buy alone: at the variant's own price, or, naming the offer (groupBuyId), at the "
+        "offer's solo price from its stock and within its per-person limit."
+    )
+)
 class OrderCreateInput:
     variant_id: strawberry.ID
     idempotency_key: str
     payment_token: str
     quantity: int = 1
+    group_buy_id: strawberry.ID | None = None
 
 
 @strawberry.type
@@ -208,8 +214,14 @@ class GroupBuyMutation:
     @strawberry.mutation(extensions=allow(SignedIn()))
     async def order_create(self, info: Info, input: OrderCreateInput) -> PurchasePayload:
         variant_id = decode_id(input.variant_id, "Variant", "variantId")
+        offer_id = (
+            None
+            if input.group_buy_id is None
+            else decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
+        )
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
-        return await _purchase(purchases.buy_alone(variant_id, request, info.context.runtime))
+        runtime = info.context.runtime
+        return await _purchase(purchases.buy_alone(variant_id, request, runtime, offer_id))
 
     @strawberry.mutation(
         extensions=allow(MerchantActor()),
