@@ -37,7 +37,7 @@ from catalog import (
     wait_ready,
 )
 
-from pintuan.accounts.tokens import issue_access_token
+from pintuan.accounts.tokens import issue_access_token, new_session_id
 from pintuan.graphql.ids import to_global_id
 from pintuan.settings import Settings
 
@@ -286,7 +286,10 @@ def bearer_headers(secret_key: str, user_ids: Iterable[int]) -> list[dict[str, s
     """Request headers with a fresh access token per user, signed with the server's key."""
     settings = Settings(secret_key=secret_key, access_token_seconds=3600)
     return [
-        {**JSON_HEADERS, "authorization": f"Bearer {issue_access_token(uid, settings).token}"}
+        {
+            **JSON_HEADERS,
+            "authorization": f"Bearer {issue_access_token(uid, new_session_id(), settings).token}",
+        }
         for uid in user_ids
     ]
 

@@ -191,7 +191,7 @@ async def purchase(request: Request) -> Response:
     operation = "groupStart" if "groupStart" in body["query"] else "groupJoin"
     token = request.headers.get("authorization", "").removeprefix("Bearer ")
     try:
-        buyer = read_access_token(token, app.state.settings)
+        buyer = read_access_token(token, app.state.settings).user_id
     except InvalidToken:
         return JSONResponse({"errors": [{"message": "UNAUTHENTICATED"}]}, status_code=401)
     target = body["variables"]["input"]

@@ -8,7 +8,7 @@ from itertools import count
 from argon2 import PasswordHasher
 
 from pintuan.accounts.models import Merchant, MerchantStaff, User
-from pintuan.accounts.tokens import issue_access_token
+from pintuan.accounts.tokens import issue_access_token, new_session_id
 from pintuan.catalog.models import Product, ProductStatus, ProductTag, Variant
 from pintuan.groupbuys.models import Group, GroupBuy
 from pintuan.settings import Settings
@@ -91,7 +91,7 @@ async def user(
 
 
 def bearer(account: User, settings: Settings) -> dict[str, str]:
-    token = issue_access_token(account.id, settings).token
+    token = issue_access_token(account.id, new_session_id(), settings).token
     return {"authorization": f"Bearer {token}"}
 
 

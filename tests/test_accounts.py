@@ -78,6 +78,31 @@ async def test_register_refuses_bad_input_and_writes_nothing(gql: GraphQLClient)
     assert await User.all().count() == 1
 
 
+async def test_register_validates_emails_and_names_strictly(gql: GraphQLClient) -> None:
+    cases = [
+        ({"email": "mei\u202e@example.com"}, "email"),
+        ({"email": "mei@exa\u202emple.com"}, "email"),
+        ({"email": "mei\x01@example.com"}, "email"),
+        ({"email": "mei..li@example.com"}, "email"),
+        ({"email": "mei@example"}, "email"),
+        ({"email": "new@example.com", "displayName": "Mei\u202e"}, "displayName"),
+        ({"email": "new@example.com", "displayName": "Mei\nAdmin"}, "displayName"),
+    ]
+    for fields, field in cases:
+        result = await register(gql, **fields)
+        assert result["user"] is None
+        errors = [(e["field"], e["code"]) for e in result["userErrors"]]
+        assert errors == [(field, "INVALID")], fields
+    assert await User.all().count() == 0
+
+    accepted = await register(gql, email="Ｍei@Example.com", displayName="Mei\u0301")
+    assert accepted["userErrors"] == []
+    stored = await User.get()
+    assert stored.display_name == "Me\u00ed"
+    signed_in = await sign_in(gql, "ｍei@EXAMPLE.com", "long enough")
+    assert signed_in["userErrors"] == []
+
+
 async def test_concurrent_registrations_of_one_email_create_one_account(
     gql: GraphQLClient,
 ) -> None:

@@ -77,6 +77,27 @@ async def test_key_inputs_are_validated(
         ("PUBLISHABLE", [], "allowedOrigins"),
         ("PUBLISHABLE", ["not a url"], "allowedOrigins"),
         ("PUBLISHABLE", ["https://shop.example/path"], "allowedOrigins"),
+        *(
+            ("PUBLISHABLE", [malformed], "allowedOrigins")
+            for malformed in (
+                "http://[",
+                "https://[::1",
+                "https://shop.example\x01",
+                "https://shop\u202e.example",
+                "https://sh op.example",
+                "https://user@shop.example",
+                "https://shop.example?q",
+                "https://shop.example#f",
+                "https://shop.example:0",
+                "https://shop.example:65536",
+                "https://shop.example:",
+                "https://-shop.example",
+                "https://shop..example",
+                "https://999.1.1.1",
+                "ftp://shop.example",
+                "https://",
+            )
+        ),
         ("SECRET", [SHOP], "allowedOrigins"),
     ]
     for kind, origins, field in cases:
@@ -84,6 +105,28 @@ async def test_key_inputs_are_validated(
         assert result["key"] is None
         assert result["userErrors"] == [{"field": field, "code": "INVALID"}], origins
     assert await ApiKey.all().count() == 0
+
+
+async def test_origins_are_stored_normalised(
+    gql: GraphQLClient, shop_and_staff: tuple[int, dict[str, str]]
+) -> None:
+    shop_id, staff = shop_and_staff
+    given = [
+        "HTTPS://Shop.Example:443",
+        "http://shop.example:80",
+        "http://10.0.0.1:8080",
+        "http://[0:0::1]:3000",
+    ]
+
+    created = await create_key(gql, staff, shop_id, "PUBLISHABLE", given)
+
+    assert created["userErrors"] == []
+    assert created["apiKey"]["allowedOrigins"] == [
+        SHOP,
+        "http://shop.example",
+        "http://10.0.0.1:8080",
+        "http://[::1]:3000",
+    ]
 
 
 async def test_publishable_key_reads_and_acts_for_a_customer_from_its_origin(
@@ -162,6 +205,36 @@ async def test_disallowed_origins_are_refused_over_websocket(
 
     assert await ws_connect(app, SHOP, {"apiKey": key}) == "connection_ack"
     assert await ws_connect(app, EVIL, {"apiKey": key}) == "closed 1008"
+
+
+MALFORMED_ORIGINS = ["http://[", "https://[::1", "https://shop.example:99999"]
+
+
+@pytest.mark.parametrize("origin", MALFORMED_ORIGINS)
+async def test_a_malformed_origin_header_is_a_refused_origin_not_a_fault(
+    app: Starlette,
+    gql: GraphQLClient,
+    http: httpx.AsyncClient,
+    shop_and_staff: tuple[int, dict[str, str]],
+    origin: str,
+) -> None:
+    shop_id, staff = shop_and_staff
+    key = (await create_key(gql, staff, shop_id, "PUBLISHABLE", [SHOP]))["key"]
+
+    preflight = await http.options(
+        "/graphql", headers={"origin": origin, "access-control-request-method": "POST"}
+    )
+    keyed = await gql.post("{ serverTime }", headers={"x-pintuan-key": key, "origin": origin})
+    anonymous = await gql.post("{ __typename }", headers={"origin": origin})
+
+    assert preflight.status_code == 403
+    assert preflight.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert keyed.status_code == 403
+    assert keyed.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert anonymous.status_code == 200
+    assert "access-control-allow-origin" not in anonymous.headers
+    assert await ws_connect(app, origin, {"apiKey": key}) == "closed 1008"
+    assert await ws_connect(app, origin, {}) == "closed 1008"
 
 
 async def test_secret_key_acts_as_its_merchant_but_never_from_a_browser(

@@ -168,7 +168,8 @@ async def test_forged_cursors_are_refused_not_run(gql: GraphQLClient) -> None:
     await factories.product(await factories.merchant())
     forged: dict[str, list[list[Any]]] = {
         "PRICE_ASC": [[2**63, 1], [-(2**31) - 1, 1], [100, 2**40]],
-        "TITLE": [["tea\x00", 1], ["tea", 2**31]],
+        "TITLE": [["tea\x00", 1], ["tea\ud800", 1], ["tea", 2**31]],
+        "NEWEST": [["9999-12-31T23:59:59-14:00", 1], ["0001-01-01T00:00:00+14:00", 1]],
     }
     for sort, keys in forged.items():
         for key in keys:

@@ -295,3 +295,66 @@ async def test_an_admin_creating_for_a_missing_merchant_gets_not_found(
 
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert await Product.all().count() == 0
+
+
+SPOOFING = {
+    "a right-to-left override": "tea\u202egpj.exe",
+    "a bidi isolate": "tea\u2066x\u2069",
+    "a control character": "tea\x1b[31m",
+    "a C1 control": "te\x85a",
+    "a newline": "tea\nset",
+}
+
+
+@pytest.mark.parametrize("how", SPOOFING)
+async def test_catalog_text_with_spoofing_characters_is_refused(
+    gql: GraphQLClient, staff: tuple[str, dict[str, str]], how: str
+) -> None:
+    merchant_id, headers = staff
+    bad = SPOOFING[how]
+    product = {"merchantId": merchant_id, "handle": "ok", "title": "Tea"}
+    own = (await gql(CREATE_PRODUCT, {"i": product | {"handle": "own"}}, headers))["data"]
+    own_id = own["productCreate"]["product"]["id"]
+    variant = {"productId": own_id, "sku": "s1", "title": "v"}
+    variant |= {"price": {"amount": 100, "currency": "CNY"}}
+    refusals = [
+        (CREATE_PRODUCT, product | {"title": bad}, "productCreate", "title"),
+        (CREATE_PRODUCT, product | {"tags": [bad]}, "productCreate", "tags"),
+        (CREATE_PRODUCT, product | {"handle": bad}, "productCreate", "handle"),
+        (UPDATE_PRODUCT, {"id": own_id, "title": bad}, "productUpdate", "title"),
+        (CREATE_VARIANT, variant | {"sku": bad}, "variantCreate", "sku"),
+        (CREATE_VARIANT, variant | {"title": bad}, "variantCreate", "title"),
+    ]
+
+    for document, fields, name, field in refusals:
+        body = await gql(document, {"i": fields}, headers)
+        errors = [(e["field"], e["code"]) for e in body["data"][name]["userErrors"]]
+        assert errors == [(field, "INVALID")], fields
+    assert await Product.filter(handle="ok").count() == 0
+    assert await Variant.filter(product__handle="own").count() == 0
+    assert (await Product.get(handle="own")).title == "Tea"
+
+
+async def test_text_is_stored_nfc_normalised_and_descriptions_keep_lines(
+    gql: GraphQLClient, staff: tuple[str, dict[str, str]]
+) -> None:
+    merchant_id, headers = staff
+    decomposed = "Cafe\u0301 au lait"  # "e" and a combining acute accent
+    created = await gql(
+        CREATE_PRODUCT,
+        {
+            "i": {
+                "merchantId": merchant_id,
+                "handle": "cafe",
+                "title": decomposed,
+                "tags": [decomposed],
+                "description": "Line one\r\n\tLine two",
+            }
+        },
+        headers,
+    )
+
+    product = created["data"]["productCreate"]["product"]
+    assert product["title"] == "Caf\u00e9 au lait"
+    assert product["tags"] == ["caf\u00e9 au lait"]
+    assert (await Product.get(handle="cafe")).description == "Line one\n\tLine two"

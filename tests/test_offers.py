@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -169,3 +169,37 @@ async def test_cancelling_refunds_open_groups_and_keeps_filled_ones(
     assert await Order.filter(status=OrderStatus.PAID).count() == 2
     assert await PaymentTransaction.filter(kind=TransactionKind.REFUND).count() == 1
     assert (await Variant.get(id=variant.id)).stock_on_hand == 48
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+async def test_times_with_no_utc_equivalent_are_refused_with_a_code(
+    gql: GraphQLClient, staff: tuple[Variant, dict[str, str]], moment: str
+) -> None:
+    """An offset can carry a time past the years UTC can hold; nothing can store it."""
+    variant, headers = staff
+    created = await gql(CREATE, {"i": terms(variant)}, headers)
+    offer_id = created["data"]["groupBuyCreate"]["groupBuy"]["id"]
+
+    answers = [
+        await gql(CREATE, {"i": terms(variant, startsAt=moment)}, headers),
+        await gql(CREATE, {"i": terms(variant, endsAt=moment)}, headers),
+        await gql(UPDATE, {"i": {"id": offer_id, "endsAt": moment}}, headers),
+    ]
+
+    for body in answers:
+        assert body["data"] is None, body
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID"], body
+    assert await GroupBuy.all().count() == 1
+    assert (await GroupBuy.get()).ends_at > datetime.now(UTC)
+
+
+async def test_times_are_kept_in_utc_whatever_offset_they_came_with(
+    gql: GraphQLClient, staff: tuple[Variant, dict[str, str]]
+) -> None:
+    variant, headers = staff
+    ends = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    in_shanghai = ends.astimezone(timezone(timedelta(hours=8))).isoformat()
+
+    body = await gql(CREATE, {"i": terms(variant, endsAt=in_shanghai)}, headers)
+
+    assert body["data"]["groupBuyCreate"]["groupBuy"]["endsAt"] == ends.isoformat()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pintuan.app import create_app
-from pintuan.settings import DEV_SECRET_KEY, Settings, SettingsError
+from pintuan.settings import Settings, SettingsError
 
 STRONG = "a-production-secret-key-with-plenty-of-entropy-0123456789"
 
 
-def test_default_secret_key_is_refused_outside_debug() -> None:
-    with pytest.raises(SettingsError, match="PINTUAN_SECRET_KEY"):
-        create_app(Settings(debug=False, secret_key=DEV_SECRET_KEY))
+def test_a_missing_secret_key_is_refused_outside_debug() -> None:
+    with pytest.raises(SettingsError, match="PINTUAN_SECRET_KEY must be set"):
+        create_app(Settings(debug=False))
 
 
 def test_short_secret_key_is_refused_outside_debug() -> None:
@@ -36,5 +38,8 @@ def test_graphiql_outside_debug_needs_explicit_consent() -> None:
     )
 
 
-def test_debug_mode_starts_with_the_development_key() -> None:
+def test_debug_mode_starts_without_a_configured_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     create_app(Settings(debug=True))

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pintuan.app import create_app
 from pintuan.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A debug app without a key writes one beside its database: not in the checkout."""
+    monkeypatch.chdir(tmp_path)
 
 
 def test_nothing_set_means_embedded_debug_with_graphiql() -> None:

@@ -13,6 +13,7 @@ from tortoise.models import Model
 
 from pintuan.accounts import users
 from pintuan.accounts.models import MerchantStaff, User
+from pintuan.accounts.tokens import new_session_id
 from pintuan.core import sql
 from pintuan.graphql.ids import from_global_id
 from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
@@ -54,10 +55,14 @@ async def test_a_signed_in_user_is_read_with_every_merchant_they_staff() -> None
     await MerchantStaff.create(merchant=second, user=member)
     outsider = await factories.user(admin=True)
 
-    user, staff_of = await users.signed_in(member.id)
-    assert user is not None and columns(user) == columns(await User.get(id=member.id))
-    assert staff_of == {first.id, second.id}
+    session = new_session_id()
+    account = await users.signed_in(member.id, session)
+    assert account.user is not None
+    assert columns(account.user) == columns(await User.get(id=member.id))
+    assert account.staff_of == {first.id, second.id}
+    assert account.signed_out is False
 
-    admin, none = await users.signed_in(outsider.id)
-    assert admin is not None and admin.is_admin is True and none == frozenset()
-    assert await users.signed_in(987_654) == (None, frozenset())
+    admin = await users.signed_in(outsider.id, session)
+    assert admin.user is not None and admin.user.is_admin is True
+    assert admin.staff_of == frozenset()
+    assert await users.signed_in(987_654, session) == users.SignedIn(None, frozenset(), False)

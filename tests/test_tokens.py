@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
 
 from pintuan.accounts.models import User
-from pintuan.accounts.tokens import ALGORITHM, issue_access_token
+from pintuan.accounts.tokens import ALGORITHM, issue_access_token, new_session_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -22,6 +23,7 @@ def claims(user_id: int, settings: Settings, **overrides: object) -> dict[str, o
     now = datetime.now(UTC)
     base: dict[str, object] = {
         "sub": str(user_id),
+        "sid": new_session_id(),
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "iat": now,
@@ -103,6 +105,49 @@ async def test_a_token_of_a_deleted_user_is_refused(gql: GraphQLClient, settings
 
 async def test_authorization_must_be_a_bearer_token(gql: GraphQLClient, settings: Settings) -> None:
     user = await factories.user()
-    token = issue_access_token(user.id, settings).token
+    token = issue_access_token(user.id, new_session_id(), settings).token
     response = await gql.post(ME, headers={"authorization": f"Basic {token}"})
+    assert response.status_code == 401
+
+
+def _arabic_indic(number: int) -> str:
+    return str(number).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        pytest.param(lambda uid: f"0{uid}", id="leading-zero"),
+        pytest.param(_arabic_indic, id="arabic-indic-digits"),
+        pytest.param(lambda uid: "²", id="superscript-two"),
+        pytest.param(lambda uid: str(2**31), id="beyond-32-bits"),
+        pytest.param(lambda uid: str(2**64), id="beyond-64-bits"),
+        pytest.param(lambda uid: "0", id="zero"),
+        pytest.param(lambda uid: f"-{uid}", id="negative"),
+        pytest.param(lambda uid: f"+{uid}", id="plus-sign"),
+        pytest.param(lambda uid: f" {uid}", id="leading-space"),
+        pytest.param(lambda uid: f"{uid}\n", id="trailing-newline"),
+        pytest.param(lambda uid: uid, id="number-not-string"),
+    ],
+)
+async def test_only_the_canonical_decimal_of_an_id_is_a_subject(
+    gql: GraphQLClient, settings: Settings, subject: Any
+) -> None:
+    user = await factories.user()
+    token = sign(claims(user.id, settings, sub=subject(user.id)), settings.secret_key)
+
+    response = await gql.post(ME, headers={"authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_token_without_a_session_is_refused(gql: GraphQLClient, settings: Settings) -> None:
+    user = await factories.user()
+    payload = {k: v for k, v in claims(user.id, settings).items() if k != "sid"}
+
+    response = await gql.post(
+        ME, headers={"authorization": f"Bearer {sign(payload, settings.secret_key)}"}
+    )
+
     assert response.status_code == 401

@@ -15,7 +15,13 @@ from pintuan.graphql.ids import to_global_id
 from pintuan.groupbuys import expiry
 from pintuan.groupbuys.gateways import sign_webhook
 from pintuan.groupbuys.models import Group
-from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
+from pintuan.groupbuys.order_models import (
+    Order,
+    OrderStatus,
+    PaymentEvent,
+    PaymentTransaction,
+    TransactionKind,
+)
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -204,3 +210,84 @@ async def test_malformed_events_are_refused(client: httpx.AsyncClient, settings:
         headers={"x-pintuan-signature": sign_webhook(SECRET, body)},
     )
     assert response.status_code == 400
+
+
+def refund_spy(app: Starlette, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The orders the gateway was asked to refund."""
+    asked: list[int] = []
+
+    async def refund(order_id: int, amount: int, currency: str) -> str:
+        asked.append(order_id)
+        return f"re_{order_id}"
+
+    monkeypatch.setattr(app.state.runtime.gateway, "refund", refund)
+    return asked
+
+
+async def assert_never_charged(order_id: int) -> None:
+    order = await Order.get(id=order_id)
+    assert (order.status, order.refunded_at) == (OrderStatus.CANCELLED, None)
+    assert await PaymentTransaction.filter(order_id=order_id).count() == 0
+
+
+async def test_a_payment_claimed_for_a_declined_order_is_recorded_and_ignored(
+    webhook_app: Starlette,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refunds = refund_spy(webhook_app, monkeypatch)
+    started = await pending_group(client, settings)
+    failed = {"id": "evt_f", "type": "payment.failed", "orderId": started["order"]["id"]}
+    assert (await deliver(client, failed)).json() == {"outcome": "DECLINED"}
+
+    stray = await deliver(client, succeeded(started["order"]["id"], "evt_stray"))
+
+    assert stray.json() == {"outcome": "IGNORED"}
+    order = await Order.get()
+    await assert_never_charged(order.id)
+    assert refunds == []
+    assert await PaymentEvent.filter(event_id="evt_stray", outcome="IGNORED").exists()
+
+
+async def test_the_instant_gateway_believes_no_payment_event(
+    make_app: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with make_app(payment_gateway="instant", webhook_secret=SECRET) as app:
+        refunds = refund_spy(app, monkeypatch)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            offer = await factories.offer(group_size=2)
+            buyer = factories.bearer(await factories.user(), settings)
+            declined = await start(GraphQLClient(http), buyer, offer.id, token="tok_decline")
+            assert declined["order"]["status"] == "CANCELLED"
+
+            forged = await deliver(http, succeeded(declined["order"]["id"], "evt_forged"))
+
+        assert forged.json() == {"outcome": "IGNORED"}
+        await assert_never_charged((await Order.get()).id)
+        assert refunds == []
+        assert await PaymentEvent.filter(event_id="evt_forged", outcome="IGNORED").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", "evt\x00"),
+        ("type", "payment.succeeded\x00"),
+        ("id", "evt\ud800"),
+        ("reference", "\udfff"),
+    ],
+)
+async def test_events_with_unstorable_text_are_refused_with_a_code_and_recorded_nowhere(
+    client: httpx.AsyncClient, settings: Settings, field: str, value: str
+) -> None:
+    order_id = (await pending_group(client, settings))["order"]["id"]
+
+    response = await deliver(client, succeeded(order_id) | {field: value})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "INVALID_TEXT"
+    assert (await Order.get()).status == OrderStatus.PENDING_PAYMENT
+    assert await PaymentEvent.all().count() == 0
+    assert await PaymentTransaction.all().count() == 0

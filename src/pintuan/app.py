@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived
 from strawberry.types.unset import UnsetType
 from tortoise import Tortoise, connections
 
+from pintuan.accounts.keyfile import with_signing_key
+from pintuan.accounts.socket_guard import SocketGuard
 from pintuan.accounts.viewer import AccessDenied, authenticate
+from pintuan.core import json_nesting
 from pintuan.core.db import tortoise_config
+from pintuan.core.errors import ApiErrorCode
 from pintuan.gc_policy import tune_for_serving
 from pintuan.graphql.context import Context
+from pintuan.graphql.errors import view_refusal
 from pintuan.graphql.fanout import LegacyTransportHandler, LiveTransportHandler
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
@@ -37,9 +45,36 @@ log = logging.getLogger("pintuan")
 READY_TIMEOUT_SECONDS = 2.0
 
 
+def writable(text: str) -> str:
+    """``text`` with any lone surrogate it quotes escaped, so UTF-8 can carry it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class PintuanWebSocket(ASGIWebSocketAdapter):
+    """Names a too-deep message's refusal, and keeps close reasons writable.
+
+    Strawberry treats any message it cannot decode as one invalid message; a
+    too-deep one closes with 4400 and the code the HTTP endpoint answers with.
+    Close reasons may quote the client's text (an unknown operation's name).
+    """
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        try:
+            async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+                yield message
+        except NonJsonMessageReceived as exc:
+            if not isinstance(exc.__cause__, json_nesting.TooDeep):
+                raise
+            await self.close(4400, f"{ApiErrorCode.REQUEST_TOO_DEEP}: {json_nesting.MESSAGE}")
+
+    async def close(self, code: int, reason: str) -> None:
+        await super().close(code, writable(reason))
+
+
 class PintuanGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = LiveTransportHandler
     graphql_ws_handler_class = LegacyTransportHandler
+    websocket_adapter_class = PintuanWebSocket
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -48,6 +83,9 @@ class PintuanGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
 
+    def decode_json(self, data: str | bytes) -> object:
+        return json_nesting.decode(data)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
@@ -55,6 +93,18 @@ class PintuanGraphQL(GraphQL[Context, None]):
         if isinstance(request, Request):
             context.viewer = request.state.viewer
         return context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's own refusals as coded JSON, writable whatever they quote."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            exc.reason = writable(exc.reason)
+            response = view_refusal(exc)
+        await response(scope, receive, send)
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """Decided by AccessMiddleware, which may consult the API keys."""
@@ -71,6 +121,9 @@ class PintuanGraphQL(GraphQL[Context, None]):
             context.viewer = await authenticate(authorization, api_key, origin, self.settings)
         except AccessDenied as exc:
             raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
+        if isinstance(context.request, WebSocket):
+            guard: SocketGuard = context.request.app.state.socket_guard
+            guard.guard(context.request, context.viewer)
         return await super().on_ws_connect(context)
 
 
@@ -125,7 +178,7 @@ def create_served_app() -> Starlette:
 
 
 def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Starlette:
-    settings = settings or Settings.from_env()
+    settings = with_signing_key(settings or Settings.from_env())
     settings.check_production_safety()
 
     @asynccontextmanager
@@ -140,9 +193,14 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 app.state.throttle = SigninThrottle(
                     runtime.redis,
                     settings.signin_free_failures,
+                    settings.signin_ip_free_failures,
                     settings.signin_max_lockout_seconds,
                 )
-                async with _scheduled(runtime, settings):
+                async with (
+                    SocketGuard.running(settings.session_check_seconds) as socket_guard,
+                    _scheduled(runtime, settings),
+                ):
+                    app.state.socket_guard = socket_guard
                     if tune_gc:
                         tune_for_serving()
                     yield
@@ -153,7 +211,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
     app = Starlette(
         debug=False,
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

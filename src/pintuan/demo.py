@@ -143,7 +143,8 @@ async def seed_catalog(product_count: int, *, seed: int = 7) -> int:
                 description=f"{zh}，{edition_zh}。{en}, {edition_en.lower()}, from {spec.name}.",
                 images=[f"https://img.pintuan.dev/products/{handle}/{n}.jpg" for n in range(3)],
                 tags=[tag, edition_en.lower().replace(" ", "-")],
-                status=ProductStatus.ACTIVE if index % 25 else ProductStatus.DRAFT,
+                # The first product is the README's example, so the drafts come later.
+                status=ProductStatus.DRAFT if index % 25 == 24 else ProductStatus.ACTIVE,
                 price_min=min(prices),
                 price_max=max(prices),
                 created_at=EPOCH + timedelta(minutes=7 * index + rng.randrange(5)),
@@ -227,6 +228,8 @@ async def seed_accounts() -> int:
     return await User.all().count() - before
 
 
+# The share code of the first demo group, the one the README's subscription watches.
+TOUR_SHARE_CODE = "K7QX2M9A"
 OFFER_COUNT = 12
 MIN_OFFER_STOCK = 50
 OFFER_SIZES = (3, 2, 3, 5, 4)  # the rest alternate 2, 3, 4
@@ -279,6 +282,8 @@ async def seed_group_buys(runtime: Runtime) -> int:
         group = started.group
         if group is None:
             continue
+        if n == 0:
+            await Group.filter(id=group.id).update(share_code=TOUR_SHARE_CODE)
         for k, friend in enumerate(friends):
             request = PurchaseRequest(friend.id, 1, f"demo-{n}-{k}", "tok_demo")
             await purchases.join_group(group.id, request, runtime)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -12,7 +14,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
     ValidationCache,
 )
@@ -21,17 +22,29 @@ from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from pintuan.accounts.graphql.users import AccountMutation, AccountQuery
 from pintuan.catalog.graphql.admin import CatalogAdminMutation
 from pintuan.catalog.graphql.merchants import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.catalog.graphql.types import CatalogQuery
+from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
-from pintuan.graphql.errors import is_unexpected
-from pintuan.graphql.fanout import EventExecutor
+from pintuan.graphql.cost import CostEstimator, QueryCost
+from pintuan.graphql.errors import (
+    ErrorCodes,
+    SyntaxReportingParserCache,
+    coded_rule,
+    is_unexpected,
+)
 from pintuan.graphql.node import NodeQuery
+from pintuan.graphql.operations import CodedExecutor, SpecExecutionContext
+from pintuan.graphql.scalars import UtcDateTime
 from pintuan.graphql.system import SystemQuery, SystemSubscription
-from pintuan.graphql.text import NoNulInLiterals, NoNulInVariables
+from pintuan.graphql.text import (
+    StorableTextLiterals,
+    StorableTextVariables,
+)
 from pintuan.groupbuys.graphql.mutations import GroupBuyMutation
 from pintuan.groupbuys.graphql.subscriptions import LiveSubscription
 from pintuan.groupbuys.graphql.types import GroupBuyQuery
@@ -70,6 +83,28 @@ class PintuanSchema(strawberry.Schema):
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
+    def _create_execution_context(
+        self,
+        query: str | None,
+        allowed_operation_types: Iterable[OperationType],
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionContext:
+        """Strawberry's, but choosing the operation as the spec does."""
+        return SpecExecutionContext(
+            query=query,
+            schema=self,
+            allowed_operations=allowed_operation_types,
+            context=context_value,
+            root_value=root_value,
+            variables=variable_values,
+            provided_operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
+
 
 def _is_introspection(context: IgnoreContext) -> bool:
     return context.field_name.startswith("__")
@@ -79,16 +114,21 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # The rules are built once: the validation cache keys on them, so rules made
     # per request would make every request validate afresh.
     limits: list[type[ASTValidationRule]] = [
-        depth_rule(settings.max_query_depth, _is_introspection),
-        alias_rule(settings.max_aliases),
-        NoNulInLiterals,
+        coded_rule(
+            depth_rule(settings.max_query_depth, _is_introspection), ApiErrorCode.QUERY_TOO_DEEP
+        ),
+        coded_rule(alias_rule(settings.max_aliases), ApiErrorCode.TOO_MANY_ALIASES),
+        StorableTextLiterals,
     ]
+    estimator = CostEstimator(settings.max_query_cost, settings.default_page_size)
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        ErrorCodes,
+        lambda: QueryCost(estimator),
         lambda: MaxTokensLimiter(settings.max_tokens),
         lambda: AddValidationRules(limits),
-        ParserCache,
+        SyntaxReportingParserCache,
         ValidationCache,
-        NoNulInVariables,
+        StorableTextVariables,
     ]
     if not settings.debug:
         extensions.append(lambda: MaskErrors(should_mask_error=is_unexpected))
@@ -97,7 +137,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        execution_context_class=EventExecutor,
+        execution_context_class=CodedExecutor,
+        scalar_overrides={datetime: UtcDateTime},
     )
 
 

@@ -12,10 +12,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite://pintuan.db"
-# Good enough for a laptop; outside debug mode the server refuses to start with it.
-DEV_SECRET_KEY = "pintuan-development-secret-key-not-for-production"
-
-DEV_WEBHOOK_SECRET = "pintuan-development-webhook-secret"
 MIN_SECRET_KEY_BYTES = 32
 
 
@@ -46,24 +42,29 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 15
     max_tokens: int = 2000
+    max_query_cost: int = 10_000
     max_page_size: int = 100
     default_page_size: int = 20
     max_body_bytes: int = 1024 * 1024
     allowed_origins: str = ""
     allow_graphiql_in_production: bool = False
-    secret_key: str = DEV_SECRET_KEY
+    # Empty: a debug server generates its own (``auth.keyfile``); no secret is in the source.
+    secret_key: str = ""
     jwt_issuer: str = "pintuan"
     jwt_audience: str = "pintuan-api"
     access_token_seconds: int = 15 * 60
     refresh_token_seconds: int = 30 * 24 * 3600
+    session_check_seconds: int = 5
     rate_limit_key_per_minute: int = 600
     rate_limit_ip_per_minute: int = 300
     rate_limit_auth_per_minute: int = 10
     signin_free_failures: int = 5
+    signin_ip_free_failures: int = 50
     signin_max_lockout_seconds: int = 15 * 60
     payment_gateway: str = "instant"
     payment_window_seconds: int = 10 * 60
-    webhook_secret: str = DEV_WEBHOOK_SECRET
+    # Empty: POST /webhooks/payments answers 503 and changes nothing.
+    webhook_secret: str = ""
     run_scheduler: bool = True
     sweep_interval_seconds: int = 5
 
@@ -81,12 +82,12 @@ class Settings:
         """Outside debug mode, refuse settings that are only fit for a laptop."""
         if self.debug:
             return
-        if self.secret_key == DEV_SECRET_KEY:
+        if not self.secret_key:
             raise SettingsError("PINTUAN_SECRET_KEY must be set outside debug mode")
         if len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
             raise SettingsError(f"PINTUAN_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
-        if self.payment_gateway == "webhook" and self.webhook_secret == DEV_WEBHOOK_SECRET:
-            # Anyone could sign a "payment.succeeded" with the secret in the source.
+        if self.payment_gateway == "webhook" and not self.webhook_secret:
+            # Its orders could never be paid: the webhook refuses every event without a secret.
             raise SettingsError("PINTUAN_WEBHOOK_SECRET must be set for the webhook gateway")
         if self.graphiql_enabled and not self.allow_graphiql_in_production:
             raise SettingsError(

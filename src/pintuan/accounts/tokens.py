@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -13,6 +14,10 @@ import jwt
 from pintuan.settings import Settings
 
 ALGORITHM = "HS256"
+# Ids are the database's 32-bit serials; anything else in ``sub`` is not one of ours.
+MAX_USER_ID = 2**31 - 1
+CANONICAL_ID = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
+SESSION_ID = re.compile(r"[0-9a-f]{32}", re.ASCII)
 
 
 class InvalidToken(Exception):
@@ -25,13 +30,28 @@ class AccessToken:
     expires_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """Who a token speaks for, from which sign-in (``session``: the refresh-token
+    family, so that signing out ends its access tokens too), and until when."""
+
+    user_id: int
+    session: str
+    expires_at: datetime
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
 def issue_access_token(
-    user_id: int, settings: Settings, now: datetime | None = None
+    user_id: int, session: str, settings: Settings, now: datetime | None = None
 ) -> AccessToken:
     issued = now or datetime.now(UTC)
     expires = issued + timedelta(seconds=settings.access_token_seconds)
     claims = {
         "sub": str(user_id),
+        "sid": session,
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "iat": issued,
@@ -41,8 +61,8 @@ def issue_access_token(
     return AccessToken(jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), expires)
 
 
-def read_access_token(token: str, settings: Settings) -> int:
-    """The user id an access token speaks for."""
+def read_access_token(token: str, settings: Settings) -> AccessClaims:
+    """What a well-signed, unexpired token for this API claims."""
     try:
         claims = jwt.decode(
             token,
@@ -50,14 +70,20 @@ def read_access_token(token: str, settings: Settings) -> int:
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            options={"require": ["exp", "iat", "sub", "sid", "iss", "aud"]},
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from None
-    subject = claims["sub"]
-    if not isinstance(subject, str) or not subject.isdigit():
+    subject, session = claims["sub"], claims["sid"]
+    # Only the canonical ASCII decimal: int() would also take "08", "٣" or " 8".
+    if not isinstance(subject, str) or not CANONICAL_ID.fullmatch(subject):
         raise InvalidToken("malformed subject")
-    return int(subject)
+    if int(subject) > MAX_USER_ID:
+        raise InvalidToken("malformed subject")
+    if not isinstance(session, str) or not SESSION_ID.fullmatch(session):
+        raise InvalidToken("malformed session")
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    return AccessClaims(int(subject), session, expires_at)
 
 
 def new_opaque_token(prefix: str) -> str:

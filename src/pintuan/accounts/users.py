@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import uuid
+import unicodedata
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,15 +16,21 @@ from tortoise.transactions import in_transaction
 
 from pintuan.accounts.models import MerchantStaff, RefreshToken, User
 from pintuan.accounts.passwords import hash_password, verify_password
-from pintuan.accounts.tokens import AccessToken, digest, issue_access_token, new_opaque_token
+from pintuan.accounts.tokens import (
+    AccessToken,
+    digest,
+    issue_access_token,
+    new_opaque_token,
+    new_session_id,
+)
 from pintuan.core import codes, sql, validation
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.live.throttle import SigninThrottle
 from pintuan.settings import Settings
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
+SESSION_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +42,12 @@ class Session:
 
 
 def normalise_email(raw: str) -> str:
-    return raw.strip().lower()
-
-
-def _valid_email(raw: str) -> str:
-    email = normalise_email(raw)
-    if len(email) > 254 or not EMAIL.match(email):
-        raise DomainError(ErrorCode.INVALID, "Enter a valid email address.", "email")
-    return email
+    """The stored form of an address, to look one up; an address registration
+    would refuse gets the same trimming and folding, and so matches no one."""
+    try:
+        return validation.email(raw)
+    except DomainError:
+        return unicodedata.normalize("NFC", raw.strip()).lower()
 
 
 def _valid_password(password: str) -> str:
@@ -72,7 +76,7 @@ async def register(
     is_admin: bool = False,
 ) -> User:
     """Create a user; an invite code records its owner as the inviter, once and for good."""
-    email = _valid_email(email)
+    email = validation.email(email)
     _valid_password(password)
     name = validation.text(display_name, "displayName", max_length=100)
     inviter = None
@@ -108,11 +112,11 @@ async def _issue_session(user: User, family: str, settings: Settings) -> Session
     await RefreshToken.create(
         user=user, family=family, token_hash=digest(token), expires_at=expires
     )
-    return Session(user, issue_access_token(user.id, settings), token, expires)
+    return Session(user, issue_access_token(user.id, family, settings), token, expires)
 
 
 def _account_subject(email: str) -> str:
-    return "account:" + hashlib.sha256(email.encode()).hexdigest()
+    return hashlib.sha256(email.encode()).hexdigest()
 
 
 async def sign_in(
@@ -120,8 +124,8 @@ async def sign_in(
 ) -> Session:
     """Check credentials; every failure looks the same, whether or not the email exists."""
     normalised = normalise_email(email)
-    subjects = (_account_subject(normalised), f"ip:{client_ip}")
-    wait = await throttle.locked_for(*subjects)
+    account = _account_subject(normalised)
+    wait = await throttle.locked_for(account, client_ip)
     if wait:
         raise DomainError(
             ErrorCode.TOO_MANY_ATTEMPTS,
@@ -129,10 +133,10 @@ async def sign_in(
         )
     user = await user_by_email(normalised)
     if not await verify_password(user.password_hash if user else None, password) or user is None:
-        await throttle.failed(*subjects)
+        await throttle.failed(account, client_ip)
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The email or password is wrong.")
-    await throttle.succeeded(subjects[0])
-    return await _issue_session(user, uuid.uuid4().hex, settings)
+    await throttle.succeeded(account, client_ip)
+    return await _issue_session(user, new_session_id(), settings)
 
 
 async def refresh(token: str, settings: Settings) -> Session:
@@ -172,19 +176,44 @@ async def user_by_email(email: str) -> User | None:
     return await validation.find(User, email=normalise_email(email))
 
 
-async def signed_in(user_id: int) -> tuple[User | None, frozenset[int]]:
-    """The account and the merchants it is staff of, in one statement: run for every
-    signed-in request, hence hand-written."""
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    user: User | None
+    staff_of: frozenset[int]
+    signed_out: bool  # the session the token came from was revoked
+
+
+async def signed_in(user_id: int, session: str) -> SignedIn:
+    """The account, the merchants it is staff of and whether the token's session was
+    revoked, in one statement: run for every signed-in request, hence hand-written.
+    The database is the truth, so a revocation holds at once on every process.
+    (A family is revoked whole, and no token is issued in it afterwards.)"""
     rows = await sql.rows(
-        'SELECT "app_user".*, "merchant_staff"."merchant_id" AS "staff_of" FROM "app_user" '
+        'SELECT "app_user".*, "merchant_staff"."merchant_id" AS "staff_of", '
+        'EXISTS (SELECT 1 FROM "refresh_token" WHERE "refresh_token"."family" = $2 '
+        'AND "refresh_token"."revoked_at" IS NOT NULL) AS "signed_out" FROM "app_user" '
         'LEFT JOIN "merchant_staff" ON "merchant_staff"."user_id" = "app_user"."id" '
         'WHERE "app_user"."id" = $1',
         user_id,
+        session,
     )
     if not rows:
-        return None, frozenset()
+        return SignedIn(None, frozenset(), False)
     staff_of = frozenset(int(row["staff_of"]) for row in rows if row["staff_of"] is not None)
-    return sql.instance(User, rows[0]), staff_of
+    return SignedIn(sql.instance(User, rows[0]), staff_of, bool(rows[0]["signed_out"]))
+
+
+async def signed_out_sessions(sessions: Iterable[str]) -> set[str]:
+    """Which of these sessions have been revoked (in batches the drivers accept)."""
+    wanted = sorted(set(sessions))
+    revoked: set[str] = set()
+    for start in range(0, len(wanted), SESSION_BATCH):
+        batch = wanted[start : start + SESSION_BATCH]
+        families = await RefreshToken.filter(
+            family__in=batch, revoked_at__not_isnull=True
+        ).values_list("family", flat=True)
+        revoked.update(str(family) for family in families)
+    return revoked
 
 
 async def staff_merchant_ids_by_users(user_ids: Sequence[int]) -> list[frozenset[int]]:

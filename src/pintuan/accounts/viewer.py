@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pintuan.accounts import apikeys, users
 from pintuan.accounts.models import ApiKey, ApiKeyKind, User
-from pintuan.accounts.tokens import InvalidToken, read_access_token
-from pintuan.core.errors import DomainError
+from pintuan.accounts.tokens import AccessClaims, InvalidToken, read_access_token
+from pintuan.core.errors import ApiErrorCode, DomainError
 from pintuan.core.validation import origin as normalise_origin
 from pintuan.settings import Settings
 
@@ -22,7 +23,7 @@ class AccessDenied(Exception):
 
     @property
     def status(self) -> int:
-        return 401 if self.code == "UNAUTHENTICATED" else 403
+        return 401 if self.code == ApiErrorCode.UNAUTHENTICATED else 403
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,15 @@ class Viewer:
     user: User | None = None
     staff_of: frozenset[int] = field(default_factory=frozenset)
     api_key: ApiKey | None = None
+    token: AccessClaims | None = None  # the access token the user signed in with
+
+    @property
+    def session(self) -> str | None:
+        return self.token.session if self.token is not None else None
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self.token.expires_at if self.token is not None else None
 
     @property
     def is_admin(self) -> bool:
@@ -69,24 +79,35 @@ async def authenticate(
     if api_key:
         key = await apikeys.active_key(api_key)
         if key is None:
-            raise AccessDenied("UNAUTHENTICATED", "The API key is invalid or revoked.")
+            raise AccessDenied(ApiErrorCode.UNAUTHENTICATED, "The API key is invalid or revoked.")
         if origin is not None:
             if key.kind == ApiKeyKind.SECRET:
                 raise AccessDenied(
-                    "FORBIDDEN", "Secret keys are for servers; never send one from a browser."
+                    ApiErrorCode.FORBIDDEN,
+                    "Secret keys are for servers; never send one from a browser.",
                 )
             if not origin_allowed(key, origin):
-                raise AccessDenied("FORBIDDEN", "This origin may not use this API key.")
+                raise AccessDenied(ApiErrorCode.FORBIDDEN, "This origin may not use this API key.")
     if not authorization:
         return Viewer(api_key=key)
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AccessDenied("UNAUTHENTICATED", "Send the access token as 'Bearer <token>'.")
+        raise AccessDenied(
+            ApiErrorCode.UNAUTHENTICATED, "Send the access token as 'Bearer <token>'."
+        )
     try:
-        user_id = read_access_token(token.strip(), settings)
+        claims = read_access_token(token.strip(), settings)
     except InvalidToken:
-        raise AccessDenied("UNAUTHENTICATED", "The access token is invalid or expired.") from None
-    user, staff_of = await users.signed_in(user_id)
-    if user is None:
-        raise AccessDenied("UNAUTHENTICATED", "The access token's account no longer exists.")
-    return Viewer(user=user, staff_of=staff_of, api_key=key)
+        raise AccessDenied(
+            ApiErrorCode.UNAUTHENTICATED, "The access token is invalid or expired."
+        ) from None
+    account = await users.signed_in(claims.user_id, claims.session)
+    if account.user is None:
+        raise AccessDenied(
+            ApiErrorCode.UNAUTHENTICATED, "The access token's account no longer exists."
+        )
+    if account.signed_out:
+        raise AccessDenied(
+            ApiErrorCode.UNAUTHENTICATED, "This session was signed out; sign in again."
+        )
+    return Viewer(user=account.user, staff_of=account.staff_of, api_key=key, token=claims)

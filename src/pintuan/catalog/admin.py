@@ -12,6 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from pintuan.catalog import products
 from pintuan.catalog.models import Product, ProductStatus, ProductTag, Variant
 from pintuan.core import validation
 from pintuan.core.errors import DomainError, ErrorCode
@@ -46,7 +47,7 @@ class VariantChanges:
 def _tags(tags: list[str]) -> list[str]:
     if len(tags) > MAX_TAGS:
         raise DomainError(ErrorCode.INVALID, f"At most {MAX_TAGS} tags.", "tags")
-    cleaned = [validation.text(t, "tags", max_length=64).lower() for t in tags]
+    cleaned = [products.tag_key(validation.text(t, "tags", max_length=64)) for t in tags]
     return list(dict.fromkeys(cleaned))
 
 
@@ -107,7 +108,9 @@ async def create_product(
 ) -> Product:
     clean_handle = validation.handle(handle)
     clean_title = validation.text(title, "title", max_length=300)
-    clean_description = validation.text(description, "description", min_length=0, max_length=20_000)
+    clean_description = validation.text(
+        description, "description", min_length=0, max_length=20_000, multiline=True
+    )
     clean_images = _images(images or [])
     clean_tags = _tags(tags or [])
     if await Product.exists(handle=clean_handle):
@@ -141,7 +144,7 @@ async def update_product(product: Product, changes: ProductChanges) -> Product:
         values["title"] = validation.text(changes.title, "title", max_length=300)
     if changes.description is not None:
         values["description"] = validation.text(
-            changes.description, "description", min_length=0, max_length=20_000
+            changes.description, "description", min_length=0, max_length=20_000, multiline=True
         )
     if changes.images is not None:
         values["images"] = _images(changes.images)

@@ -25,6 +25,12 @@ MAX_SEARCH_LENGTH = 200
 MAX_TAG_LENGTH = 64
 
 
+def tag_key(tag: str) -> str:
+    """Tags are kept and matched in lower case, so that "Tea" finds "tea" on every backend
+    (the comparison happens here, not in the database's collation)."""
+    return tag.lower()
+
+
 class ProductSort(StrEnum):
     NEWEST = "NEWEST"
     PRICE_ASC = "PRICE_ASC"
@@ -79,7 +85,7 @@ def public_products(flt: ProductFilter) -> QuerySet[Product]:
     if flt.merchant_id is not None:
         query = query.filter(merchant_id=flt.merchant_id)
     if flt.tag is not None:
-        tagged = ProductTag.filter(tag=flt.tag).values("product_id")
+        tagged = ProductTag.filter(tag=tag_key(flt.tag)).values("product_id")
         query = query.filter(id__in=Subquery(tagged))
     if flt.search:
         query = query.filter(Q(title__icontains=flt.search) | Q(description__icontains=flt.search))
@@ -93,9 +99,9 @@ def public_products(flt: ProductFilter) -> QuerySet[Product]:
     return query
 
 
-async def public_product_by_handle(handle: str) -> Product | None:
-    product = await find(Product, handle=handle)
-    return product if product is not None and product.status == ProductStatus.ACTIVE else None
+async def product_by_handle(handle: str) -> Product | None:
+    """Whatever its status: who may see it is the caller's to decide."""
+    return await find(Product, handle=handle)
 
 
 async def merchant_by_handle(handle: str) -> Merchant | None:

@@ -12,7 +12,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from pintuan.core.errors import DomainError
-from pintuan.core.validation import MAX_INT
+from pintuan.core.validation import MAX_INT, UNSTORABLE, in_utc
 
 M = TypeVar("M", bound=Model)
 KeyValue = int | str | datetime
@@ -55,7 +55,7 @@ def parse_datetime(value: Any) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError("timestamp lacks a timezone")
-    return parsed
+    return in_utc(parsed)
 
 
 def parse_int(value: Any) -> int:
@@ -69,8 +69,8 @@ def parse_int(value: Any) -> int:
 def parse_str(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a string")
-    if "\x00" in value:
-        raise ValueError("text holds a NUL character")
+    if UNSTORABLE.search(value):
+        raise ValueError("text holds a character no backend stores")
     return value
 
 

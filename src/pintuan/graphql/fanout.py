@@ -32,7 +32,7 @@ from typing import Any, Generic, TypeVar
 from graphql import ExecutionResult, GraphQLError, parse
 from graphql.execution.executor import Executor
 from starlette.requests import Request
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -42,9 +42,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage, StartMessage
 
+from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.context import Context, Info
 from pintuan.graphql.errors import is_unexpected
 from pintuan.graphql.loaders import Loaders
+from pintuan.graphql.quota import over_rate_limit
 from pintuan.live.bus import Event
 from pintuan.live.rooms import Delivery, Rendering, Rooms, Seat
 
@@ -52,6 +54,7 @@ T = TypeVar("T")
 WSOperation = Operation[Context, None]
 
 MASKED_MESSAGE = "Unexpected error."
+MASKED_CODE = {"code": ApiErrorCode.INTERNAL_SERVER_ERROR}
 
 current_operation: ContextVar[WSOperation | None] = ContextVar("pintuan_ws_operation", default=None)
 
@@ -81,6 +84,11 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if problem := payload_problem(message.get("payload")):
             await self.handle_invalid_message(problem)
             return
+        if self.connection_acknowledged and (refusal := await over_rate_limit(self.context)):
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [refusal.formatted]}
+            )
+            return
         await super().handle_subscribe(message)
 
     async def run_operation(self, operation: WSOperation) -> None:
@@ -94,6 +102,10 @@ class LegacyTransportHandler(BaseGraphQLWSHandler[Context, None]):
     async def handle_start(self, message: StartMessage) -> None:
         if problem := payload_problem(message.get("payload")):
             error = ErrorMessage(type="error", id=message["id"], payload={"message": problem})
+            await self.send_message(error)
+            return
+        if refusal := await over_rate_limit(self.context):
+            error = ErrorMessage(type="error", id=message["id"], payload=refusal.formatted)
             await self.send_message(error)
             return
         await super().handle_start(message)
@@ -160,7 +172,7 @@ class Renderer:
     def _public(self, error: GraphQLError) -> GraphQLError:
         if self.info.context.settings.debug or not is_unexpected(error):
             return error
-        return GraphQLError(MASKED_MESSAGE, nodes=error.nodes, path=error.path)
+        return GraphQLError(MASKED_MESSAGE, error.nodes, path=error.path, extensions=MASKED_CODE)
 
 
 class Feed(Generic[T]):
@@ -183,7 +195,8 @@ class Feed(Generic[T]):
         operation, socket = self.operation, self.socket
         if operation is None or socket is None or delivery.rendered is None:
             return False
-        if not operation.completed:
+        # A socket closed by the server (an expired or revoked sign-in) takes no more.
+        if not operation.completed and socket.application_state != WebSocketState.DISCONNECTED:
             await socket.send_text(f"{self._head}{delivery.rendered}}}")
         return True
 

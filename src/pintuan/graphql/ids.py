@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pintuan.core import b64url
+from pintuan.core.errors import ApiErrorCode
 from pintuan.core.validation import MAX_INT
 from pintuan.graphql.errors import ApiError
 
@@ -15,7 +16,7 @@ def to_global_id(type_name: str, pk: int) -> str:
 
 def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
     """Decode any node ID; a malformed one is an INVALID_ID error."""
-    invalid = ApiError("INVALID_ID", f"{global_id[:40]!r} is not a valid ID.", field)
+    invalid = ApiError(ApiErrorCode.INVALID_ID, f"{global_id[:40]!r} is not a valid ID.", field)
     if not global_id or len(global_id) > MAX_ID_LENGTH:
         raise invalid
     try:
@@ -34,6 +35,8 @@ def decode_id(global_id: str, expected: str, field: str = "id") -> int:
     type_name, pk = from_global_id(global_id, field)
     if type_name != expected:
         raise ApiError(
-            "WRONG_ID_TYPE", f"Expected the ID of a {expected}, got the ID of a {type_name}.", field
+            ApiErrorCode.WRONG_ID_TYPE,
+            f"Expected the ID of a {expected}, got the ID of a {type_name}.",
+            field,
         )
     return pk

@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from pintuan.core import batch
+from pintuan.core.errors import ErrorCode
 from pintuan.graphql.errors import ApiError
 
 T = TypeVar("T")
@@ -42,5 +43,5 @@ async def required(
     """Load a row that must exist; a missing one is a NOT_FOUND error naming ``what``."""
     found = await loader.load(pk)
     if found is None:
-        raise ApiError("NOT_FOUND", f"No such {what}.", field)
+        raise ApiError(ErrorCode.NOT_FOUND, f"No such {what}.", field)
     return found

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 
+from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
 from pintuan.graphql.ids import from_global_id
@@ -28,7 +29,9 @@ def _target(global_id: str, field: str) -> tuple[NodeFetcher, int]:
     type_name, pk = from_global_id(global_id, field)
     fetch = _FETCHERS.get(type_name)
     if fetch is None:
-        raise ApiError("INVALID_ID", f"{global_id[:40]!r} is not the ID of a known object.", field)
+        raise ApiError(
+            ApiErrorCode.INVALID_ID, f"{global_id[:40]!r} is not the ID of a known object.", field
+        )
     return fetch, pk
 
 
@@ -45,6 +48,8 @@ class NodeQuery:
     @strawberry.field(description="Fetch up to 100 objects by global ID, in the order given.")
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_NODES:
-            raise ApiError("TOO_MANY_IDS", f"At most {MAX_NODES} IDs per request.", "ids")
+            raise ApiError(
+                ApiErrorCode.TOO_MANY_IDS, f"At most {MAX_NODES} IDs per request.", "ids"
+            )
         targets = [_target(gid, f"ids.{i}") for i, gid in enumerate(ids)]
         return list(await asyncio.gather(*(fetch(info, pk) for fetch, pk in targets)))

@@ -7,16 +7,17 @@ from typing import Any
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 
+from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
 
 
 def unauthenticated() -> ApiError:
-    return ApiError("UNAUTHENTICATED", "Sign in to do this.")
+    return ApiError(ApiErrorCode.UNAUTHENTICATED, "Sign in to do this.")
 
 
 def forbidden() -> ApiError:
-    return ApiError("FORBIDDEN", "You may not do this.")
+    return ApiError(ApiErrorCode.FORBIDDEN, "You may not do this.")
 
 
 class SignedIn(BasePermission):

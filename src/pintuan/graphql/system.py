@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import strawberry
 
+from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.errors import ApiError
 
 MAX_TICKS = 3600
@@ -27,9 +28,13 @@ class SystemSubscription:
         self, interval_seconds: float = 1.0, count: int = 10
     ) -> AsyncGenerator[datetime, None]:
         if not 0.01 <= interval_seconds <= 60:
-            raise ApiError("INVALID_ARGUMENTS", "intervalSeconds must be between 0.01 and 60.")
+            raise ApiError(
+                ApiErrorCode.INVALID_ARGUMENTS, "intervalSeconds must be between 0.01 and 60."
+            )
         if not 1 <= count <= MAX_TICKS:
-            raise ApiError("INVALID_ARGUMENTS", f"count must be between 1 and {MAX_TICKS}.")
+            raise ApiError(
+                ApiErrorCode.INVALID_ARGUMENTS, f"count must be between 1 and {MAX_TICKS}."
+            )
         for tick in range(count):
             if tick:
                 await asyncio.sleep(interval_seconds)

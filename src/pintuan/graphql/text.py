@@ -1,10 +1,10 @@
-"""Text inputs: refusing the one character no backend can store.
+"""Text inputs: refusing the characters no backend can store.
 
-PostgreSQL refuses the NUL character in text, so a NUL sent in a share code,
-an idempotency key or a name used to fail deep inside a query as an internal
-error (SQLite stored it). Refusing it while the request is validated gives one
-clear error on every backend, for queries, mutations and subscriptions alike,
-before anything runs.
+PostgreSQL refuses the NUL character in text, and no backend can encode a lone
+UTF-16 surrogate (JSON lets a client send one as ``"\\ud800"``), so such text used
+to fail deep inside a query as an internal error. Refusing it while the request
+is validated gives one clear error on every backend, for queries, mutations and
+subscriptions alike, before anything runs.
 """
 
 from __future__ import annotations
@@ -15,38 +15,52 @@ from typing import Any
 from graphql import GraphQLError, StringValueNode, ValidationRule
 from strawberry.extensions import SchemaExtension
 
-NUL = "\x00"
-MESSAGE = "Text may not contain the NUL character (U+0000)."
+from pintuan.core.errors import ApiErrorCode
+from pintuan.core.validation import UNSTORABLE
+
+MESSAGE = "Text may not contain the NUL character (U+0000) or a lone surrogate (U+D800-U+DFFF)."
 
 
-def _refusal(node: StringValueNode | None = None) -> GraphQLError:
-    return GraphQLError(MESSAGE, node, extensions={"code": "INVALID_TEXT"})
+def refusal(node: StringValueNode | None = None) -> GraphQLError:
+    return GraphQLError(MESSAGE, node, extensions={"code": ApiErrorCode.INVALID_TEXT.value})
 
 
-class NoNulInLiterals(ValidationRule):
-    """Strings written into the document; cached with the rest of its validation."""
-
-    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
-        if NUL in node.value:
-            self.report_error(_refusal(node))
-
-
-def _holds_nul(value: object) -> bool:
+def unstorable(value: object) -> bool:
+    """Whether any string in a decoded JSON value holds a character no backend stores."""
     if isinstance(value, str):
-        return NUL in value
+        return UNSTORABLE.search(value) is not None
     if isinstance(value, dict):
-        return any(_holds_nul(item) for item in value.values())
+        return any(unstorable(key) or unstorable(item) for key, item in value.items())
     if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
+        return any(unstorable(item) for item in value)
     return False
 
 
-class NoNulInVariables(SchemaExtension):
-    """Strings sent as variables, which differ per request. Register it after
-    ValidationCache: an error set here stands in for the document's validation."""
+class StorableTextLiterals(ValidationRule):
+    """Strings written into the document; cached with the rest of its validation."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+        if UNSTORABLE.search(node.value):
+            self.report_error(refusal(node))
+
+
+class StorableTextVariables(SchemaExtension):
+    """Strings sent as variables, which differ per request, and such characters
+    written raw into the document, which the GraphQL lexer reports as a bare
+    syntax error (and Strawberry, over WebSocket, as nothing at all). Register
+    it after ValidationCache: an error set here stands in for the document's
+    validation."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        self.in_document = context.query is not None and unstorable(context.query)
+        if context.query is not None and self.in_document:
+            # Replaced only so that the document parses; validation refuses it.
+            context.query = UNSTORABLE.sub("\ufffd", context.query)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if _holds_nul(context.variables):
-            context.pre_execution_errors = [*(context.pre_execution_errors or []), _refusal()]
+        if self.in_document or unstorable(context.variables):
+            context.pre_execution_errors = [*(context.pre_execution_errors or []), refusal()]
         yield

@@ -62,9 +62,7 @@ async def sweep(runtime: Runtime) -> int:
 
 
 async def lapse_payment(order_id: int, runtime: Runtime) -> bool:
-    settled = await orders.cancel_pending(order_id, "PAYMENT_EXPIRED", due_by=now_utc())
-    if settled.changed and settled.order.group_id is not None:
-        await announce(runtime, GroupEvent.LEFT, settled.order.group_id)
+    settled = await orders.cancel_unpaid(order_id, "PAYMENT_EXPIRED", runtime, due_by=now_utc())
     return settled.changed
 
 

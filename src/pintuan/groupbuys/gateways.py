@@ -25,6 +25,9 @@ class ChargeOutcome:
 
 class PaymentGateway(Protocol):
     name: str
+    # Whether charges are confirmed by POST /webhooks/payments; a gateway that
+    # settles in the mutation never is, so any event claiming a charge is false.
+    confirms_by_webhook: bool
 
     async def charge(self, order_id: int, amount: int, currency: str, token: str) -> ChargeOutcome:
         """Ask for the money; must be idempotent per order."""
@@ -38,6 +41,7 @@ class PaymentGateway(Protocol):
 
 class InstantGateway:
     name = "instant"
+    confirms_by_webhook = False
 
     async def charge(self, order_id: int, amount: int, currency: str, token: str) -> ChargeOutcome:
         if token == DECLINE_TOKEN:
@@ -52,6 +56,7 @@ class WebhookGateway:
     """Charges are confirmed or failed later by POST /webhooks/payments."""
 
     name = "webhook"
+    confirms_by_webhook = True
 
     async def charge(self, order_id: int, amount: int, currency: str, token: str) -> ChargeOutcome:
         return ChargeOutcome(settled=False, approved=False)

@@ -117,14 +117,20 @@ class Settled:
     group: Group | None = None  # the order's group as this change left it
     filled: bool = False
     refunded_late: bool = False  # the money came for an order already cancelled
+    closed_group: bool = False  # the leader's order fell through: its group is cancelled
 
 
 async def take_charge(order: Order, reference: str, runtime: Runtime) -> Settled:
     """The gateway has the buyer's money: the order is paid, or, if it was cancelled
     meanwhile (its group failed, its offer was cancelled, its window lapsed), the
-    charge is recorded and sent back. Both gateways settle through here."""
+    charge is recorded and sent back. Both gateways settle through here.
+
+    An order cancelled because its charge was declined was never charged: a claim
+    that it was (a forged or stray event) writes nothing and refunds nothing."""
     settled = await mark_paid(order, reference, runtime.gateway.name)
     if settled.changed or settled.order.status != OrderStatus.CANCELLED:
+        return settled
+    if settled.order.failure_code == ErrorCode.PAYMENT_DECLINED:
         return settled
     async with in_transaction():
         refunded = await Order.filter(id=order.id, status=OrderStatus.CANCELLED).update(
@@ -208,18 +214,30 @@ async def cancel_pending(order_id: int, reason: str, *, due_by: datetime | None 
 
     With ``due_by``, only if the payment was due by then: a lapse claimed at the
     old due time leaves alone an order whose window has since been extended.
+
+    A group lives only while its leader's order does: when that order falls
+    through, the group is cancelled in the same transaction, so no one is shown
+    or joins a group its leader never paid for (``cancel_unpaid`` then settles
+    the other members and tells subscribers).
     """
     pending = Order.filter(id=order_id, status=OrderStatus.PENDING_PAYMENT)
     if due_by is not None:
         pending = pending.filter(payment_due_at__lte=due_by)
+    closed_group = False
     async with in_transaction():
+        now = now_utc()
         changed = await pending.update(
-            status=OrderStatus.CANCELLED, cancelled_at=now_utc(), failure_code=reason
+            status=OrderStatus.CANCELLED, cancelled_at=now, failure_code=reason
         )
         order = await Order.get(id=order_id)
         if changed:
             await _release_allowance(order)
             if order.group_id is not None:
+                closed_group = bool(
+                    await Group.filter(
+                        id=order.group_id, leader_id=order.buyer_id, status=GroupStatus.OPEN
+                    ).update(status=GroupStatus.CANCELLED, closed_at=now)
+                )
                 await Group.filter(id=order.group_id).update(
                     slots_taken=F("slots_taken") - 1, version=F("version") + 1
                 )
@@ -228,7 +246,26 @@ async def cancel_pending(order_id: int, reason: str, *, due_by: datetime | None 
             await Variant.filter(id=order.variant_id).update(
                 stock_reserved=F("stock_reserved") - order.quantity
             )
-    return Settled(order, bool(changed))
+    return Settled(order, bool(changed), closed_group=closed_group)
+
+
+async def cancel_unpaid(
+    order_id: int, reason: str, runtime: Runtime, *, due_by: datetime | None = None
+) -> Settled:
+    """``cancel_pending``, then tell the order's group: a member left, or, when the
+    leader's order fell through, the group closed and its other members are made whole.
+    """
+    settled = await cancel_pending(order_id, reason, due_by=due_by)
+    group_id = settled.order.group_id
+    if not settled.changed or group_id is None:
+        return settled
+    if settled.closed_group:
+        await runtime.group_deadlines.cancel(group_id)
+        await settle_group_orders(group_id, runtime, "LEADER_UNPAID")
+        await announce(runtime, GroupEvent.CANCELLED, group_id)
+    else:
+        await announce(runtime, GroupEvent.LEFT, group_id)
+    return settled
 
 
 async def refund_paid(order_id: int, runtime: Runtime) -> Settled:

@@ -11,7 +11,6 @@ from pintuan.groupbuys.order_models import (
     Order,
     PaymentEvent,
 )
-from pintuan.groupbuys.progress import GroupEvent
 from pintuan.groupbuys.runtime import Runtime
 
 
@@ -37,12 +36,14 @@ async def handle_event(
     order = await Order.get_or_none(id=order_id)
     if order is None:
         return Outcome.UNKNOWN_ORDER
-    if kind == "payment.succeeded":
+    if not runtime.gateway.confirms_by_webhook:
+        # No charge of this gateway awaits an event: believing one would pay, or
+        # refund, an order that was never charged.
+        outcome = Outcome.IGNORED
+    elif kind == "payment.succeeded":
         outcome = await _succeeded(order, reference, runtime)
     elif kind == "payment.failed":
-        settled = await orders.cancel_pending(order.id, "PAYMENT_DECLINED")
-        if settled.changed and order.group_id is not None:
-            await orders.announce(runtime, GroupEvent.LEFT, order.group_id)
+        settled = await orders.cancel_unpaid(order.id, "PAYMENT_DECLINED", runtime)
         outcome = Outcome.DECLINED if settled.changed else Outcome.IGNORED
     else:
         outcome = Outcome.IGNORED

@@ -22,7 +22,7 @@ from pintuan.core.validation import MAX_INT
 from pintuan.groupbuys import offers, orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupBuyStatus, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderKind, OrderStatus
-from pintuan.groupbuys.orders import announce, now_utc
+from pintuan.groupbuys.orders import now_utc
 from pintuan.groupbuys.progress import GroupEvent, GroupState
 from pintuan.groupbuys.runtime import Runtime
 
@@ -181,10 +181,13 @@ class PurchaseRequest:
                 "paymentToken",
             )
 
-    def fingerprint(self, action: str, target: int) -> str:
-        """Tells a true retry from a different request that reuses the key."""
-        raw = json.dumps([action, target, self.quantity])
-        return hashlib.sha256(raw.encode()).hexdigest()
+    def fingerprint(self, action: str, target: int, offer_id: int | None = None) -> str:
+        """Tells a true retry from a different request that reuses the key.
+
+        ``offer_id`` is the offer an order bought alone goes through, if any.
+        """
+        terms = [action, target, self.quantity] + ([offer_id] if offer_id is not None else [])
+        return hashlib.sha256(json.dumps(terms).encode()).hexdigest()
 
 
 async def _claim_order(
@@ -398,10 +401,13 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
     return await _pay(order, request.payment_token, runtime)
 
 
-async def buy_alone(variant_id: int, request: PurchaseRequest, runtime: Runtime) -> Purchase:
-    """An ordinary order at the variant's own (solo) price."""
+async def buy_alone(
+    variant_id: int, request: PurchaseRequest, runtime: Runtime, offer_id: int | None = None
+) -> Purchase:
+    """An ordinary order: at the variant's own price, or through an offer at its solo
+    price, from the offer's stock and within its per-person limit."""
     request.check()
-    fingerprint = request.fingerprint("solo", variant_id)
+    fingerprint = request.fingerprint("solo", variant_id, offer_id)
     if replay := await _replay(request, fingerprint):
         return replay
     now = now_utc()
@@ -410,7 +416,9 @@ async def buy_alone(variant_id: int, request: PurchaseRequest, runtime: Runtime)
             variant = await Variant.get_or_none(id=variant_id).select_related("product")
             if variant is None or variant.product.status != ProductStatus.ACTIVE:
                 raise _refuse(ErrorCode.NOT_FOUND, "No such variant on sale.", "variantId")
-            _check_total(variant.price_amount, request.quantity)
+            offer = None if offer_id is None else await _solo_offer(offer_id, variant_id, now)
+            unit_price = offer.solo_price if offer else variant.price_amount
+            _check_total(unit_price, request.quantity)
             order = await _insert_order(
                 request,
                 fingerprint,
@@ -418,16 +426,31 @@ async def buy_alone(variant_id: int, request: PurchaseRequest, runtime: Runtime)
                 kind=OrderKind.SOLO.value,
                 merchant_id=variant.product.merchant_id,
                 variant_id=variant.id,
-                unit_price=variant.price_amount,
-                currency=variant.currency,
+                group_buy_id=offer.id if offer else None,
+                unit_price=unit_price,
+                currency=offer.currency if offer else variant.currency,
                 payment_due_at=_payment_due(runtime, None, now),
             )
+            if offer is not None:
+                await _hold_allowance(offer, request.buyer_id, request.quantity)
+                await _hold_offer_stock(offer, request.quantity, now)
             await _hold_variant_stock(variant.id, request.quantity)
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
         return await _concurrent_retry(request, fingerprint)
     return await _pay(order, request.payment_token, runtime)
+
+
+async def _solo_offer(offer_id: int, variant_id: int, now: datetime) -> GroupBuy:
+    """The active offer a shopper buys alone through; it must be on the variant bought."""
+    offer = await sql.by_id(GroupBuy, offer_id)
+    if offer is None:
+        raise _refuse(ErrorCode.NOT_FOUND, "No such group buy.", "groupBuyId")
+    if offer.variant_id != variant_id:
+        raise _refuse(ErrorCode.INVALID, "The offer is for another variant.", "groupBuyId")
+    _require_active(offer, now)
+    return offer
 
 
 async def _concurrent_retry(request: PurchaseRequest, fingerprint: str) -> Purchase:
@@ -445,9 +468,7 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
         group = await Group.get(id=order.group_id) if order.group_id else None
         return Purchase(await Order.get(id=order.id), group)
     if not outcome.approved:
-        settled = await orders.cancel_pending(order.id, ErrorCode.PAYMENT_DECLINED.value)
-        if settled.changed and order.group_id is not None:
-            await announce(runtime, GroupEvent.LEFT, order.group_id)
+        settled = await orders.cancel_unpaid(order.id, ErrorCode.PAYMENT_DECLINED.value, runtime)
         group = await Group.get(id=order.group_id) if order.group_id else None
         return Purchase(settled.order, group, [_declined()])
     settled = await orders.take_charge(order, outcome.reference or "", runtime)

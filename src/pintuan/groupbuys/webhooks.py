@@ -8,9 +8,11 @@ import logging
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from pintuan.core.errors import ApiErrorCode
 from pintuan.core.validation import storable
 from pintuan.graphql.errors import ApiError
 from pintuan.graphql.ids import from_global_id
+from pintuan.graphql.text import MESSAGE, unstorable
 from pintuan.groupbuys import payments
 from pintuan.groupbuys.gateways import webhook_signature_valid
 from pintuan.groupbuys.order_models import PaymentEvent, PaymentTransaction
@@ -40,22 +42,46 @@ def _storable(event_id: str, kind: str, reference: str) -> bool:
     )
 
 
-async def payment_webhook(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    runtime: Runtime = request.app.state.runtime
-    body = await request.body()
-    signature = request.headers.get(SIGNATURE_HEADER, "")
-    if not webhook_signature_valid(settings.webhook_secret, body, signature):
-        return JSONResponse({"error": "invalid signature"}, status_code=401)
+def _refused(code: ApiErrorCode, message: str) -> Response:
+    return JSONResponse({"error": message, "code": code.value}, status_code=400)
+
+
+def _parsed(body: bytes) -> tuple[str, str, int, str] | Response:
+    """The event's id, type, order and reference, or the coded 400 refusing it."""
     try:
         event = json.loads(body)
         event_id, kind = str(event["id"]), str(event["type"])
         reference = str(event.get("reference", ""))
-    except (ValueError, KeyError, TypeError):
-        return JSONResponse({"error": "malformed event"}, status_code=400)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _refused(ApiErrorCode.MALFORMED_EVENT, "malformed event")
+    if unstorable([event_id, kind, reference]):
+        return _refused(ApiErrorCode.INVALID_TEXT, MESSAGE)
     order_id = _order_pk(event.get("orderId"))
     if order_id is None or not event_id or not _storable(event_id, kind, reference):
-        return JSONResponse({"error": "malformed event"}, status_code=400)
+        return _refused(ApiErrorCode.MALFORMED_EVENT, "malformed event")
+    return event_id, kind, order_id, reference
+
+
+async def payment_webhook(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    runtime: Runtime = request.app.state.runtime
+    if not settings.webhook_secret:
+        # An empty key would make every signature computable by anyone.
+        return JSONResponse(
+            {
+                "code": ApiErrorCode.WEBHOOKS_NOT_CONFIGURED.value,
+                "error": "Payment webhooks are off: PINTUAN_WEBHOOK_SECRET is not set.",
+            },
+            status_code=503,
+        )
+    body = await request.body()
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not webhook_signature_valid(settings.webhook_secret, body, signature):
+        return JSONResponse({"error": "invalid signature"}, status_code=401)
+    parsed = _parsed(body)
+    if isinstance(parsed, Response):
+        return parsed
+    event_id, kind, order_id, reference = parsed
     outcome = await payments.handle_event(event_id, kind, order_id, reference, runtime)
     log.info("payment event %s (%s) for order %s: %s", event_id, kind, order_id, outcome)
     return JSONResponse({"outcome": outcome.value})

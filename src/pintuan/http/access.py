@@ -13,8 +13,9 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pintuan.accounts import apikeys
+from pintuan.accounts.quota import rate_bucket
 from pintuan.accounts.viewer import AccessDenied, Viewer, authenticate, origin_allowed
-from pintuan.core.errors import DomainError
+from pintuan.core.errors import ApiErrorCode, DomainError
 from pintuan.core.validation import origin as normalise_origin
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.settings import Settings, SettingsError
@@ -40,7 +41,11 @@ def browser_origin(headers: Headers) -> str | None:
 
 
 def is_same_origin(origin: str, headers: Headers) -> bool:
-    return urlsplit(origin).netloc == headers.get("host", "").lower()
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # a malformed Origin, e.g. "http://[", is nobody's own
+        return False
+    return netloc == headers.get("host", "").lower()
 
 
 def presented_key(headers: Headers, query: QueryParams) -> str | None:
@@ -73,6 +78,18 @@ def configured_origins(settings: Settings) -> set[str]:
         return {normalise_origin(o, "origin") for o in settings.allowed_origins_list}
     except DomainError as exc:
         raise SettingsError(f"PINTUAN_ALLOWED_ORIGINS: {exc.message}") from None
+
+
+LOCAL_DEV_HOSTS = frozenset({"localhost", "127.0.0.1"})
+
+
+def is_local_dev_origin(origin: str) -> bool:
+    """A page served from this machine over plain http, as a frontend's dev server is."""
+    try:
+        parts = urlsplit(origin)
+        return parts.scheme == "http" and parts.hostname in LOCAL_DEV_HOSTS
+    except ValueError:
+        return False
 
 
 class AccessMiddleware:
@@ -113,7 +130,7 @@ class AccessMiddleware:
             await send_json(send, exc.status, error_body(exc.code, exc.message), [])
             return
         limiter: RateLimiter = scope["app"].state.limiter
-        bucket, per_minute = self._bucket(viewer, scope)
+        bucket, per_minute = rate_bucket(viewer, client_ip(scope), self.settings)
         verdict = await limiter.take(bucket, per_minute)
         cors = self._cors_headers(viewer, origin)
         if not verdict.allowed:
@@ -121,7 +138,7 @@ class AccessMiddleware:
             await send_json(
                 send,
                 429,
-                error_body("RATE_LIMITED", message),
+                error_body(ApiErrorCode.RATE_LIMITED, message),
                 [(b"retry-after", str(verdict.retry_after_seconds).encode()), *cors],
             )
             return
@@ -134,20 +151,20 @@ class AccessMiddleware:
 
         await self.app(scope, receive, send_with_cors)
 
-    def _bucket(self, viewer: Viewer, scope: Scope) -> tuple[str, int]:
-        if viewer.api_key is not None:
-            return f"key:{viewer.api_key.id}", self.settings.rate_limit_key_per_minute
-        if viewer.user is not None:
-            return f"user:{viewer.user.id}", self.settings.rate_limit_ip_per_minute
-        return f"ip:{client_ip(scope)}", self.settings.rate_limit_ip_per_minute
-
     def _cors_headers(self, viewer: Viewer, origin: str | None) -> list[tuple[bytes, bytes]]:
         if origin is None:
             return []
         key = viewer.api_key
-        if origin in self.static_origins or (key is not None and origin_allowed(key, origin)):
+        if self._first_party(origin) or (key is not None and origin_allowed(key, origin)):
             return self._allow(origin)
         return []
+
+    def _first_party(self, origin: str) -> bool:
+        """Configured origins, and in debug mode any localhost page, so that a frontend
+        in development works against the demo without configuration."""
+        if origin in self.static_origins:
+            return True
+        return self.settings.debug and is_local_dev_origin(origin)
 
     def _allow(self, origin: str) -> list[tuple[bytes, bytes]]:
         return [
@@ -165,7 +182,7 @@ class AccessMiddleware:
         publishable key listing the origin admits it, and the request itself is
         then checked against the key it carries.
         """
-        if origin is None or origin in self.static_origins or is_same_origin(origin, headers):
+        if origin is None or self._first_party(origin) or is_same_origin(origin, headers):
             return True
         if key_secret:
             key = await apikeys.active_key(key_secret)
@@ -177,7 +194,10 @@ class AccessMiddleware:
     ) -> None:
         if origin is None or not await self._origin_known(origin, headers, key_secret):
             await send_json(
-                send, 403, error_body("FORBIDDEN", "This origin may not call this API."), []
+                send,
+                403,
+                error_body(ApiErrorCode.FORBIDDEN, "This origin may not call this API."),
+                [],
             )
             return
         allow = [

@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids and body-size limits, ahead of any parsing."""
+"""ASGI middleware: request ids and size and nesting limits, ahead of any parsing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import re
 import time
 import uuid
 
+from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pintuan.core import json_nesting
+from pintuan.core.errors import ApiErrorCode
 from pintuan.core.logs import request_id
 
 log = logging.getLogger("pintuan.http.access")
@@ -54,8 +57,13 @@ class RequestIdMiddleware:
             request_id.reset(token)
 
 
+# The query parameters Strawberry decodes as JSON on a GET.
+JSON_PARAMETERS = ("variables", "extensions")
+
+
 class BodyLimitMiddleware:
-    """Refuses request bodies over ``max_bytes`` with 413 before anything reads them."""
+    """Refuses request bodies over ``max_bytes`` (413), and bodies or JSON query
+    parameters nested too deeply to decode (400), before anything reads them."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -67,7 +75,11 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await self._refuse_size(send)
+            return
+        query = QueryParams(scope.get("query_string", b""))
+        if any(json_nesting.too_deep(query.get(name, "")) for name in JSON_PARAMETERS):
+            await self._refuse_depth(send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -78,11 +90,15 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse_size(send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        body = b"".join(chunks)
+        if json_nesting.too_deep(body):
+            await self._refuse_depth(send)
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -90,29 +106,28 @@ class BodyLimitMiddleware:
             if replayed:
                 return await receive()
             replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "errors": [
-                    {
-                        "message": f"The request body exceeds {self.max_bytes} bytes.",
-                        "extensions": {"code": "REQUEST_TOO_LARGE"},
-                    }
-                ]
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse_size(self, send: Send) -> None:
+        message = f"The request body exceeds {self.max_bytes} bytes."
+        await _refuse(send, 413, ApiErrorCode.REQUEST_TOO_LARGE, message)
+
+    async def _refuse_depth(self, send: Send) -> None:
+        await _refuse(send, 400, ApiErrorCode.REQUEST_TOO_DEEP, json_nesting.MESSAGE)
+
+
+async def _refuse(send: Send, status: int, code: ApiErrorCode, message: str) -> None:
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code.value}}]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body.encode()})

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from pintuan.accounts import models, users
 from pintuan.accounts.graphql.loaders import account_loaders
-from pintuan.core.errors import DomainError
+from pintuan.core.errors import ApiErrorCode, DomainError
 from pintuan.graphql import provided
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError, UserError, user_errors
@@ -166,7 +166,7 @@ async def _limit_auth_attempts(info: Info) -> None:
         context.response.status_code = 429
         context.response.headers["Retry-After"] = str(verdict.retry_after_seconds)
     raise ApiError(
-        "RATE_LIMITED",
+        ApiErrorCode.RATE_LIMITED,
         f"Too many sign-in or registration attempts; retry in {verdict.retry_after_seconds} s.",
     )
 

@@ -13,7 +13,7 @@ from pintuan.catalog import models, products
 from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.models import ProductStatus
 from pintuan.catalog.products import ProductSort
-from pintuan.core.errors import DomainError
+from pintuan.core.errors import ApiErrorCode, DomainError
 from pintuan.graphql import provided
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError, from_domain
@@ -49,13 +49,19 @@ class Merchant(Node):
             pk=m.id,
         )
 
-    @strawberry.field(description="This merchant's active products, newest first.")
+    @strawberry.field(
+        description="This merchant's active products, sorted and filtered like `products`."
+    )
     async def products(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: ProductFilterInput | None = None,
+        sort: ProductSort = ProductSort.NEWEST,
     ) -> Connection[Product]:
-        return await _product_connection(
-            info, products.ProductFilter(merchant_id=self.pk), ProductSort.NEWEST, first, after
-        )
+        flt = filter.to_domain() if filter else products.ProductFilter()
+        return await _product_connection(info, flt, sort, first, after, merchant_id=self.pk)
 
 
 @strawberry.type(description="One option a variant is defined by, such as Colour: Red.")
@@ -160,7 +166,9 @@ class Product(Node):
 @strawberry.input(name="ProductFilter", description="All given conditions must hold.")
 class ProductFilterInput:
     merchant_id: strawberry.ID | None = None
-    tag: str | None = None
+    tag: str | None = strawberry.field(
+        default=None, description="Has this tag, matched case-insensitively."
+    )
     search: str | None = strawberry.field(
         default=None, description="Matches title or description, case-insensitively."
     )
@@ -190,11 +198,16 @@ async def _product_connection(
     sort: ProductSort,
     first: int | None,
     after: str | None,
+    *,
+    merchant_id: int | None = None,
 ) -> Connection[Product]:
+    """``merchant_id`` narrows the list to one merchant's, on top of the filter's own."""
     try:
         query = products.public_products(flt)
     except DomainError as exc:
         raise from_domain(exc) from None
+    if merchant_id is not None:
+        query = query.filter(merchant_id=merchant_id)
     return await paginate(
         info, query, products.SORT_KEYS[sort], sort.value, Product.of, first, after
     )
@@ -202,17 +215,22 @@ async def _product_connection(
 
 @strawberry.type
 class CatalogQuery:
-    @strawberry.field(description="An active product by ID or handle (give exactly one).")
+    @strawberry.field(
+        description=(
+            "A product by ID or handle (give exactly one): active ones for everyone, drafts "
+            "and archived ones only for their merchant's staff and admins."
+        )
+    )
     async def product(
         self, info: Info, id: strawberry.ID | None = None, handle: str | None = None
     ) -> Product | None:
         if (id is None) == (handle is None):
-            raise ApiError("INVALID_ARGUMENTS", "Give exactly one of `id` and `handle`.")
+            raise ApiError(ApiErrorCode.INVALID_ARGUMENTS, "Give exactly one of `id` and `handle`.")
         if id is not None:
-            found = await catalog_loaders(info).public_product.load(decode_id(id, "Product"))
+            found = await catalog_loaders(info).product.load(decode_id(id, "Product"))
         else:
-            found = await products.public_product_by_handle(handle or "")
-        return Product.of(found) if found else None
+            found = await products.product_by_handle(handle or "")
+        return Product.of(found) if found and _visible(info, found) else None
 
     @strawberry.field(description="Active products, paginated by cursor.")
     async def products(
@@ -237,19 +255,24 @@ async def _merchant_node(info: Info, pk: int) -> Merchant | None:
     return Merchant.of(found) if found else None
 
 
+def _visible(info: Info, product: models.Product) -> bool:
+    """Products not on sale are seen only by those who manage them (to edit and preview)."""
+    return product.status == ProductStatus.ACTIVE or info.context.viewer.can_manage(
+        product.merchant_id
+    )
+
+
 async def _product_node(info: Info, pk: int) -> Product | None:
-    found = await catalog_loaders(info).public_product.load(pk)
-    return Product.of(found) if found else None
+    found = await catalog_loaders(info).product.load(pk)
+    return Product.of(found) if found and _visible(info, found) else None
 
 
 async def _variant_node(info: Info, pk: int) -> Variant | None:
     variant = await catalog_loaders(info).variant.load(pk)
-    if (
-        variant is None
-        or await catalog_loaders(info).public_product.load(variant.product_id) is None
-    ):
+    if variant is None:
         return None
-    return Variant.of(variant)
+    product = await catalog_loaders(info).product.load(variant.product_id)
+    return Variant.of(variant) if product and _visible(info, product) else None
 
 
 register_node("Merchant", _merchant_node)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import strawberry
 
 from pintuan.catalog.graphql.admin import owned_variant
-from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.errors import ApiErrorCode, DomainError, ErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError, UserError, user_errors
 from pintuan.graphql.ids import decode_id
@@ -78,12 +78,18 @@ class GroupJoinInput:
     quantity: int = 1
 
 
-@strawberry.input(description="Buy alone at the variant's own price.")
+@strawberry.input(
+    description=(
+        "Buy alone: at the variant's own price, or, naming the offer (groupBuyId), at the "
+        "offer's solo price from its stock and within its per-person limit."
+    )
+)
 class OrderCreateInput:
     variant_id: strawberry.ID
     idempotency_key: str
     payment_token: str
     quantity: int = 1
+    group_buy_id: strawberry.ID | None = None
 
 
 @strawberry.type
@@ -120,7 +126,7 @@ def _request(
 ) -> purchases.PurchaseRequest:
     user = info.context.viewer.user
     if user is None:
-        raise ApiError("UNAUTHENTICATED", "Sign in to buy.")
+        raise ApiError(ApiErrorCode.UNAUTHENTICATED, "Sign in to buy.")
     return purchases.PurchaseRequest(user.id, quantity, idempotency_key, payment_token)
 
 
@@ -209,8 +215,14 @@ class GroupBuyMutation:
     @strawberry.mutation(extensions=allow(SignedIn()))
     async def order_create(self, info: Info, input: OrderCreateInput) -> PurchasePayload:
         variant_id = decode_id(input.variant_id, "Variant", "variantId")
+        offer_id = (
+            None
+            if input.group_buy_id is None
+            else decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
+        )
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
-        return await _purchase(purchases.buy_alone(variant_id, request, runtime_of(info)))
+        runtime = runtime_of(info)
+        return await _purchase(purchases.buy_alone(variant_id, request, runtime, offer_id))
 
     @strawberry.mutation(
         extensions=allow(MerchantActor()),
