@@ -44,22 +44,29 @@ def decided() -> set[str]:
 def versions() -> list[tuple[str, str]]:
     """(label, SDL) from the version the gate started at to what the code exports now."""
     start = git("log", "--diff-filter=A", "--format=%H", "--", DECISIONS).split()[-1]
-    later = git("log", "--reverse", "--format=%H", f"{start}..HEAD", "--", SDL).split()
+    later = git(
+        "log", "--first-parent", "--reverse", "--format=%H", f"{start}..HEAD", "--", SDL
+    ).split()
     found = [(commit[:10], git("show", f"{commit}:{SDL}")) for commit in [start, *later]]
     return [*found, ("the exported schema", export_sdl())]
 
 
-def main() -> int:
-    allowed = decided()
-    undecided: list[str] = []
-    chain = versions()
+def undecided_changes(chain: list[tuple[str, str]], allowed: set[str]) -> list[str]:
+    """Breaking changes between consecutive versions that no decision allows."""
+    found: list[str] = []
     for (_, old), (label, new) in itertools.pairwise(chain):
         before, after = build_schema(old), build_schema(new)
         for change in find_breaking_changes(before, after):
             if change.description not in allowed:
-                undecided.append(f"{label}: {change.type.name}: {change.description}")
+                found.append(f"{label}: {change.type.name}: {change.description}")
         for change in find_dangerous_changes(before, after):
             print(f"note, {label}: {change.type.name}: {change.description}")
+    return found
+
+
+def main() -> int:
+    chain = versions()
+    undecided = undecided_changes(chain, decided())
     if undecided:
         print("Breaking schema changes without a decision in " + DECISIONS + ":")
         print("\n".join(f"- {line}" for line in undecided))

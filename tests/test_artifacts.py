@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
 from tortoise.context import TortoiseContext
@@ -30,3 +31,18 @@ async def test_models_need_no_new_migration() -> None:
         "models changed without a migration: run `tortoise makemigrations` and commit "
         "the new file under src/pintuan/migrations/."
     )
+
+
+def test_the_schema_gate_stops_an_undecided_break_and_lets_a_decided_one_pass(
+    repo_root: Path,
+) -> None:
+    gate = runpy.run_path(str(repo_root / "scripts" / "schema_gate.py"))
+    before = "type Query { products: Int, merchants: Int }"
+    after = "type Query { products: Int }"
+    chain = [("old", before), ("new", after)]
+
+    assert gate["undecided_changes"](chain, set()) == [
+        "new: FIELD_REMOVED: Field Query.merchants was removed."
+    ]
+    assert gate["undecided_changes"](chain, {"Field Query.merchants was removed."}) == []
+    assert gate["undecided_changes"]([("old", after), ("new", before)], set()) == []
