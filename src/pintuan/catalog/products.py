@@ -12,7 +12,7 @@ from tortoise.queryset import QuerySet
 from pintuan.accounts.models import Merchant
 from pintuan.catalog.models import Product, ProductStatus, ProductTag, Variant
 from pintuan.core import batch
-from pintuan.core.errors import DomainError
+from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.core.pagination import (
     SortKey,
     parse_datetime,
@@ -57,24 +57,28 @@ class ProductFilter:
     def validate(self) -> None:
         if self.search is not None and len(self.search) > MAX_SEARCH_LENGTH:
             raise DomainError(
-                "INVALID_FILTER",
+                ErrorCode.INVALID_FILTER,
                 f"Search text may be at most {MAX_SEARCH_LENGTH} characters.",
                 "filter.search",
             )
         if self.tag is not None and not 0 < len(self.tag) <= MAX_TAG_LENGTH:
             raise DomainError(
-                "INVALID_FILTER", f"A tag has 1 to {MAX_TAG_LENGTH} characters.", "filter.tag"
+                ErrorCode.INVALID_FILTER,
+                f"A tag has 1 to {MAX_TAG_LENGTH} characters.",
+                "filter.tag",
             )
         for name, value in (("priceMin", self.price_min), ("priceMax", self.price_max)):
             if value is not None and value < 0:
-                raise DomainError("INVALID_FILTER", "Prices are never negative.", f"filter.{name}")
+                raise DomainError(
+                    ErrorCode.INVALID_FILTER, "Prices are never negative.", f"filter.{name}"
+                )
         if (
             self.price_min is not None
             and self.price_max is not None
             and self.price_min > self.price_max
         ):
             raise DomainError(
-                "INVALID_FILTER", "priceMin must not exceed priceMax.", "filter.priceMin"
+                ErrorCode.INVALID_FILTER, "priceMin must not exceed priceMax.", "filter.priceMin"
             )
 
 

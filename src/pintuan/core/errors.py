@@ -1,4 +1,10 @@
-"""Domain errors: business failures the schema layer reports to clients."""
+"""Every code a client may see, and the domain error that carries one.
+
+``ErrorCode`` is the SDL enum of ``userErrors``; ``ApiErrorCode`` holds every
+``extensions.code`` of a top-level error. Where a refusal may take either form
+(a bad cursor or an unknown ID refuses a query at top level and a mutation in
+its payload), the code is a member of both with the same value.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
-    """Every code a client may see in ``userErrors`` or ``extensions.code``."""
+    """Why a business rule refused: the ``code`` of a ``userErrors`` entry."""
 
     INVALID = "INVALID"
     NOT_FOUND = "NOT_FOUND"
@@ -46,8 +52,7 @@ class ErrorCode(StrEnum):
 
 
 class ApiErrorCode(StrEnum):
-    """Every ``extensions.code`` a top-level error may carry, beside the domain
-    codes (``ErrorCode``) that queries raise as top-level errors."""
+    """Every ``extensions.code`` a top-level error may carry."""
 
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
@@ -75,13 +80,20 @@ class ApiErrorCode(StrEnum):
     UNKNOWN_OPERATION = "UNKNOWN_OPERATION"
     INVALID_VARIABLES = "INVALID_VARIABLES"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # Refusals of queries and subscriptions, which have no payload for userErrors.
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_FILTER = "INVALID_FILTER"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
+    PAGE_SIZE_EXCEEDED = "PAGE_SIZE_EXCEEDED"
 
 
 class DomainError(Exception):
     """A rule refused the request; nothing was written."""
 
-    def __init__(self, code: ErrorCode | str, message: str, field: str | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str, field: str | None = None) -> None:
         super().__init__(message)
-        self.code = ErrorCode(code)
+        self.code = code
         self.message = message
         self.field = field

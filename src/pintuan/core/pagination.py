@@ -11,7 +11,7 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from pintuan.core.errors import DomainError
+from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.core.validation import MAX_INT, UNSTORABLE, in_utc
 
 M = TypeVar("M", bound=Model)
@@ -88,10 +88,10 @@ class Page(Generic[M]):
 
 def check_page_size(first: int, maximum: int) -> None:
     if first < 0:
-        raise DomainError("INVALID_PAGE_SIZE", "`first` must not be negative.", "first")
+        raise DomainError(ErrorCode.INVALID_PAGE_SIZE, "`first` must not be negative.", "first")
     if first > maximum:
         raise DomainError(
-            "PAGE_SIZE_EXCEEDED", f"`first` may be at most {maximum}; got {first}.", "first"
+            ErrorCode.PAGE_SIZE_EXCEEDED, f"`first` may be at most {maximum}; got {first}.", "first"
         )
 
 
@@ -103,7 +103,7 @@ async def keyset_page(
             key = sort.parse(after)
         except ValueError as exc:
             raise DomainError(
-                "INVALID_CURSOR", f"The cursor is not valid: {exc}.", "after"
+                ErrorCode.INVALID_CURSOR, f"The cursor is not valid: {exc}.", "after"
             ) from exc
         query = query.filter(sort.after(key))
     rows = await query.order_by(*sort.ordering()).limit(first + 1)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 from tortoise.models import Model
 
-from pintuan.core.errors import DomainError
+from pintuan.core.errors import DomainError, ErrorCode
 
 M = TypeVar("M", bound=Model)
 
@@ -77,14 +77,14 @@ def text(
     refused = (REFUSED_IN_TEXT if multiline else REFUSED_IN_LINE).search(cleaned)
     if refused is not None:
         raise DomainError(
-            "INVALID",
+            ErrorCode.INVALID,
             "May not contain control or bidirectional formatting characters"
             f" (found U+{ord(refused.group()):04X}).",
             field,
         )
     if not min_length <= len(cleaned) <= max_length:
         raise DomainError(
-            "INVALID", f"Must be {min_length} to {max_length} characters long.", field
+            ErrorCode.INVALID, f"Must be {min_length} to {max_length} characters long.", field
         )
     return cleaned
 
@@ -95,7 +95,7 @@ def email(value: str, field: str = "email") -> str:
     try:
         checked = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise DomainError("INVALID", f"Enter a valid email address. {exc}", field) from None
+        raise DomainError(ErrorCode.INVALID, f"Enter a valid email address. {exc}", field) from None
     return checked.normalized.lower()
 
 
@@ -103,7 +103,7 @@ def handle(value: str, field: str = "handle") -> str:
     cleaned = value.strip()
     if not HANDLE.fullmatch(cleaned):
         raise DomainError(
-            "INVALID",
+            ErrorCode.INVALID,
             "Use 1 to 64 lower-case letters, digits and inner hyphens.",
             field,
         )
@@ -117,7 +117,9 @@ def url(value: str, field: str) -> str:
     except ValueError:  # an unbalanced IPv6 bracket, e.g. "http://["
         parts = urlsplit("")
     if parts.scheme not in ("https", "http") or not parts.netloc or len(cleaned) > 500:
-        raise DomainError("INVALID", "Must be an http(s) URL of at most 500 characters.", field)
+        raise DomainError(
+            ErrorCode.INVALID, "Must be an http(s) URL of at most 500 characters.", field
+        )
     return cleaned
 
 
@@ -132,11 +134,11 @@ def origin(value: str, field: str) -> str:
     host = None if match is None else _host(match["host"])
     if match is None or host is None:
         raise DomainError(
-            "INVALID", f"{value[:80]!r} is not an origin like https://shop.example.", field
+            ErrorCode.INVALID, f"{value[:80]!r} is not an origin like https://shop.example.", field
         )
     scheme, port = match["scheme"], match["port"]
     if port is not None and not 1 <= int(port) <= 65535:
-        raise DomainError("INVALID", f"{value[:80]!r} has no valid port.", field)
+        raise DomainError(ErrorCode.INVALID, f"{value[:80]!r} has no valid port.", field)
     if port is None or int(port) == DEFAULT_PORTS[scheme]:
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{int(port)}"

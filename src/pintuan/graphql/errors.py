@@ -1,7 +1,7 @@
-"""Top-level GraphQL errors, each with a stable ``extensions.code``.
+"""Top-level GraphQL errors, each with a stable ``extensions.code`` from ``ApiErrorCode``.
 
-Queries report refused input here; mutations report business failures as
-``userErrors`` in their payloads instead.
+Which refusals come here and which go to a mutation's ``userErrors`` is written
+in ``pintuan.graphql.mutations``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from contextlib import suppress
 from http import HTTPStatus
 from typing import Any, cast
 
-import strawberry
 from cross_web import HTTPException
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, ValidationContext
@@ -20,7 +19,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from pintuan.core.errors import ApiErrorCode, DomainError, ErrorCode
+from pintuan.core.errors import ApiErrorCode, DomainError
 
 # graphql-core raises the token limit as a plain syntax error with this ending.
 _TOKEN_LIMIT = "tokens. Parsing aborted."
@@ -29,9 +28,7 @@ _TOKEN_LIMIT = "tokens. Parsing aborted."
 class ApiError(GraphQLError):
     """An error meant for the client: its message and code are shown as they are."""
 
-    def __init__(
-        self, code: ApiErrorCode | ErrorCode, message: str, field: str | None = None
-    ) -> None:
+    def __init__(self, code: ApiErrorCode, message: str, field: str | None = None) -> None:
         extensions: dict[str, Any] = {"code": code}
         if field is not None:
             extensions["field"] = field
@@ -39,7 +36,12 @@ class ApiError(GraphQLError):
 
 
 def from_domain(error: DomainError) -> ApiError:
-    return ApiError(error.code, error.message, error.field)
+    """A domain refusal of a query or subscription, which has no payload to carry it.
+
+    Only refusals whose code is also an ``ApiErrorCode`` member may reach a query;
+    any other is a fault of ours and fails here, as one.
+    """
+    return ApiError(ApiErrorCode(error.code), error.message, error.field)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -145,17 +147,3 @@ def view_refusal(exc: HTTPException) -> Response:
         code = ApiErrorCode.METHOD_NOT_ALLOWED
     error = {"message": exc.reason, "extensions": {"code": code}}
     return JSONResponse({"errors": [error]}, status_code=exc.status_code)
-
-
-strawberry.enum(ErrorCode, name="ErrorCode", description="Stable codes for every refusal.")
-
-
-@strawberry.type(description="Why a mutation changed nothing; `field` names the input at fault.")
-class UserError:
-    field: str | None
-    code: ErrorCode
-    message: str
-
-
-def user_errors(error: DomainError) -> list[UserError]:
-    return [UserError(field=error.field, code=error.code, message=error.message)]

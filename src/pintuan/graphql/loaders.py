@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from pintuan.core import batch
-from pintuan.core.errors import ErrorCode
+from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.errors import ApiError
 
 T = TypeVar("T")
@@ -37,11 +37,9 @@ def rows(model: type[M]) -> DataLoader[int, M | None]:
     return DataLoader(partial(batch.by_ids, model))
 
 
-async def required(
-    loader: DataLoader[int, T | None], pk: int, what: str, field: str | None = None
-) -> T:
-    """Load a row that must exist; a missing one is a NOT_FOUND error naming ``what``."""
+async def required(loader: DataLoader[int, T | None], pk: int, what: str) -> T:
+    """Load a row another one refers to; a missing one is a top-level NOT_FOUND naming ``what``."""
     found = await loader.load(pk)
     if found is None:
-        raise ApiError(ErrorCode.NOT_FOUND, f"No such {what}.", field)
+        raise ApiError(ApiErrorCode.NOT_FOUND, f"No such {what}.")
     return found

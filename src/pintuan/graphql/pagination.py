@@ -11,10 +11,10 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from pintuan.core import b64url
-from pintuan.core.errors import DomainError
+from pintuan.core.errors import ApiErrorCode, DomainError
 from pintuan.core.pagination import Page, SortKey, check_page_size, keyset_page
 from pintuan.graphql.context import Info
-from pintuan.graphql.errors import from_domain
+from pintuan.graphql.errors import ApiError, from_domain
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Model)
@@ -55,20 +55,22 @@ def decode_cursor(cursor: str | None, ordering: str) -> list[Any] | None:
     """The key a cursor points after; INVALID_CURSOR unless it came from this ordering."""
     if cursor is None:
         return None
-    invalid = DomainError("INVALID_CURSOR", "The `after` cursor is not valid here.", "after")
+    invalid = ApiError(
+        ApiErrorCode.INVALID_CURSOR, "The `after` cursor is not valid here.", "after"
+    )
     if len(cursor) > MAX_CURSOR_LENGTH:
-        raise from_domain(invalid)
+        raise invalid
     try:
         decoded = json.loads(b64url.decode(cursor))
     except ValueError:
-        raise from_domain(invalid) from None
+        raise invalid from None
     if (
         not isinstance(decoded, list)
         or len(decoded) != 2
         or decoded[0] != ordering
         or not isinstance(decoded[1], list)
     ):
-        raise from_domain(invalid)
+        raise invalid
     return decoded[1]
 
 

@@ -11,7 +11,7 @@ from graphql import GraphQLError
 from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.types.scalar import ScalarDefinition
 
-from pintuan.core.errors import ErrorCode
+from pintuan.core.errors import ApiErrorCode
 from pintuan.core.validation import in_utc
 
 _strawberry_parse = cast(Callable[[object], object], DateTimeDefinition.parse_value)
@@ -29,7 +29,7 @@ def _parse_datetime(value: object) -> object:
         return in_utc(parsed)
     except ValueError as exc:
         message = f"Value cannot represent a DateTime: {value!r}: {exc}."
-        raise GraphQLError(message, extensions={"code": ErrorCode.INVALID.value}) from None
+        raise GraphQLError(message, extensions={"code": ApiErrorCode.INVALID.value}) from None
 
 
 UtcDateTime: ScalarDefinition = replace(DateTimeDefinition, parse_value=_parse_datetime)

@@ -11,7 +11,7 @@ from tortoise.expressions import F
 from pintuan.core import sql
 from pintuan.groupbuys import offers, orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
-from pintuan.groupbuys.order_models import Order, OrderStatus
+from pintuan.groupbuys.order_models import CancelReason, Order, OrderStatus
 from pintuan.groupbuys.orders import announce, now_utc
 from pintuan.groupbuys.progress import GroupEvent
 from pintuan.groupbuys.runtime import Runtime
@@ -33,7 +33,7 @@ async def expire_group(group_id: int, runtime: Runtime) -> bool:
         status=GroupStatus.FAILED, closed_at=now, version=F("version") + 1
     )
     if failed:
-        await orders.settle_group_orders(group_id, runtime, "GROUP_FAILED")
+        await orders.settle_group_orders(group_id, runtime, CancelReason.GROUP_FAILED)
         await announce(runtime, GroupEvent.FAILED, group_id)
     return bool(failed)
 
@@ -46,7 +46,10 @@ async def sweep(runtime: Runtime) -> int:
         "id", flat=True
     ):
         done += await expire_group(int(group_id), runtime)  # type: ignore[call-overload]
-    reasons = {GroupStatus.FAILED: "GROUP_FAILED", GroupStatus.CANCELLED: "OFFER_CANCELLED"}
+    reasons = {
+        GroupStatus.FAILED: CancelReason.GROUP_FAILED,
+        GroupStatus.CANCELLED: CancelReason.OFFER_CANCELLED,
+    }
     unsettled = await Group.filter(status__in=list(reasons), settled_at=None).values_list(
         "id", "status"
     )
@@ -62,7 +65,9 @@ async def sweep(runtime: Runtime) -> int:
 
 
 async def lapse_payment(order_id: int, runtime: Runtime) -> bool:
-    settled = await orders.cancel_unpaid(order_id, "PAYMENT_EXPIRED", runtime, due_by=now_utc())
+    settled = await orders.cancel_unpaid(
+        order_id, CancelReason.PAYMENT_EXPIRED, runtime, due_by=now_utc()
+    )
     return settled.changed
 
 

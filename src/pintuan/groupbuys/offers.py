@@ -15,7 +15,7 @@ from pintuan.core import sql
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.groupbuys import orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
-from pintuan.groupbuys.order_models import Order, OrderStatus
+from pintuan.groupbuys.order_models import CancelReason, Order, OrderStatus
 from pintuan.groupbuys.orders import announce, now_utc
 from pintuan.groupbuys.progress import GroupEvent
 from pintuan.groupbuys.runtime import Runtime
@@ -221,7 +221,7 @@ async def cancel_offer(offer: GroupBuy, runtime: Runtime) -> GroupBuy:
         if await Group.filter(id=group.id, status=GroupStatus.OPEN).update(
             status=GroupStatus.CANCELLED, closed_at=now, version=F("version") + 1
         ):
-            await orders.settle_group_orders(group.id, runtime, "OFFER_CANCELLED")
+            await orders.settle_group_orders(group.id, runtime, CancelReason.OFFER_CANCELLED)
             await runtime.group_deadlines.cancel(group.id)
             await announce(runtime, GroupEvent.CANCELLED, group.id)
     return await GroupBuy.get(id=offer.id)

@@ -25,6 +25,16 @@ class OrderStatus(StrEnum):
     REFUNDED = "REFUNDED"
 
 
+class CancelReason(StrEnum):
+    """Why an order was cancelled, kept as its ``failure_code``."""
+
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    PAYMENT_EXPIRED = "PAYMENT_EXPIRED"
+    LEADER_UNPAID = "LEADER_UNPAID"
+    GROUP_FAILED = "GROUP_FAILED"
+    OFFER_CANCELLED = "OFFER_CANCELLED"
+
+
 class TransactionKind(StrEnum):
     CHARGE = "CHARGE"
     REFUND = "REFUND"
@@ -61,7 +71,7 @@ class Order(Model):
     status = fields.CharEnumField(OrderStatus, max_length=16, default=OrderStatus.PENDING_PAYMENT)
     idempotency_key = fields.CharField(max_length=100)
     request_hash = fields.CharField(max_length=64)
-    failure_code = fields.CharField(max_length=32, null=True)
+    failure_code = fields.CharField(max_length=32, null=True)  # a CancelReason
     payment_due_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     paid_at = fields.DatetimeField(null=True)

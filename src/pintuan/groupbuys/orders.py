@@ -26,6 +26,7 @@ from pintuan.core import sql
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.groupbuys.order_models import (
+    CancelReason,
     Order,
     OrderStatus,
     PaymentTransaction,
@@ -130,7 +131,7 @@ async def take_charge(order: Order, reference: str, runtime: Runtime) -> Settled
     settled = await mark_paid(order, reference, runtime.gateway.name)
     if settled.changed or settled.order.status != OrderStatus.CANCELLED:
         return settled
-    if settled.order.failure_code == ErrorCode.PAYMENT_DECLINED:
+    if settled.order.failure_code == CancelReason.PAYMENT_DECLINED:
         return settled
     async with in_transaction():
         refunded = await Order.filter(id=order.id, status=OrderStatus.CANCELLED).update(
@@ -209,7 +210,9 @@ def _filled_by_this(group: Group) -> bool:
     return group.status == GroupStatus.FILLED and group.paid_count == group.size
 
 
-async def cancel_pending(order_id: int, reason: str, *, due_by: datetime | None = None) -> Settled:
+async def cancel_pending(
+    order_id: int, reason: CancelReason, *, due_by: datetime | None = None
+) -> Settled:
     """PENDING_PAYMENT -> CANCELLED: give back the slot, the stock and the allowance.
 
     With ``due_by``, only if the payment was due by then: a lapse claimed at the
@@ -250,7 +253,7 @@ async def cancel_pending(order_id: int, reason: str, *, due_by: datetime | None 
 
 
 async def cancel_unpaid(
-    order_id: int, reason: str, runtime: Runtime, *, due_by: datetime | None = None
+    order_id: int, reason: CancelReason, runtime: Runtime, *, due_by: datetime | None = None
 ) -> Settled:
     """``cancel_pending``, then tell the order's group: a member left, or, when the
     leader's order fell through, the group closed and its other members are made whole.
@@ -261,7 +264,7 @@ async def cancel_unpaid(
         return settled
     if settled.closed_group:
         await runtime.group_deadlines.cancel(group_id)
-        await settle_group_orders(group_id, runtime, "LEADER_UNPAID")
+        await settle_group_orders(group_id, runtime, CancelReason.LEADER_UNPAID)
         await announce(runtime, GroupEvent.CANCELLED, group_id)
     else:
         await announce(runtime, GroupEvent.LEFT, group_id)
@@ -360,7 +363,7 @@ async def refunds_owed() -> Sequence[Order]:
     return await Order.filter(id__in=Subquery(owed.values("order_id")))
 
 
-async def settle_group_orders(group_id: int, runtime: Runtime, reason: str) -> None:
+async def settle_group_orders(group_id: int, runtime: Runtime, reason: CancelReason) -> None:
     """After a group failed or was cancelled: refund the paid, cancel the pending.
 
     Passes repeat until one finds nothing to do: a payment landing during a pass

@@ -8,6 +8,7 @@ from tortoise.exceptions import IntegrityError
 
 from pintuan.groupbuys import orders, purchases
 from pintuan.groupbuys.order_models import (
+    CancelReason,
     Order,
     PaymentEvent,
 )
@@ -43,7 +44,7 @@ async def handle_event(
     elif kind == "payment.succeeded":
         outcome = await _succeeded(order, reference, runtime)
     elif kind == "payment.failed":
-        settled = await orders.cancel_unpaid(order.id, "PAYMENT_DECLINED", runtime)
+        settled = await orders.cancel_unpaid(order.id, CancelReason.PAYMENT_DECLINED, runtime)
         outcome = Outcome.DECLINED if settled.changed else Outcome.IGNORED
     else:
         outcome = Outcome.IGNORED

@@ -21,7 +21,7 @@ from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.core.validation import MAX_INT
 from pintuan.groupbuys import offers, orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupBuyStatus, GroupStatus
-from pintuan.groupbuys.order_models import Order, OrderKind, OrderStatus
+from pintuan.groupbuys.order_models import CancelReason, Order, OrderKind, OrderStatus
 from pintuan.groupbuys.orders import now_utc
 from pintuan.groupbuys.progress import GroupEvent, GroupState
 from pintuan.groupbuys.runtime import Runtime
@@ -66,7 +66,7 @@ async def _replay(request: PurchaseRequest, fingerprint: str) -> Purchase | None
             "idempotencyKey",
         )
     group = await Group.get(id=order.group_id) if order.group_id else None
-    declined = order.failure_code == ErrorCode.PAYMENT_DECLINED
+    declined = order.failure_code == CancelReason.PAYMENT_DECLINED
     return Purchase(order, group, [_declined()] if declined else [])
 
 
@@ -468,7 +468,7 @@ async def _pay(order: Order, payment_token: str, runtime: Runtime) -> Purchase:
         group = await Group.get(id=order.group_id) if order.group_id else None
         return Purchase(await Order.get(id=order.id), group)
     if not outcome.approved:
-        settled = await orders.cancel_unpaid(order.id, ErrorCode.PAYMENT_DECLINED.value, runtime)
+        settled = await orders.cancel_unpaid(order.id, CancelReason.PAYMENT_DECLINED, runtime)
         group = await Group.get(id=order.group_id) if order.group_id else None
         return Purchase(settled.order, group, [_declined()])
     settled = await orders.take_charge(order, outcome.reference or "", runtime)

@@ -25,7 +25,7 @@ EXPOSED_HEADERS = "x-request-id, retry-after"
 PREFLIGHT_MAX_AGE = "600"
 
 
-def error_body(code: str, message: str) -> bytes:
+def error_body(code: ApiErrorCode, message: str) -> bytes:
     return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
 
 

@@ -11,11 +11,12 @@ from starlette.responses import Response
 
 from pintuan.accounts import models, users
 from pintuan.accounts.graphql.loaders import account_loaders
-from pintuan.core.errors import ApiErrorCode, DomainError
+from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
 from pintuan.graphql.context import Info
-from pintuan.graphql.errors import ApiError, UserError, user_errors
+from pintuan.graphql.errors import ApiError
 from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.mutations import MutationPayload, mutation
 from pintuan.graphql.node import Node, register_node
 from pintuan.graphql.pagination import Connection
 
@@ -115,9 +116,8 @@ class AccountRegisterInput:
 
 
 @strawberry.type
-class AccountRegisterPayload:
+class AccountRegisterPayload(MutationPayload):
     user: User | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -129,13 +129,12 @@ class TokenCreateInput:
 @strawberry.type(
     description="A signed-in session: send accessToken as 'Bearer', refresh before it expires."
 )
-class TokenPayload:
+class TokenPayload(MutationPayload):
     access_token: str | None = None
     access_token_expires_at: datetime | None = None
     refresh_token: str | None = None
     refresh_token_expires_at: datetime | None = None
     user: User | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
     def of(cls, session: users.Session) -> TokenPayload:
@@ -149,9 +148,8 @@ class TokenPayload:
 
 
 @strawberry.type
-class TokenRevokePayload:
+class TokenRevokePayload(MutationPayload):
     revoked: bool = False
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 async def _limit_auth_attempts(info: Info) -> None:
@@ -181,48 +179,34 @@ class AccountQuery:
 
 @strawberry.type
 class AccountMutation:
-    @strawberry.mutation
+    @mutation()
     async def account_register(
         self, info: Info, input: AccountRegisterInput
     ) -> AccountRegisterPayload:
         await _limit_auth_attempts(info)
-        try:
-            user = await users.register(
-                input.email, input.password, input.display_name, input.invite_code
-            )
-        except DomainError as exc:
-            return AccountRegisterPayload(user_errors=user_errors(exc))
+        user = await users.register(
+            input.email, input.password, input.display_name, input.invite_code
+        )
         return AccountRegisterPayload(user=User.of(user))
 
-    @strawberry.mutation(description="Sign in with email and password.")
+    @mutation(description="Sign in with email and password.")
     async def token_create(self, info: Info, input: TokenCreateInput) -> TokenPayload:
         await _limit_auth_attempts(info)
         context = info.context
-        try:
-            session = await users.sign_in(
-                input.email, input.password, context.client_ip, context.throttle, context.settings
-            )
-        except DomainError as exc:
-            return TokenPayload(user_errors=user_errors(exc))
+        session = await users.sign_in(
+            input.email, input.password, context.client_ip, context.throttle, context.settings
+        )
         return TokenPayload.of(session)
 
-    @strawberry.mutation(description="Trade a refresh token for a new pair; the old one dies.")
+    @mutation(description="Trade a refresh token for a new pair; the old one dies.")
     async def token_refresh(self, info: Info, refresh_token: str) -> TokenPayload:
         await _limit_auth_attempts(info)
-        try:
-            session = await users.refresh(refresh_token, info.context.settings)
-        except DomainError as exc:
-            return TokenPayload(user_errors=user_errors(exc))
+        session = await users.refresh(refresh_token, info.context.settings)
         return TokenPayload.of(session)
 
-    @strawberry.mutation(
-        description="Sign out: the refresh token and all rotated from it stop working."
-    )
+    @mutation(description="Sign out: the refresh token and all rotated from it stop working.")
     async def token_revoke(self, info: Info, refresh_token: str) -> TokenRevokePayload:
-        try:
-            await users.revoke(refresh_token)
-        except DomainError as exc:
-            return TokenRevokePayload(user_errors=user_errors(exc))
+        await users.revoke(refresh_token)
         return TokenRevokePayload(revoked=True)
 
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import strawberry
 
-from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.catalog import admin, models
 from pintuan.catalog.admin import ProductChanges, VariantChanges
 from pintuan.catalog.graphql.loaders import catalog_loaders
+from pintuan.catalog.graphql.merchants import managed_merchant
 from pintuan.catalog.graphql.types import Product, Variant
 from pintuan.catalog.models import ProductStatus
-from pintuan.core.errors import DomainError
 from pintuan.graphql.context import Info
-from pintuan.graphql.errors import UserError, user_errors
 from pintuan.graphql.ids import decode_id
-from pintuan.graphql.loaders import required
-from pintuan.graphql.permissions import MerchantActor, allow, require_merchant
+from pintuan.graphql.mutations import MutationPayload, found, mutation
+from pintuan.graphql.permissions import MerchantActor, require_merchant
 
 
 @strawberry.input
@@ -78,21 +76,18 @@ class StockAdjustInput:
 
 
 @strawberry.type
-class ProductPayload:
+class ProductPayload(MutationPayload):
     product: Product | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class VariantPayload:
+class VariantPayload(MutationPayload):
     variant: Variant | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 async def _product(info: Info, product_id: strawberry.ID, field: str) -> models.Product:
-    product = await required(
-        catalog_loaders(info).product, decode_id(product_id, "Product", field), "product", field
-    )
+    loaded = await catalog_loaders(info).product.load(decode_id(product_id, "Product", field))
+    product = found(loaded, "product", field)
     require_merchant(info, product.merchant_id)
     return product
 
@@ -101,10 +96,11 @@ async def owned_variant(
     info: Info, variant_id: strawberry.ID, field: str
 ) -> tuple[models.Variant, models.Product]:
     """A variant and its product, once the viewer is known to manage their merchant."""
-    variant = await required(
-        catalog_loaders(info).variant, decode_id(variant_id, "Variant", field), "variant", field
+    loaders = catalog_loaders(info)
+    variant = found(
+        await loaders.variant.load(decode_id(variant_id, "Variant", field)), "variant", field
     )
-    product = await required(catalog_loaders(info).product, variant.product_id, "product", field)
+    product = found(await loaders.product.load(variant.product_id), "product", field)
     require_merchant(info, product.merchant_id)
     return variant, product
 
@@ -115,26 +111,21 @@ def _options(options: list[VariantOptionInput] | None) -> list[tuple[str, str]] 
 
 @strawberry.type
 class CatalogAdminMutation:
-    @strawberry.mutation(extensions=allow(MerchantActor()))
+    @mutation(MerchantActor())
     async def product_create(self, info: Info, input: ProductCreateInput) -> ProductPayload:
-        merchant_id = decode_id(input.merchant_id, "Merchant", "merchantId")
-        require_merchant(info, merchant_id)
-        await required(account_loaders(info).merchant, merchant_id, "merchant", "merchantId")
-        try:
-            product = await admin.create_product(
-                merchant_id,
-                input.handle,
-                input.title,
-                input.description,
-                input.images,
-                input.tags,
-                input.status,
-            )
-        except DomainError as exc:
-            return ProductPayload(user_errors=user_errors(exc))
+        merchant = await managed_merchant(info, input.merchant_id)
+        product = await admin.create_product(
+            merchant.id,
+            input.handle,
+            input.title,
+            input.description,
+            input.images,
+            input.tags,
+            input.status,
+        )
         return ProductPayload(product=Product.of(product))
 
-    @strawberry.mutation(extensions=allow(MerchantActor()))
+    @mutation(MerchantActor())
     async def product_update(self, info: Info, input: ProductUpdateInput) -> ProductPayload:
         product = await _product(info, input.id, "id")
         changes = ProductChanges(
@@ -145,39 +136,30 @@ class CatalogAdminMutation:
             tags=input.tags,
             status=input.status,
         )
-        try:
-            updated = await admin.update_product(product, changes)
-        except DomainError as exc:
-            return ProductPayload(user_errors=user_errors(exc))
+        updated = await admin.update_product(product, changes)
         return ProductPayload(product=Product.of(updated))
 
-    @strawberry.mutation(extensions=allow(MerchantActor()), description="Hide a product for good.")
+    @mutation(MerchantActor(), description="Hide a product for good.")
     async def product_archive(self, info: Info, id: strawberry.ID) -> ProductPayload:
         product = await _product(info, id, "id")
-        try:
-            archived = await admin.archive_product(product)
-        except DomainError as exc:
-            return ProductPayload(user_errors=user_errors(exc))
+        archived = await admin.archive_product(product)
         return ProductPayload(product=Product.of(archived))
 
-    @strawberry.mutation(extensions=allow(MerchantActor()))
+    @mutation(MerchantActor())
     async def variant_create(self, info: Info, input: VariantCreateInput) -> VariantPayload:
         product = await _product(info, input.product_id, "productId")
-        try:
-            variant = await admin.create_variant(
-                product,
-                input.sku,
-                input.title,
-                input.price.amount,
-                input.price.currency,
-                _options(input.options),
-                input.stock_on_hand,
-            )
-        except DomainError as exc:
-            return VariantPayload(user_errors=user_errors(exc))
+        variant = await admin.create_variant(
+            product,
+            input.sku,
+            input.title,
+            input.price.amount,
+            input.price.currency,
+            _options(input.options),
+            input.stock_on_hand,
+        )
         return VariantPayload(variant=Variant.of(variant))
 
-    @strawberry.mutation(extensions=allow(MerchantActor()))
+    @mutation(MerchantActor())
     async def variant_update(self, info: Info, input: VariantUpdateInput) -> VariantPayload:
         variant, _ = await owned_variant(info, input.id, "id")
         changes = VariantChanges(
@@ -187,17 +169,11 @@ class CatalogAdminMutation:
             price_amount=input.price.amount if input.price else None,
             currency=input.price.currency if input.price else None,
         )
-        try:
-            updated = await admin.update_variant(variant, changes)
-        except DomainError as exc:
-            return VariantPayload(user_errors=user_errors(exc))
+        updated = await admin.update_variant(variant, changes)
         return VariantPayload(variant=Variant.of(updated))
 
-    @strawberry.mutation(extensions=allow(MerchantActor()))
+    @mutation(MerchantActor())
     async def stock_adjust(self, info: Info, input: StockAdjustInput) -> VariantPayload:
         variant, _ = await owned_variant(info, input.variant_id, "variantId")
-        try:
-            adjusted = await admin.adjust_stock(variant.id, input.delta)
-        except DomainError as exc:
-            return VariantPayload(user_errors=user_errors(exc))
+        adjusted = await admin.adjust_stock(variant.id, input.delta)
         return VariantPayload(variant=Variant.of(adjusted))

@@ -13,10 +13,10 @@ from pintuan.accounts.graphql.users import User
 from pintuan.accounts.models import ApiKeyKind
 from pintuan.accounts.models import Merchant as MerchantModel
 from pintuan.catalog.graphql.types import Merchant
-from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.graphql.arguments import exactly_one
 from pintuan.graphql.context import Info
-from pintuan.graphql.errors import UserError, user_errors
 from pintuan.graphql.ids import decode_id, to_global_id
+from pintuan.graphql.mutations import MutationPayload, found, mutation
 from pintuan.graphql.node import Node
 from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn, allow, require_merchant
 
@@ -57,9 +57,8 @@ class MerchantCreateInput:
 
 
 @strawberry.type
-class MerchantPayload:
+class MerchantPayload(MutationPayload):
     merchant: Merchant | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input(description="Name the new staff member by userId or by email.")
@@ -70,10 +69,9 @@ class MerchantStaffAddInput:
 
 
 @strawberry.type
-class MerchantStaffAddPayload:
+class MerchantStaffAddPayload(MutationPayload):
     merchant: Merchant | None = None
     user: User | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -85,88 +83,63 @@ class ApiKeyCreateInput:
 
 
 @strawberry.type
-class ApiKeyCreatePayload:
+class ApiKeyCreatePayload(MutationPayload):
     api_key: ApiKey | None = None
     key: str | None = strawberry.field(
         default=None, description="The full key. It is shown this once and never again."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class ApiKeyRevokePayload:
+class ApiKeyRevokePayload(MutationPayload):
     api_key: ApiKey | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-async def _merchant(info: Info, merchant_id: strawberry.ID) -> MerchantModel:
+async def managed_merchant(info: Info, merchant_id: strawberry.ID) -> MerchantModel:
     """The merchant an input names, once the viewer is known to manage it."""
     pk = decode_id(merchant_id, "Merchant", "merchantId")
     require_merchant(info, pk)
-    merchant = await merchants.merchant_by_id(pk)
-    if merchant is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such merchant.", "merchantId")
-    return merchant
+    return found(await merchants.merchant_by_id(pk), "merchant", "merchantId")
 
 
 async def _staff_user(info: Info, input: MerchantStaffAddInput) -> account_models.User:
-    if (input.user_id is None) == (input.email is None):
-        raise DomainError(ErrorCode.INVALID, "Give exactly one of userId and email.", "userId")
+    named_by = exactly_one(info, {"userId": input.user_id, "email": input.email})
     if input.user_id is not None:
         user = await account_loaders(info).user.load(decode_id(input.user_id, "User", "userId"))
     else:
         user = await users.user_by_email(input.email or "")
-    if user is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such user.", "userId")
-    return user
+    return found(user, "user", named_by)
 
 
 @strawberry.type
 class MerchantAdminMutation:
-    @strawberry.mutation(extensions=allow(Admin()))
+    @mutation(Admin())
     async def merchant_create(self, info: Info, input: MerchantCreateInput) -> MerchantPayload:
-        try:
-            merchant = await merchants.create_merchant(input.handle, input.name, input.logo_url)
-        except DomainError as exc:
-            return MerchantPayload(user_errors=user_errors(exc))
+        merchant = await merchants.create_merchant(input.handle, input.name, input.logo_url)
         return MerchantPayload(merchant=Merchant.of(merchant))
 
-    @strawberry.mutation(
-        extensions=allow(SignedIn()), description="Admins, or staff of that merchant."
-    )
+    @mutation(SignedIn(), description="Admins, or staff of that merchant.")
     async def merchant_staff_add(
         self, info: Info, input: MerchantStaffAddInput
     ) -> MerchantStaffAddPayload:
-        try:
-            merchant = await _merchant(info, input.merchant_id)
-            user = await _staff_user(info, input)
-            await merchants.add_staff(merchant, user)
-        except DomainError as exc:
-            return MerchantStaffAddPayload(user_errors=user_errors(exc))
+        merchant = await managed_merchant(info, input.merchant_id)
+        user = await _staff_user(info, input)
+        await merchants.add_staff(merchant, user)
         return MerchantStaffAddPayload(merchant=Merchant.of(merchant), user=User.of(user))
 
-    @strawberry.mutation(extensions=allow(MerchantActor()))
+    @mutation(MerchantActor())
     async def api_key_create(self, info: Info, input: ApiKeyCreateInput) -> ApiKeyCreatePayload:
-        try:
-            merchant = await _merchant(info, input.merchant_id)
-            created = await apikeys.create_key(
-                merchant.id, input.kind, input.name, input.allowed_origins
-            )
-        except DomainError as exc:
-            return ApiKeyCreatePayload(user_errors=user_errors(exc))
+        merchant = await managed_merchant(info, input.merchant_id)
+        created = await apikeys.create_key(
+            merchant.id, input.kind, input.name, input.allowed_origins
+        )
         return ApiKeyCreatePayload(api_key=ApiKey.of(created.key), key=created.secret)
 
-    @strawberry.mutation(extensions=allow(MerchantActor()))
+    @mutation(MerchantActor())
     async def api_key_revoke(self, info: Info, id: strawberry.ID) -> ApiKeyRevokePayload:
-        key = await apikeys.key_by_id(decode_id(id, "ApiKey"))
-        if key is not None:
-            require_merchant(info, key.merchant_id)
-        try:
-            if key is None:
-                raise DomainError(ErrorCode.NOT_FOUND, "No such API key.", "id")
-            revoked = await apikeys.revoke_key(key)
-        except DomainError as exc:
-            return ApiKeyRevokePayload(user_errors=user_errors(exc))
+        key = found(await apikeys.key_by_id(decode_id(id, "ApiKey")), "API key", "id")
+        require_merchant(info, key.merchant_id)
+        revoked = await apikeys.revoke_key(key)
         return ApiKeyRevokePayload(api_key=ApiKey.of(revoked))
 
 

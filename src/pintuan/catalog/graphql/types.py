@@ -13,10 +13,11 @@ from pintuan.catalog import models, products
 from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.models import ProductStatus
 from pintuan.catalog.products import ProductSort
-from pintuan.core.errors import ApiErrorCode, DomainError
+from pintuan.core.errors import DomainError
 from pintuan.graphql import provided
+from pintuan.graphql.arguments import exactly_one
 from pintuan.graphql.context import Info
-from pintuan.graphql.errors import ApiError, from_domain
+from pintuan.graphql.errors import from_domain
 from pintuan.graphql.ids import decode_id, to_global_id
 from pintuan.graphql.loaders import required
 from pintuan.graphql.money import Money
@@ -224,8 +225,7 @@ class CatalogQuery:
     async def product(
         self, info: Info, id: strawberry.ID | None = None, handle: str | None = None
     ) -> Product | None:
-        if (id is None) == (handle is None):
-            raise ApiError(ApiErrorCode.INVALID_ARGUMENTS, "Give exactly one of `id` and `handle`.")
+        exactly_one(info, {"id": id, "handle": handle})
         if id is not None:
             found = await catalog_loaders(info).product.load(decode_id(id, "Product"))
         else:

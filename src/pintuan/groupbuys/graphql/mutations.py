@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import strawberry
 
 from pintuan.catalog.graphql.admin import owned_variant
 from pintuan.core.errors import ApiErrorCode, DomainError, ErrorCode
+from pintuan.graphql.arguments import exactly_one
 from pintuan.graphql.context import Info
-from pintuan.graphql.errors import ApiError, UserError, user_errors
+from pintuan.graphql.errors import ApiError
 from pintuan.graphql.ids import decode_id
-from pintuan.graphql.loaders import required
-from pintuan.graphql.permissions import MerchantActor, SignedIn, allow, require_merchant
+from pintuan.graphql.mutations import MutationPayload, found, mutation, user_errors
+from pintuan.graphql.permissions import MerchantActor, SignedIn, require_merchant
 from pintuan.groupbuys import lookups, models, offers, orders, purchases
 from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
 from pintuan.groupbuys.graphql.runtime import runtime_of
@@ -56,9 +56,8 @@ class GroupBuyUpdateInput:
 
 
 @strawberry.type
-class GroupBuyPayload:
+class GroupBuyPayload(MutationPayload):
     group_buy: GroupBuy | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -93,30 +92,27 @@ class OrderCreateInput:
 
 
 @strawberry.type
-class PurchasePayload:
+class PurchasePayload(MutationPayload):
     order: Order | None = None
     group: Group | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
     def of(cls, purchase: purchases.Purchase) -> PurchasePayload:
         return cls(
             order=Order.of(purchase.order),
             group=Group.of(purchase.group) if purchase.group else None,
-            user_errors=[e for error in purchase.errors for e in user_errors(error)],
+            user_errors=user_errors(purchase.errors),
         )
 
 
 @strawberry.type
-class OrderPayload:
+class OrderPayload(MutationPayload):
     order: Order | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 async def _offer(info: Info, id: strawberry.ID) -> models.GroupBuy:
-    offer = await required(
-        groupbuy_loaders(info).group_buy, decode_id(id, "GroupBuy"), "group buy", "id"
-    )
+    loaded = await groupbuy_loaders(info).group_buy.load(decode_id(id, "GroupBuy"))
+    offer = found(loaded, "group buy", "id")
     require_merchant(info, offer.merchant_id)
     return offer
 
@@ -130,13 +126,6 @@ def _request(
     return purchases.PurchaseRequest(user.id, quantity, idempotency_key, payment_token)
 
 
-async def _purchase(attempt: Coroutine[Any, Any, purchases.Purchase]) -> PurchasePayload:
-    try:
-        return PurchasePayload.of(await attempt)
-    except DomainError as exc:
-        return PurchasePayload(user_errors=user_errors(exc))
-
-
 Terms = TypeVar("Terms", offers.OfferTerms, offers.OfferChanges)
 
 
@@ -146,10 +135,6 @@ def _copy_into(cls: type[Terms], input: object) -> Terms:
 
 
 async def _group_id(input: GroupJoinInput) -> int:
-    if (input.group_id is None) == (input.share_code is None):
-        raise DomainError(
-            ErrorCode.INVALID, "Give exactly one of groupId and shareCode.", "groupId"
-        )
     if input.group_id is not None:
         return decode_id(input.group_id, "Group", "groupId")
     group = await lookups.group_by_share_code(input.share_code or "")
@@ -158,61 +143,53 @@ async def _group_id(input: GroupJoinInput) -> int:
     return group.id
 
 
+def _blamed(error: DomainError, named_by: str) -> DomainError:
+    """``error`` pointed at the input that named the group: a shopper may give its shareCode."""
+    if error.field != "groupId" or named_by == "groupId":
+        return error
+    return DomainError(error.code, error.message, named_by)
+
+
 @strawberry.type
 class GroupBuyMutation:
-    @strawberry.mutation(extensions=allow(MerchantActor()))
+    @mutation(MerchantActor())
     async def group_buy_create(self, info: Info, input: GroupBuyCreateInput) -> GroupBuyPayload:
         variant, product = await owned_variant(info, input.variant_id, "variantId")
         terms = _copy_into(offers.OfferTerms, input)
-        try:
-            offer = await offers.create_offer(variant, product, terms)
-        except DomainError as exc:
-            return GroupBuyPayload(user_errors=user_errors(exc))
+        offer = await offers.create_offer(variant, product, terms)
         return GroupBuyPayload(group_buy=GroupBuy.of(offer))
 
-    @strawberry.mutation(extensions=allow(MerchantActor()))
+    @mutation(MerchantActor())
     async def group_buy_update(self, info: Info, input: GroupBuyUpdateInput) -> GroupBuyPayload:
         offer = await _offer(info, input.id)
         changes = _copy_into(offers.OfferChanges, input)
-        try:
-            updated = await offers.update_offer(offer, changes, runtime_of(info))
-        except DomainError as exc:
-            return GroupBuyPayload(user_errors=user_errors(exc))
+        updated = await offers.update_offer(offer, changes, runtime_of(info))
         return GroupBuyPayload(group_buy=GroupBuy.of(updated))
 
-    @strawberry.mutation(
-        extensions=allow(MerchantActor()), description="Open groups are cancelled and refunded."
-    )
+    @mutation(MerchantActor(), description="Open groups are cancelled and refunded.")
     async def group_buy_cancel(self, info: Info, id: strawberry.ID) -> GroupBuyPayload:
         offer = await _offer(info, id)
-        try:
-            cancelled = await offers.cancel_offer(offer, runtime_of(info))
-        except DomainError as exc:
-            return GroupBuyPayload(user_errors=user_errors(exc))
+        cancelled = await offers.cancel_offer(offer, runtime_of(info))
         return GroupBuyPayload(group_buy=GroupBuy.of(cancelled))
 
-    @strawberry.mutation(extensions=allow(SignedIn()), description="Start a group as its leader.")
+    @mutation(SignedIn(), description="Start a group as its leader.")
     async def group_start(self, info: Info, input: GroupStartInput) -> PurchasePayload:
         offer_id = decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
-        return await _purchase(purchases.start_group(offer_id, request, runtime_of(info)))
+        return PurchasePayload.of(await purchases.start_group(offer_id, request, runtime_of(info)))
 
-    @strawberry.mutation(extensions=allow(SignedIn()))
+    @mutation(SignedIn())
     async def group_join(self, info: Info, input: GroupJoinInput) -> PurchasePayload:
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
+        named_by = exactly_one(info, {"groupId": input.group_id, "shareCode": input.share_code})
+        try:
+            purchase = await purchases.join_group(await _group_id(input), request, runtime_of(info))
+        except DomainError as exc:
+            raise _blamed(exc, named_by) from None
+        errors = [_blamed(error, named_by) for error in purchase.errors]
+        return PurchasePayload.of(replace(purchase, errors=errors))
 
-        async def join() -> purchases.Purchase:
-            return await purchases.join_group(await _group_id(input), request, runtime_of(info))
-
-        payload = await _purchase(join())
-        if input.group_id is None:
-            # A shopper who named the group by its code is pointed at that input.
-            for error in payload.user_errors:
-                if error.field == "groupId":
-                    error.field = "shareCode"
-        return payload
-
-    @strawberry.mutation(extensions=allow(SignedIn()))
+    @mutation(SignedIn())
     async def order_create(self, info: Info, input: OrderCreateInput) -> PurchasePayload:
         variant_id = decode_id(input.variant_id, "Variant", "variantId")
         offer_id = (
@@ -222,23 +199,18 @@ class GroupBuyMutation:
         )
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
         runtime = runtime_of(info)
-        return await _purchase(purchases.buy_alone(variant_id, request, runtime, offer_id))
+        return PurchasePayload.of(await purchases.buy_alone(variant_id, request, runtime, offer_id))
 
-    @strawberry.mutation(
-        extensions=allow(MerchantActor()),
+    @mutation(
+        MerchantActor(),
         description=(
             "Mark a paid order delivered (COMPLETED); final. A group order completes "
             "only once its group is FILLED."
         ),
     )
     async def order_complete(self, info: Info, id: strawberry.ID) -> OrderPayload:
-        order = await groupbuy_loaders(info).order.load(decode_id(id, "Order"))
-        if order is not None:
-            require_merchant(info, order.merchant_id)
-        try:
-            if order is None:
-                raise DomainError(ErrorCode.NOT_FOUND, "No such order.", "id")
-            completed = await orders.complete(order.id)
-        except DomainError as exc:
-            return OrderPayload(user_errors=user_errors(exc))
+        loaded = await groupbuy_loaders(info).order.load(decode_id(id, "Order"))
+        order = found(loaded, "order", "id")
+        require_merchant(info, order.merchant_id)
+        completed = await orders.complete(order.id)
         return OrderPayload(order=Order.of(completed))

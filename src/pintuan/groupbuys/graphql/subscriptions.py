@@ -8,7 +8,7 @@ from enum import StrEnum
 
 import strawberry
 
-from pintuan.core.errors import ErrorCode
+from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
 from pintuan.graphql.fanout import watch
@@ -86,7 +86,7 @@ class GroupProgress:
     async def group(self, info: Info) -> Group:
         group = await groupbuy_loaders(info).group.load(self.group_pk)
         if group is None:
-            raise ApiError(ErrorCode.NOT_FOUND, "The group no longer exists.")
+            raise ApiError(ApiErrorCode.NOT_FOUND, "The group no longer exists.")
         return Group.of(group)
 
 
@@ -100,7 +100,7 @@ async def _snapshot(info: Info, group_id: int) -> GroupState:
     """
     group = await lookups.group_row(group_id)
     if group is None:
-        raise ApiError(ErrorCode.NOT_FOUND, "No such group.")
+        raise ApiError(ApiErrorCode.NOT_FOUND, "No such group.")
     state = group_state(group)
     await runtime_of(info).progress.mirror(state)
     return state
@@ -136,7 +136,7 @@ class LiveSubscription:
     ) -> AsyncGenerator[GroupProgress, None]:
         group = await find_group(info, group_id, share_code)
         if group is None:
-            raise ApiError(ErrorCode.NOT_FOUND, "No such group.")
+            raise ApiError(ApiErrorCode.NOT_FOUND, "No such group.")
         channel = runtime_of(info).progress.group_channel(group.pk)
         async with watch(info, runtime_of(info).progress.rooms, channel, _change) as feed:
             state = await _snapshot(info, group.pk)
@@ -160,7 +160,7 @@ class LiveSubscription:
     ) -> AsyncGenerator[GroupProgress, None]:
         offer_id = decode_id(group_buy_id, "GroupBuy", "groupBuyId")
         if await visible_offer(info, offer_id) is None:
-            raise ApiError(ErrorCode.NOT_FOUND, "No such group buy.")
+            raise ApiError(ApiErrorCode.NOT_FOUND, "No such group buy.")
         channel = runtime_of(info).progress.offer_channel(offer_id)
         async with watch(info, runtime_of(info).progress.rooms, channel, _change) as feed:
             async for delivery in feed:

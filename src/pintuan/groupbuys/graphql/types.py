@@ -11,10 +11,9 @@ from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.accounts.graphql.users import User
 from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.graphql.types import Merchant, Product, Variant
-from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
+from pintuan.graphql.arguments import exactly_one
 from pintuan.graphql.context import Info
-from pintuan.graphql.errors import ApiError
 from pintuan.graphql.ids import decode_id, to_global_id
 from pintuan.graphql.loaders import required
 from pintuan.graphql.money import Money
@@ -377,8 +376,7 @@ async def offer_connection(
 
 
 async def find_group(info: Info, id: strawberry.ID | None, share_code: str | None) -> Group | None:
-    if (id is None) == (share_code is None):
-        raise ApiError(ApiErrorCode.INVALID_ARGUMENTS, "Give exactly one of `id` and `shareCode`.")
+    exactly_one(info, {"id": id, "shareCode": share_code})
     if id is not None:
         return await _group_node(info, decode_id(id, "Group"))
     return await _visible_group(info, await lookups.group_by_share_code(share_code or ""))
