@@ -173,8 +173,10 @@ async def test_disallowed_origins_are_refused_over_http(
     assert allowed.headers["access-control-allow-origin"] == SHOP
     assert "x-pintuan-key" in allowed.headers["access-control-allow-headers"]
     assert refused.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "access-control-allow-origin" not in refused.headers
     assert unknown.status_code == 403
+    assert unknown.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert actual.status_code == 403
     assert actual.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 

@@ -16,7 +16,7 @@ from pintuan.settings import Settings
 class AccessDenied(Exception):
     """Credentials were presented and refused; ``code`` is UNAUTHENTICATED or FORBIDDEN."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ApiErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
