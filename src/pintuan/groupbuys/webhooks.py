@@ -10,8 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from pintuan.core.errors import ApiErrorCode
 from pintuan.core.ids import parse_global_id
-from pintuan.core.validation import storable
-from pintuan.graphql.text import MESSAGE, unstorable
+from pintuan.core.validation import UNSTORABLE_MESSAGE, storable, unstorable
 from pintuan.groupbuys import payments
 from pintuan.groupbuys.gateways import webhook_signature_valid
 from pintuan.groupbuys.order_models import PaymentEvent, PaymentTransaction
@@ -53,7 +52,7 @@ def _parsed(body: bytes) -> tuple[str, str, int, str] | Response:
     except (ValueError, KeyError, TypeError, AttributeError):
         return _refused(ApiErrorCode.MALFORMED_EVENT, "malformed event")
     if unstorable([event_id, kind, reference]):
-        return _refused(ApiErrorCode.INVALID_TEXT, MESSAGE)
+        return _refused(ApiErrorCode.INVALID_TEXT, UNSTORABLE_MESSAGE)
     order_id = _order_pk(event.get("orderId"))
     if order_id is None or not event_id or not _storable(event_id, kind, reference):
         return _refused(ApiErrorCode.MALFORMED_EVENT, "malformed event")
