@@ -4,7 +4,7 @@ The question it answers is "how many group joins a second does the server take w
 buyers pile into the same groups, and does the accounting still add up?". Every join
 takes conditional holds on the group, the offer and the variant in one transaction;
 under contention that is where overfilling or overselling would show. So after the load
-it checks the database with plain SQL and exits non-zero on any inconsistency (a
+it audits the books with ``pintuan.groupbuys.invariants`` and exits non-zero on any inconsistency (a
 correctness check, never a timing assertion). Timings are printed, not asserted.
 
 Then, on a server started afresh, the same clients send requests with no purchase in
