@@ -4,7 +4,7 @@ The question it answers is "how many group joins a second does the server take w
 buyers pile into the same groups, and does the accounting still add up?". Every join
 takes conditional holds on the group, the offer and the variant in one transaction;
 under contention that is where overfilling or overselling would show. So after the load
-it checks the database with plain SQL and exits non-zero on any inconsistency (a
+it audits the books with ``pintuan.groupbuys.invariants`` and exits non-zero on any inconsistency (a
 correctness check, never a timing assertion). Timings are printed, not asserted.
 
 Then, on a server started afresh, the same clients send requests with no purchase in
@@ -63,6 +63,11 @@ from catalog import (
     migrate,
     recreate_postgres,
 )
+from tortoise import Tortoise
+
+from pintuan.core.db import tortoise_config
+from pintuan.groupbuys.invariants import RULES, audit_books, stock_on_hand_conserved
+from pintuan.groupbuys.order_models import Order, OrderStatus
 
 GOAL_JOINS_PER_SECOND = 1000.0
 PINTUAN = "pintuan"
@@ -494,157 +499,44 @@ async def load(
 # Audit: the books must balance whatever the timing.
 # --------------------------------------------------------------------------------------
 
-OPEN_STATUSES = "('PAID', 'PENDING_PAYMENT')"
-
 
 async def audit(
     database_url: str, seeded: Seeded, reported_ok: int, indeterminate: int
 ) -> list[tuple[str, bool, str]]:
-    """Plain-SQL checks of groups, members, stock and allowances: (name, passed, detail)."""
-    import asyncpg
-
-    connection = await asyncpg.connect(database_url)
-    checks: list[tuple[str, bool, str]] = []
-
-    def check(name: str, rows: Sequence[Any], detail: str = "") -> None:
-        shown = "; ".join(str(dict(row)) for row in rows[:5])
-        checks.append((name, not rows, detail if not rows else f"{len(rows)} bad: {shown}"))
-
+    """The books' invariants, then what only this load promises: (name, passed, detail)."""
+    await Tortoise.init(config=tortoise_config(database_url))
     try:
-        check(
-            "no group has slots_taken or paid_count outside 0..size",
-            await connection.fetch(
-                "SELECT id, size, slots_taken, paid_count FROM buy_group "
-                "WHERE slots_taken > size OR paid_count > size OR slots_taken < 0 "
-                "OR paid_count < 0 OR paid_count > slots_taken"
-            ),
-        )
-        check(
-            "every FILLED group has exactly size paid members",
-            await connection.fetch(
-                "SELECT g.id, g.size, g.paid_count, "
-                "count(m.id) FILTER (WHERE m.paid) AS paid_members "
-                "FROM buy_group g LEFT JOIN group_member m ON m.group_id = g.id "
-                "WHERE g.status = 'FILLED' GROUP BY g.id "
-                "HAVING count(m.id) FILTER (WHERE m.paid) <> g.size OR g.paid_count <> g.size"
-            ),
-        )
-        check(
-            "no OPEN group has all its members paid (it should be FILLED)",
-            await connection.fetch(
-                "SELECT id, size, slots_taken, paid_count FROM buy_group "
-                "WHERE status = 'OPEN' AND paid_count >= size"
-            ),
-        )
-        check(
-            "group counters match member rows (slots_taken, paid_count)",
-            await connection.fetch(
-                "SELECT g.id, g.slots_taken, g.paid_count, count(m.id) AS members, "
-                "count(m.id) FILTER (WHERE m.paid) AS paid_members "
-                "FROM buy_group g LEFT JOIN group_member m ON m.group_id = g.id "
-                "GROUP BY g.id HAVING count(m.id) <> g.slots_taken "
-                "OR count(m.id) FILTER (WHERE m.paid) <> g.paid_count"
-            ),
-        )
-        check(
-            "members and their orders agree (PAID order <-> paid member)",
-            await connection.fetch(
-                "SELECT m.id AS member, m.paid, o.id AS order_id, o.status, o.group_id "
-                "FROM group_member m LEFT JOIN customer_order o ON o.id = m.order_id "
-                "WHERE o.id IS NULL OR o.group_id IS DISTINCT FROM m.group_id "
-                f"OR o.status NOT IN {OPEN_STATUSES} OR (o.status = 'PAID') <> m.paid"
-            ),
-        )
-        check(
-            "every PAID/PENDING order of the offer holds a member slot",
-            await connection.fetch(
-                "SELECT o.id, o.status, o.group_id FROM customer_order o "
-                "LEFT JOIN group_member m ON m.order_id = o.id "
-                f"WHERE o.group_buy_id = $1 AND o.status IN {OPEN_STATUSES} AND m.id IS NULL",
-                seeded.offer_id,
-            ),
-        )
-        variant = await connection.fetchrow(
-            "SELECT stock_on_hand, stock_reserved FROM variant WHERE id = $1", seeded.variant_id
-        )
-        sums = await connection.fetchrow(
-            "SELECT coalesce(sum(quantity) FILTER (WHERE status IN ('PAID', 'COMPLETED')), 0) "
-            "AS paid, coalesce(sum(quantity) FILTER (WHERE status = 'PENDING_PAYMENT'), 0) "
-            "AS pending, count(*) FILTER (WHERE status = 'PAID') AS paid_orders, "
-            "count(*) FILTER (WHERE status NOT IN ('PAID', 'PENDING_PAYMENT')) AS other "
-            "FROM customer_order WHERE variant_id = $1",
-            seeded.variant_id,
-        )
-        assert variant is not None and sums is not None
-        on_hand_ok = seeded.initial_on_hand == variant["stock_on_hand"] + sums["paid"]
-        checks.append(
-            (
-                "variant: initial on_hand == on_hand + sold (PAID) quantity",
-                on_hand_ok,
-                f"{seeded.initial_on_hand} vs {variant['stock_on_hand']} + {sums['paid']}",
-            )
-        )
-        checks.append(
-            (
-                "variant: stock_reserved == PENDING_PAYMENT quantity",
-                variant["stock_reserved"] == sums["pending"],
-                f"{variant['stock_reserved']} vs {sums['pending']}",
-            )
-        )
-        taken = await connection.fetchval(
-            "SELECT stock_taken FROM group_buy WHERE id = $1", seeded.offer_id
-        )
-        offer_sum = await connection.fetchval(
-            "SELECT coalesce(sum(quantity), 0) FROM customer_order "
-            f"WHERE group_buy_id = $1 AND status IN {OPEN_STATUSES}",
-            seeded.offer_id,
-        )
-        checks.append(
-            (
-                "offer: stock_taken == PAID + PENDING quantity",
-                taken == offer_sum,
-                f"{taken} vs {offer_sum}",
-            )
-        )
-        check(
-            "allowances match each buyer's PAID + PENDING quantity and the per-user limit",
-            await connection.fetch(
-                "SELECT a.user_id, a.quantity, coalesce(sum(o.quantity), 0) AS held "
-                "FROM offer_allowance a JOIN group_buy b ON b.id = a.group_buy_id "
-                "LEFT JOIN customer_order o ON o.group_buy_id = a.group_buy_id "
-                f"AND o.buyer_id = a.user_id AND o.status IN {OPEN_STATUSES} "
-                "WHERE a.group_buy_id = $1 GROUP BY a.user_id, a.quantity, b.per_user_limit "
-                "HAVING a.quantity <> coalesce(sum(o.quantity), 0) "
-                "OR a.quantity > b.per_user_limit",
-                seeded.offer_id,
-            ),
-        )
-        check(
-            "one charge per PAID order",
-            await connection.fetch(
-                "SELECT o.id, count(t.id) AS charges FROM customer_order o "
-                "LEFT JOIN payment_transaction t ON t.order_id = o.id AND t.kind = 'CHARGE' "
-                "WHERE o.status = 'PAID' GROUP BY o.id HAVING count(t.id) <> 1"
-            ),
-        )
-        paid_orders = sums["paid_orders"]
-        checks.append(
-            (
-                "PAID orders in the database == successes the clients were told of",
-                reported_ok <= paid_orders <= reported_ok + indeterminate,
-                f"{paid_orders} in the database, {reported_ok} reported, "
-                f"{indeterminate} with unknown outcome",
-            )
-        )
-        checks.append(
-            (
-                "no order was cancelled or refunded (every payment used tok_visa)",
-                sums["other"] == 0,
-                f"{sums['other']} such orders",
-            )
-        )
+        violations = await audit_books({seeded.variant_id: seeded.initial_on_hand})
+        paid_orders = await Order.filter(status=OrderStatus.PAID).count()
+        others = await Order.exclude(
+            status__in=[OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]
+        ).count()
     finally:
-        await connection.close()
+        await Tortoise.close_connections()
+    broken = Counter(v.rule for v in violations)
+    checks = [
+        (
+            rule.__name__,
+            not broken[rule.__name__],
+            "; ".join([v.detail for v in violations if v.rule == rule.__name__][:5]),
+        )
+        for rule in (*RULES, stock_on_hand_conserved)
+    ]
+    checks.append(
+        (
+            "PAID orders in the database == successes the clients were told of",
+            reported_ok <= paid_orders <= reported_ok + indeterminate,
+            f"{paid_orders} in the database, {reported_ok} reported, "
+            f"{indeterminate} with unknown outcome",
+        )
+    )
+    checks.append(
+        (
+            "no order was cancelled or refunded (every payment used tok_visa)",
+            others == 0,
+            f"{others} such orders",
+        )
+    )
     return checks
 
 
