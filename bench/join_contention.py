@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -45,6 +45,7 @@ from bench.harness import (
     Seeded,
     bearer_headers,
     check_deployment,
+    closed_loop,
     deployment_options,
     drop,
     fresh_database,
@@ -267,51 +268,24 @@ class Ceiling:
     failed: int
 
 
-async def ceiling(
-    client: aiohttp.ClientSession,
-    name: str,
-    request: Callable[[dict[str, str]], Awaitable[bool]],
-    shoppers: Sequence[dict[str, str]],
-    concurrency: int,
-    seconds: float,
-) -> Ceiling:
-    """Every client sends ``request`` back to back until the deadline; counts the good ones.
-
-    A join goes through the same HTTP stack, middleware, sign-in and GraphQL
-    execution as these requests, then does its own work: it cannot be faster.
-    """
-    done = failed = 0
-    started = time.perf_counter()
-    deadline = started + seconds
-
-    async def one_client(offset: int) -> None:
-        nonlocal done, failed
-        turn = offset
-        while time.perf_counter() < deadline:
-            turn += concurrency
-            try:
-                good = await request(shoppers[turn % len(shoppers)])
-            except (aiohttp.ClientError, TimeoutError):
-                good = False
-            done += good
-            failed += not good
-
-    await asyncio.gather(*(one_client(i) for i in range(concurrency)))
-    return Ceiling(name, done / (time.perf_counter() - started), failed)
-
-
 async def ceilings(
     args: argparse.Namespace, url: str, shoppers: Sequence[dict[str, str]]
 ) -> list[Ceiling]:
-    """What the stack reaches with no purchase in it: the most a join could reach."""
+    """What the stack reaches with no purchase in it: the most a join could reach.
 
-    async def health(_: dict[str, str]) -> bool:
+    A join goes through the same HTTP stack, middleware, sign-in and GraphQL execution
+    as these requests, then does its own work: it cannot be faster. Client ``n`` sends
+    as shopper ``n``.
+    """
+
+    async def health(_: int) -> bool:
         async with client.get(url + "/healthz") as response:
             await response.read()
             return response.status == 200
 
-    async def me(shopper: dict[str, str]) -> bool:
-        async with client.post(url + "/graphql", data=ME_BODY, headers=shopper) as response:
+    async def me(n: int) -> bool:
+        headers = shoppers[n % len(shoppers)]
+        async with client.post(url + "/graphql", data=ME_BODY, headers=headers) as response:
             body = await response.read()
             data = json.loads(body).get("data") if response.status == 200 else None
             return bool(data and data["me"])
@@ -320,12 +294,9 @@ async def ceilings(
     measured = []
     async with load_session(args.concurrency) as client:
         for name, request in kinds:
-            await ceiling(client, name, request, shoppers, args.concurrency, args.warmup)
-            measured.append(
-                await ceiling(
-                    client, name, request, shoppers, args.concurrency, args.ceiling_duration
-                )
-            )
+            await closed_loop(args.concurrency, args.warmup, request)
+            load = await closed_loop(args.concurrency, args.ceiling_duration, request)
+            measured.append(Ceiling(name, load.rps, load.failures))
     return measured
 
 

@@ -34,12 +34,11 @@ import httpx
 from bench.harness import (
     BenchError,
     bearer_headers,
-    check_redis_url,
+    check_deployment,
     drop,
     fresh_database,
     graphql,
     pintuan,
-    postgres_name,
     seed_offer,
     server_env,
 )
@@ -191,8 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise BenchError(f"{tool} is not installed (Debian: apt-get install valgrind)")
         if args.requests < 1 or args.warmup < 0:
             raise BenchError("--requests must be at least 1 and --warmup at least 0")
-        postgres_name(args.database_url)
-        check_redis_url(args.redis_url)
+        check_deployment(args)
         with tempfile.TemporaryDirectory(prefix="pintuan-bench-") as tmp:
             try:
                 results = asyncio.run(measure(args, Path(tmp)))
