@@ -15,8 +15,8 @@ After each of our runs the same load and audit run against ``join_baseline.py``:
 same purchases written by hand on Starlette and asyncpg, with the same guarantees, on a
 fresh database. The ratio of the two is what GraphQL, the ORM and our extras cost.
 
-    .venv/bin/python bench/join_contention.py                 # 2 workers
-    .venv/bin/python bench/join_contention.py --workers 1 2   # one run each, fresh database
+    .venv/bin/python -m bench.join_contention                 # 2 workers
+    .venv/bin/python -m bench.join_contention --workers 1 2   # one run each, fresh database
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -38,36 +38,32 @@ from typing import Any
 
 import aiohttp
 import httpx
-from _common import (
-    Seeded,
-    add_deployment_options,
-    bearer_headers,
-    bench_env,
-    check_deployment,
-    cpu_report,
-    cpu_sample,
-    flush_redis,
-    graphql,
-    launch,
-    percentile,
-    seed_offer,
-    server_log_problems,
-    start_ready,
-)
-from catalog import (
-    BENCH_DIR,
-    BenchError,
-    Server,
-    event_loop_factory,
-    load_session,
-    migrate,
-    recreate_postgres,
-)
 from tortoise import Tortoise
 
+from bench.harness import (
+    BenchError,
+    Cpu,
+    Seeded,
+    bearer_headers,
+    check_deployment,
+    closed_loop,
+    deployment_options,
+    drop,
+    fresh_database,
+    graphql,
+    load_session,
+    log_problems,
+    percentile,
+    pintuan,
+    run,
+    seed_offer,
+    server_env,
+    uvicorn_app,
+)
 from pintuan.core.db import tortoise_config
 from pintuan.groupbuys.invariants import RULES, audit_books, stock_on_hand_conserved
 from pintuan.groupbuys.order_models import Order, OrderStatus
+from tests.servers import Server
 
 GOAL_JOINS_PER_SECOND = 1000.0
 PINTUAN = "pintuan"
@@ -276,51 +272,24 @@ class Ceiling:
     failed: int
 
 
-async def ceiling(
-    client: aiohttp.ClientSession,
-    name: str,
-    request: Callable[[dict[str, str]], Awaitable[bool]],
-    shoppers: Sequence[dict[str, str]],
-    concurrency: int,
-    seconds: float,
-) -> Ceiling:
-    """Every client sends ``request`` back to back until the deadline; counts the good ones.
-
-    A join goes through the same HTTP stack, middleware, sign-in and GraphQL
-    execution as these requests, then does its own work: it cannot be faster.
-    """
-    done = failed = 0
-    started = time.perf_counter()
-    deadline = started + seconds
-
-    async def one_client(offset: int) -> None:
-        nonlocal done, failed
-        turn = offset
-        while time.perf_counter() < deadline:
-            turn += concurrency
-            try:
-                good = await request(shoppers[turn % len(shoppers)])
-            except (aiohttp.ClientError, TimeoutError):
-                good = False
-            done += good
-            failed += not good
-
-    await asyncio.gather(*(one_client(i) for i in range(concurrency)))
-    return Ceiling(name, done / (time.perf_counter() - started), failed)
-
-
 async def ceilings(
     args: argparse.Namespace, url: str, shoppers: Sequence[dict[str, str]]
 ) -> list[Ceiling]:
-    """What the stack reaches with no purchase in it: the most a join could reach."""
+    """What the stack reaches with no purchase in it: the most a join could reach.
 
-    async def health(_: dict[str, str]) -> bool:
+    A join goes through the same HTTP stack, middleware, sign-in and GraphQL execution
+    as these requests, then does its own work: it cannot be faster. Client ``n`` sends
+    as shopper ``n``.
+    """
+
+    async def health(_: int) -> bool:
         async with client.get(url + "/healthz") as response:
             await response.read()
             return response.status == 200
 
-    async def me(shopper: dict[str, str]) -> bool:
-        async with client.post(url + "/graphql", data=ME_BODY, headers=shopper) as response:
+    async def me(n: int) -> bool:
+        headers = shoppers[n % len(shoppers)]
+        async with client.post(url + "/graphql", data=ME_BODY, headers=headers) as response:
             body = await response.read()
             data = json.loads(body).get("data") if response.status == 200 else None
             return bool(data and data["me"])
@@ -329,12 +298,9 @@ async def ceilings(
     measured = []
     async with load_session(args.concurrency) as client:
         for name, request in kinds:
-            await ceiling(client, name, request, shoppers, args.concurrency, args.warmup)
-            measured.append(
-                await ceiling(
-                    client, name, request, shoppers, args.concurrency, args.ceiling_duration
-                )
-            )
+            await closed_loop(args.concurrency, args.warmup, request)
+            load = await closed_loop(args.concurrency, args.ceiling_duration, request)
+            measured.append(Ceiling(name, load.rps, load.failures))
     return measured
 
 
@@ -344,12 +310,11 @@ def measure_ceilings(
     """The ceilings on a server started afresh on the same database, once the joins'
     figures are taken, so that they count none of these requests."""
     shoppers = bearer_headers(env["PINTUAN_SECRET_KEY"], seeded.shopper_ids[: args.concurrency])
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        server = runner.run(launch(env, args.port, workers, workdir))
-        try:
-            return runner.run(ceilings(args, server.url, shoppers))
-        finally:
-            server.stop()
+    server = pintuan(env, args.port, workers, workdir)
+    try:
+        return run(ceilings(args, server.url, shoppers))
+    finally:
+        server.stop()
 
 
 async def open_initial_groups(market: Market, count: int) -> None:
@@ -475,24 +440,22 @@ async def load(
     shoppers = deque(bearer_headers(secret_key, seeded.shopper_ids))
     market = Market(server.url + "/graphql", seeded.offer_gid, args.groups, shoppers)
     await open_initial_groups(market, args.groups)
-    # aiohttp rather than httpx: at these rates httpx's own CPU (a fifth of a core)
-    # was taken from the server on this two-core machine.
     async with load_session(args.concurrency) as client:
         concurrency = args.concurrency
         warmup = Tally()
         if args.warmup > 0:
             warmup = await drive(client, concurrency, market, args.warmup)
-        before = cpu_sample(server)
+        before = Cpu.sample(server)
         async with LockSampler(args.database_url) as locks:
             measured = await drive(client, concurrency, market, args.duration)
-        after = cpu_sample(server)
+        after = Cpu.sample(server)
     measured.lock_line = locks.summary()
     if market.exhausted:
         print(
             f"warning: ran out of shoppers after {len(seeded.shopper_ids)}; "
             "the measurement ended early (raise --shoppers)"
         )
-    return warmup, measured, cpu_report(before, after)
+    return warmup, measured, before.report(after)
 
 
 # --------------------------------------------------------------------------------------
@@ -545,46 +508,29 @@ async def audit(
 # --------------------------------------------------------------------------------------
 
 
-async def prepare(args: argparse.Namespace, workdir: Path) -> Seeded:
-    await recreate_postgres(args.database_url)
-    await asyncio.to_thread(migrate, args.database_url, workdir)
-    seeded = await seed_offer(
-        args.database_url,
-        shoppers=args.shoppers,
-        group_size=args.group_size,
-        stock=args.stock,
-        stock_limit=args.stock,
+async def prepare(args: argparse.Namespace) -> Seeded:
+    await fresh_database(args.database_url, args.redis_url)
+    return await seed_offer(
+        args.database_url, shoppers=args.shoppers, group_size=args.group_size, stock=args.stock
     )
-    await flush_redis(args.redis_url)
-    return seeded
-
-
-async def launch_baseline(env: dict[str, str], port: int, workers: int, workdir: Path) -> Server:
-    """``join_baseline.py`` under uvicorn with ``workers`` processes, once it is ready."""
-    command = [sys.executable, "-m", "uvicorn", "join_baseline:app", "--factory"]
-    command += ["--app-dir", str(BENCH_DIR), "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
-    return await start_ready(BASELINE, command, env, port, workdir)
 
 
 def run_once(args: argparse.Namespace, workers: int, workdir: Path, target: str) -> RunResult:
     started = time.perf_counter()
-    seeded = asyncio.run(prepare(args, workdir))
+    seeded = asyncio.run(prepare(args))
     print(
         f"\n== {target}, {workers} worker(s): database seeded with "
         f"{len(seeded.shopper_ids)} shoppers in {time.perf_counter() - started:.1f}s"
     )
-    env = bench_env(args.database_url, args.redis_url, scheduler=True)
+    env = server_env(args.database_url, args.redis_url)
     server: Server | None = None
     xacts_before = asyncio.run(transactions_so_far(args.database_url))
     try:
-        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            if target == BASELINE:
-                server = runner.run(launch_baseline(env, args.port, workers, workdir))
-            else:
-                profile = args.profile_server
-                server = runner.run(launch(env, args.port, workers, workdir, profile=profile))
-            warmup, tally, cpu = runner.run(load(args, server, seeded, env["PINTUAN_SECRET_KEY"]))
+        if target == BASELINE:
+            server = uvicorn_app("bench.join_baseline:app", env, args.port, workers, workdir)
+        else:
+            server = pintuan(env, args.port, workers, workdir, profile=args.profile_server)
+        warmup, tally, cpu = run(load(args, server, seeded, env["PINTUAN_SECRET_KEY"]))
     finally:
         if server is not None:
             server.stop()  # every in-flight transaction is over before the audit
@@ -593,7 +539,7 @@ def run_once(args: argparse.Namespace, workers: int, workdir: Path, target: str)
     requests = warmup.requests + tally.requests + args.groups
     result = RunResult(target, workers, tally, cpu)
     result.xacts_per_request = xacts / requests if requests else 0.0
-    result.log_problems = server_log_problems(server) if server else []
+    result.log_problems = log_problems(server) if server else []
     reported = warmup.joins_ok + warmup.starts_ok + tally.joins_ok + tally.starts_ok
     reported += args.groups  # the pre-opened groups' leaders
     unknown = warmup.indeterminate + tally.indeterminate
@@ -661,13 +607,12 @@ def bench(args: argparse.Namespace) -> int:
             for workers in args.workers:
                 for target in (PINTUAN, BASELINE) if args.baseline else (PINTUAN,):
                     results.append(run_once(args, workers, Path(tmp), target))
-        except BenchError as exc:
+        except (BenchError, RuntimeError) as exc:
             print(f"bench failed: {exc}", file=sys.stderr)
             return 1
         finally:
             if not args.keep_database:
-                asyncio.run(recreate_postgres(args.database_url, create=False))
-            asyncio.run(flush_redis(args.redis_url))
+                asyncio.run(drop(args.database_url, args.redis_url))
     print("\nsummary: target, workers, joins/s, requests/s, join p50/p99 ms, ceilings requests/s")
     for r in results:
         lat = r.tally.join_latencies
@@ -698,7 +643,7 @@ def bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_deployment_options(parser, database="pintuan_bench_join", redis_db=13, port=8775, workers=2)
+    deployment_options(parser, database="pintuan_bench_join", redis_db=13, port=8775, workers=2)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
