@@ -5,11 +5,12 @@ shows it?". One group is watched by many graphql-transport-ws subscribers (the
 ``websockets`` library, without a GraphQL client on top, so the load generator stays
 cheap); joins are then made over HTTP one at a time, and each subscriber's receipt of
 the JOINED and PAID events is timed from the moment the server committed the join (each
-event's ``changedAt``, stamped on this machine's clock) and, as an upper bound, from the
-join request's send on the same monotonic clock. Figures are printed, never asserted.
+event's ``changedAt``, on the clock the load generator shares with the server) and, as an
+upper bound, from the join request's send on the same monotonic clock. Figures are printed,
+never asserted.
 
-    .venv/bin/python bench/fanout.py                 # 1 worker, 1,000 subscribers
-    .venv/bin/python bench/fanout.py --workers 1 2
+    .venv/bin/python -m bench.fanout                 # 1 worker, 1,000 subscribers
+    .venv/bin/python -m bench.fanout --workers 1 2
 """
 
 from __future__ import annotations
@@ -30,39 +31,36 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import (
-    Seeded,
-    add_deployment_options,
-    bearer_headers,
-    bench_env,
-    check_deployment,
-    cpu_report,
-    cpu_sample,
-    flush_redis,
-    graphql,
-    launch,
-    percentile,
-    raise_fd_limit,
-    seed_offer,
-    server_log_problems,
-)
-from catalog import (
-    BenchError,
-    Server,
-    event_loop_factory,
-    migrate,
-    recreate_postgres,
-)
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import DATA_OPCODES, Frame
 from websockets.protocol import Event, State
 from websockets.typing import Subprotocol
 
+from bench.harness import (
+    BenchError,
+    Cpu,
+    Seeded,
+    bearer_headers,
+    check_deployment,
+    deployment_options,
+    drop,
+    fresh_database,
+    graphql,
+    log_problems,
+    percentile,
+    pintuan,
+    raise_fd_limit,
+    run,
+    seed_offer,
+    server_env,
+)
 from pintuan.gc_policy import THRESHOLDS
+from pintuan.groupbuys.offers import MAX_GROUP_SIZE
+from tests.servers import Server
 
 GOAL_P99_MS = 100.0
-MAX_GROUP_SIZE = 1000  # the server's own cap (resolvers/offers.py)
+
 SUBSCRIPTION = (
     "subscription Watch($groupId: ID!) { groupProgress(groupId: $groupId) "
     "{ event memberCount serverTime changedAt } }"
@@ -364,19 +362,19 @@ async def measure(
         quiet_collector()
         try:
             await asyncio.sleep(args.settle)  # let connection set-up work die down
-            before = cpu_sample(server)
+            before = Cpu.sample(server)
             joins = await make_joins(client, url, group_id, shoppers[1:], args.interval)
             expected = 2 * len(joins)  # JOINED and PAID per join
             for _ in range(max(1, round(args.settle / 0.05))):  # wait for stragglers
                 if all(s.arrived() >= expected for s in subscribers):
                     break
                 await asyncio.sleep(0.05)
-            after = cpu_sample(server)
+            after = Cpu.sample(server)
             for subscriber in subscribers:
                 await subscriber.collect()
         finally:
             await asyncio.gather(*(s.ws.close() for s in subscribers), return_exceptions=True)
-    return subscribers, joins, connect_seconds, cpu_report(before, after)
+    return subscribers, joins, connect_seconds, before.report(after)
 
 
 def quiet_collector() -> None:
@@ -395,35 +393,27 @@ def compression(args: argparse.Namespace) -> str | None:
     return "deflate" if args.compression == "deflate" else None
 
 
-async def prepare(args: argparse.Namespace, workdir: Path) -> Seeded:
-    await recreate_postgres(args.database_url)
-    await asyncio.to_thread(migrate, args.database_url, workdir)
-    seeded = await seed_offer(
+async def prepare(args: argparse.Namespace) -> Seeded:
+    await fresh_database(args.database_url, args.redis_url)
+    return await seed_offer(
         args.database_url,
         shoppers=args.joins + 1 + (args.subscribers if args.signed_in else 0),
         group_size=min(MAX_GROUP_SIZE, args.joins + 10),
         stock=1_000_000,
-        stock_limit=1_000_000,
     )
-    await flush_redis(args.redis_url)
-    return seeded
 
 
 def run_once(args: argparse.Namespace, workers: int, workdir: Path) -> RunResult:
-    seeded = asyncio.run(prepare(args, workdir))
-    env = bench_env(args.database_url, args.redis_url, scheduler=True)
-    server: Server | None = None
+    seeded = asyncio.run(prepare(args))
+    env = server_env(args.database_url, args.redis_url)
+    server = pintuan(env, args.port, workers, workdir, profile=args.profile_server)
     try:
-        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            profile = args.profile_server
-            server = runner.run(launch(env, args.port, workers, workdir, profile=profile))
-            subscribers, joins, connect_seconds, cpu = runner.run(
-                measure(args, server, seeded, env["PINTUAN_SECRET_KEY"])
-            )
+        subscribers, joins, connect_seconds, cpu = run(
+            measure(args, server, seeded, env["PINTUAN_SECRET_KEY"])
+        )
     finally:
-        if server is not None:
-            server.stop()
-    problems = server_log_problems(server) if server else []
+        server.stop()
+    problems = log_problems(server)
     analysis = analyse(subscribers, joins)
     return RunResult(workers, analysis, joins, len(subscribers), connect_seconds, cpu, problems)
 
@@ -439,13 +429,12 @@ def bench(args: argparse.Namespace) -> int:
                 result = run_once(args, workers, Path(tmp))
                 report(args, result)
                 results.append(result)
-        except BenchError as exc:
+        except (BenchError, RuntimeError) as exc:
             print(f"bench failed: {exc}", file=sys.stderr)
             return 1
         finally:
             if not args.keep_database:
-                asyncio.run(recreate_postgres(args.database_url, create=False))
-            asyncio.run(flush_redis(args.redis_url))
+                asyncio.run(drop(args.database_url, args.redis_url))
     if len(results) > 1:
         print("\nsummary: workers, JOINED p50/p99/max ms after the commit | after the send")
         for r in results:
@@ -466,9 +455,7 @@ def bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_deployment_options(
-        parser, database="pintuan_bench_fanout", redis_db=12, port=8785, workers=1
-    )
+    deployment_options(parser, database="pintuan_bench_fanout", redis_db=12, port=8785, workers=1)
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--joins", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between joins")

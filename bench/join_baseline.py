@@ -7,7 +7,7 @@ conditional updates in one transaction, the charge after the commit, the payment
 second transaction, and each change mirrored to Redis and published. It leaves out
 what a hand-written endpoint can: GraphQL, the ORM, the rate limiter, the idempotency
 pre-check (the order's unique key still guards retries), the viewer's staff roles.
-The same audit then checks its books. Run by ``join_contention.py --baseline``.
+The same audit then checks its books. Run by ``bench.join_contention``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ from starlette.routing import Route
 
 from pintuan.accounts.tokens import InvalidToken, read_access_token
 from pintuan.core.codes import new_code
+from pintuan.core.errors import ErrorCode
 from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.groupbuys.models import GroupStatus
+from pintuan.groupbuys.progress import GroupEvent
 from pintuan.settings import Settings
 
 UPDATED_NOTHING = "UPDATE 0"
@@ -93,7 +96,7 @@ async def _take_slot(
         buyer,
         offer["per_user_limit"],
     ):
-        raise Refused("LIMIT_EXCEEDED")
+        raise Refused(ErrorCode.LIMIT_EXCEEDED)
     group = await db.fetchrow(
         'UPDATE "buy_group" SET "slots_taken" = "slots_taken" + 1, "version" = "version" + 1 '
         'WHERE "id" = $1 AND "status" = \'OPEN\' AND "expires_at" > $2 '
@@ -102,7 +105,7 @@ async def _take_slot(
         now,
     )
     if group is None:
-        raise Refused("GROUP_FULL")
+        raise Refused(ErrorCode.GROUP_FULL)
     await db.execute(
         'INSERT INTO "group_member" ("group_id", "user_id", "order_id", "is_leader", "paid", '
         '"joined_at") VALUES ($1, $2, $3, $4, false, $5)',
@@ -120,14 +123,14 @@ async def _take_slot(
         now,
     )
     if offer_stock == UPDATED_NOTHING:
-        raise Refused("OUT_OF_STOCK")
+        raise Refused(ErrorCode.OUT_OF_STOCK)
     variant_stock = await db.execute(
         'UPDATE "variant" SET "stock_reserved" = "stock_reserved" + 1 '
         'WHERE "id" = $1 AND "stock_on_hand" >= "stock_reserved" + 1',
         offer["variant_id"],
     )
     if variant_stock == UPDATED_NOTHING:
-        raise Refused("OUT_OF_STOCK")
+        raise Refused(ErrorCode.OUT_OF_STOCK)
     return order_id, group
 
 
@@ -206,10 +209,10 @@ async def purchase(request: Request) -> Response:
                 'SELECT * FROM "buy_group" WHERE "id" = $1', from_global_id(target["groupId"])[1]
             )
             offer_id = group["group_buy_id"]
-            if group["status"] != "OPEN" or group["expires_at"] <= now:
-                return JSONResponse(_payload(operation, code="GROUP_CLOSED"))
+            if group["status"] != GroupStatus.OPEN or group["expires_at"] <= now:
+                return JSONResponse(_payload(operation, code=ErrorCode.GROUP_CLOSED))
             if group["slots_taken"] >= group["size"]:
-                return JSONResponse(_payload(operation, code="GROUP_FULL"))
+                return JSONResponse(_payload(operation, code=ErrorCode.GROUP_FULL))
         offer = await db.fetchrow('SELECT * FROM "group_buy" WHERE "id" = $1', offer_id)
         try:
             async with db.transaction():
@@ -236,10 +239,11 @@ async def purchase(request: Request) -> Response:
         except Refused as refused:
             return JSONResponse(_payload(operation, code=refused.code))
         except asyncpg.UniqueViolationError:
-            return JSONResponse(_payload(operation, code="ALREADY_MEMBER"))
-        await _publish(app.state.redis, "JOINED", joined)
+            return JSONResponse(_payload(operation, code=ErrorCode.ALREADY_MEMBER))
+        await _publish(app.state.redis, GroupEvent.JOINED, joined)
         order, paid = await _pay(db, order_id, datetime.now(UTC))
-    await _publish(app.state.redis, "FILLED" if paid["status"] == "FILLED" else "PAID", paid)
+    filled = paid["status"] == GroupStatus.FILLED
+    await _publish(app.state.redis, GroupEvent.FILLED if filled else GroupEvent.PAID, paid)
     return JSONResponse(_payload(operation, order, paid))
 
 

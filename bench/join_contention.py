@@ -4,7 +4,7 @@ The question it answers is "how many group joins a second does the server take w
 buyers pile into the same groups, and does the accounting still add up?". Every join
 takes conditional holds on the group, the offer and the variant in one transaction;
 under contention that is where overfilling or overselling would show. So after the load
-it checks the database with plain SQL and exits non-zero on any inconsistency (a
+it audits the books with ``pintuan.groupbuys.invariants`` and exits non-zero on any inconsistency (a
 correctness check, never a timing assertion). Timings are printed, not asserted.
 
 Then, on a server started afresh, the same clients send requests with no purchase in
@@ -15,8 +15,8 @@ After each of our runs the same load and audit run against ``join_baseline.py``:
 same purchases written by hand on Starlette and asyncpg, with the same guarantees, on a
 fresh database. The ratio of the two is what GraphQL, the ORM and our extras cost.
 
-    .venv/bin/python bench/join_contention.py                 # 2 workers
-    .venv/bin/python bench/join_contention.py --workers 1 2   # one run each, fresh database
+    .venv/bin/python -m bench.join_contention                 # 2 workers
+    .venv/bin/python -m bench.join_contention --workers 1 2   # one run each, fresh database
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -38,31 +38,32 @@ from typing import Any
 
 import aiohttp
 import httpx
-from _common import (
-    Seeded,
-    add_deployment_options,
-    bearer_headers,
-    bench_env,
-    check_deployment,
-    cpu_report,
-    cpu_sample,
-    flush_redis,
-    graphql,
-    launch,
-    percentile,
-    seed_offer,
-    server_log_problems,
-    start_ready,
-)
-from catalog import (
-    BENCH_DIR,
+from tortoise import Tortoise
+
+from bench.harness import (
     BenchError,
-    Server,
-    event_loop_factory,
+    Cpu,
+    Seeded,
+    bearer_headers,
+    check_deployment,
+    closed_loop,
+    deployment_options,
+    drop,
+    fresh_database,
+    graphql,
     load_session,
-    migrate,
-    recreate_postgres,
+    log_problems,
+    percentile,
+    pintuan,
+    run,
+    seed_offer,
+    server_env,
+    uvicorn_app,
 )
+from pintuan.core.db import tortoise_config
+from pintuan.groupbuys.invariants import RULES, audit_books, stock_on_hand_conserved
+from pintuan.groupbuys.order_models import Order, OrderStatus
+from tests.servers import Server
 
 GOAL_JOINS_PER_SECOND = 1000.0
 PINTUAN = "pintuan"
@@ -271,51 +272,24 @@ class Ceiling:
     failed: int
 
 
-async def ceiling(
-    client: aiohttp.ClientSession,
-    name: str,
-    request: Callable[[dict[str, str]], Awaitable[bool]],
-    shoppers: Sequence[dict[str, str]],
-    concurrency: int,
-    seconds: float,
-) -> Ceiling:
-    """Every client sends ``request`` back to back until the deadline; counts the good ones.
-
-    A join goes through the same HTTP stack, middleware, sign-in and GraphQL
-    execution as these requests, then does its own work: it cannot be faster.
-    """
-    done = failed = 0
-    started = time.perf_counter()
-    deadline = started + seconds
-
-    async def one_client(offset: int) -> None:
-        nonlocal done, failed
-        turn = offset
-        while time.perf_counter() < deadline:
-            turn += concurrency
-            try:
-                good = await request(shoppers[turn % len(shoppers)])
-            except (aiohttp.ClientError, TimeoutError):
-                good = False
-            done += good
-            failed += not good
-
-    await asyncio.gather(*(one_client(i) for i in range(concurrency)))
-    return Ceiling(name, done / (time.perf_counter() - started), failed)
-
-
 async def ceilings(
     args: argparse.Namespace, url: str, shoppers: Sequence[dict[str, str]]
 ) -> list[Ceiling]:
-    """What the stack reaches with no purchase in it: the most a join could reach."""
+    """What the stack reaches with no purchase in it: the most a join could reach.
 
-    async def health(_: dict[str, str]) -> bool:
+    A join goes through the same HTTP stack, middleware, sign-in and GraphQL execution
+    as these requests, then does its own work: it cannot be faster. Client ``n`` sends
+    as shopper ``n``.
+    """
+
+    async def health(_: int) -> bool:
         async with client.get(url + "/healthz") as response:
             await response.read()
             return response.status == 200
 
-    async def me(shopper: dict[str, str]) -> bool:
-        async with client.post(url + "/graphql", data=ME_BODY, headers=shopper) as response:
+    async def me(n: int) -> bool:
+        headers = shoppers[n % len(shoppers)]
+        async with client.post(url + "/graphql", data=ME_BODY, headers=headers) as response:
             body = await response.read()
             data = json.loads(body).get("data") if response.status == 200 else None
             return bool(data and data["me"])
@@ -324,12 +298,9 @@ async def ceilings(
     measured = []
     async with load_session(args.concurrency) as client:
         for name, request in kinds:
-            await ceiling(client, name, request, shoppers, args.concurrency, args.warmup)
-            measured.append(
-                await ceiling(
-                    client, name, request, shoppers, args.concurrency, args.ceiling_duration
-                )
-            )
+            await closed_loop(args.concurrency, args.warmup, request)
+            load = await closed_loop(args.concurrency, args.ceiling_duration, request)
+            measured.append(Ceiling(name, load.rps, load.failures))
     return measured
 
 
@@ -339,12 +310,11 @@ def measure_ceilings(
     """The ceilings on a server started afresh on the same database, once the joins'
     figures are taken, so that they count none of these requests."""
     shoppers = bearer_headers(env["PINTUAN_SECRET_KEY"], seeded.shopper_ids[: args.concurrency])
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        server = runner.run(launch(env, args.port, workers, workdir))
-        try:
-            return runner.run(ceilings(args, server.url, shoppers))
-        finally:
-            server.stop()
+    server = pintuan(env, args.port, workers, workdir)
+    try:
+        return run(ceilings(args, server.url, shoppers))
+    finally:
+        server.stop()
 
 
 async def open_initial_groups(market: Market, count: int) -> None:
@@ -470,181 +440,66 @@ async def load(
     shoppers = deque(bearer_headers(secret_key, seeded.shopper_ids))
     market = Market(server.url + "/graphql", seeded.offer_gid, args.groups, shoppers)
     await open_initial_groups(market, args.groups)
-    # aiohttp rather than httpx: at these rates httpx's own CPU (a fifth of a core)
-    # was taken from the server on this two-core machine.
     async with load_session(args.concurrency) as client:
         concurrency = args.concurrency
         warmup = Tally()
         if args.warmup > 0:
             warmup = await drive(client, concurrency, market, args.warmup)
-        before = cpu_sample(server)
+        before = Cpu.sample(server)
         async with LockSampler(args.database_url) as locks:
             measured = await drive(client, concurrency, market, args.duration)
-        after = cpu_sample(server)
+        after = Cpu.sample(server)
     measured.lock_line = locks.summary()
     if market.exhausted:
         print(
             f"warning: ran out of shoppers after {len(seeded.shopper_ids)}; "
             "the measurement ended early (raise --shoppers)"
         )
-    return warmup, measured, cpu_report(before, after)
+    return warmup, measured, before.report(after)
 
 
 # --------------------------------------------------------------------------------------
 # Audit: the books must balance whatever the timing.
 # --------------------------------------------------------------------------------------
 
-OPEN_STATUSES = "('PAID', 'PENDING_PAYMENT')"
-
 
 async def audit(
     database_url: str, seeded: Seeded, reported_ok: int, indeterminate: int
 ) -> list[tuple[str, bool, str]]:
-    """Plain-SQL checks of groups, members, stock and allowances: (name, passed, detail)."""
-    import asyncpg
-
-    connection = await asyncpg.connect(database_url)
-    checks: list[tuple[str, bool, str]] = []
-
-    def check(name: str, rows: Sequence[Any], detail: str = "") -> None:
-        shown = "; ".join(str(dict(row)) for row in rows[:5])
-        checks.append((name, not rows, detail if not rows else f"{len(rows)} bad: {shown}"))
-
+    """The books' invariants, then what only this load promises: (name, passed, detail)."""
+    await Tortoise.init(config=tortoise_config(database_url))
     try:
-        check(
-            "no group has slots_taken or paid_count outside 0..size",
-            await connection.fetch(
-                "SELECT id, size, slots_taken, paid_count FROM buy_group "
-                "WHERE slots_taken > size OR paid_count > size OR slots_taken < 0 "
-                "OR paid_count < 0 OR paid_count > slots_taken"
-            ),
-        )
-        check(
-            "every FILLED group has exactly size paid members",
-            await connection.fetch(
-                "SELECT g.id, g.size, g.paid_count, "
-                "count(m.id) FILTER (WHERE m.paid) AS paid_members "
-                "FROM buy_group g LEFT JOIN group_member m ON m.group_id = g.id "
-                "WHERE g.status = 'FILLED' GROUP BY g.id "
-                "HAVING count(m.id) FILTER (WHERE m.paid) <> g.size OR g.paid_count <> g.size"
-            ),
-        )
-        check(
-            "no OPEN group has all its members paid (it should be FILLED)",
-            await connection.fetch(
-                "SELECT id, size, slots_taken, paid_count FROM buy_group "
-                "WHERE status = 'OPEN' AND paid_count >= size"
-            ),
-        )
-        check(
-            "group counters match member rows (slots_taken, paid_count)",
-            await connection.fetch(
-                "SELECT g.id, g.slots_taken, g.paid_count, count(m.id) AS members, "
-                "count(m.id) FILTER (WHERE m.paid) AS paid_members "
-                "FROM buy_group g LEFT JOIN group_member m ON m.group_id = g.id "
-                "GROUP BY g.id HAVING count(m.id) <> g.slots_taken "
-                "OR count(m.id) FILTER (WHERE m.paid) <> g.paid_count"
-            ),
-        )
-        check(
-            "members and their orders agree (PAID order <-> paid member)",
-            await connection.fetch(
-                "SELECT m.id AS member, m.paid, o.id AS order_id, o.status, o.group_id "
-                "FROM group_member m LEFT JOIN customer_order o ON o.id = m.order_id "
-                "WHERE o.id IS NULL OR o.group_id IS DISTINCT FROM m.group_id "
-                f"OR o.status NOT IN {OPEN_STATUSES} OR (o.status = 'PAID') <> m.paid"
-            ),
-        )
-        check(
-            "every PAID/PENDING order of the offer holds a member slot",
-            await connection.fetch(
-                "SELECT o.id, o.status, o.group_id FROM customer_order o "
-                "LEFT JOIN group_member m ON m.order_id = o.id "
-                f"WHERE o.group_buy_id = $1 AND o.status IN {OPEN_STATUSES} AND m.id IS NULL",
-                seeded.offer_id,
-            ),
-        )
-        variant = await connection.fetchrow(
-            "SELECT stock_on_hand, stock_reserved FROM variant WHERE id = $1", seeded.variant_id
-        )
-        sums = await connection.fetchrow(
-            "SELECT coalesce(sum(quantity) FILTER (WHERE status IN ('PAID', 'COMPLETED')), 0) "
-            "AS paid, coalesce(sum(quantity) FILTER (WHERE status = 'PENDING_PAYMENT'), 0) "
-            "AS pending, count(*) FILTER (WHERE status = 'PAID') AS paid_orders, "
-            "count(*) FILTER (WHERE status NOT IN ('PAID', 'PENDING_PAYMENT')) AS other "
-            "FROM customer_order WHERE variant_id = $1",
-            seeded.variant_id,
-        )
-        assert variant is not None and sums is not None
-        on_hand_ok = seeded.initial_on_hand == variant["stock_on_hand"] + sums["paid"]
-        checks.append(
-            (
-                "variant: initial on_hand == on_hand + sold (PAID) quantity",
-                on_hand_ok,
-                f"{seeded.initial_on_hand} vs {variant['stock_on_hand']} + {sums['paid']}",
-            )
-        )
-        checks.append(
-            (
-                "variant: stock_reserved == PENDING_PAYMENT quantity",
-                variant["stock_reserved"] == sums["pending"],
-                f"{variant['stock_reserved']} vs {sums['pending']}",
-            )
-        )
-        taken = await connection.fetchval(
-            "SELECT stock_taken FROM group_buy WHERE id = $1", seeded.offer_id
-        )
-        offer_sum = await connection.fetchval(
-            "SELECT coalesce(sum(quantity), 0) FROM customer_order "
-            f"WHERE group_buy_id = $1 AND status IN {OPEN_STATUSES}",
-            seeded.offer_id,
-        )
-        checks.append(
-            (
-                "offer: stock_taken == PAID + PENDING quantity",
-                taken == offer_sum,
-                f"{taken} vs {offer_sum}",
-            )
-        )
-        check(
-            "allowances match each buyer's PAID + PENDING quantity and the per-user limit",
-            await connection.fetch(
-                "SELECT a.user_id, a.quantity, coalesce(sum(o.quantity), 0) AS held "
-                "FROM offer_allowance a JOIN group_buy b ON b.id = a.group_buy_id "
-                "LEFT JOIN customer_order o ON o.group_buy_id = a.group_buy_id "
-                f"AND o.buyer_id = a.user_id AND o.status IN {OPEN_STATUSES} "
-                "WHERE a.group_buy_id = $1 GROUP BY a.user_id, a.quantity, b.per_user_limit "
-                "HAVING a.quantity <> coalesce(sum(o.quantity), 0) "
-                "OR a.quantity > b.per_user_limit",
-                seeded.offer_id,
-            ),
-        )
-        check(
-            "one charge per PAID order",
-            await connection.fetch(
-                "SELECT o.id, count(t.id) AS charges FROM customer_order o "
-                "LEFT JOIN payment_transaction t ON t.order_id = o.id AND t.kind = 'CHARGE' "
-                "WHERE o.status = 'PAID' GROUP BY o.id HAVING count(t.id) <> 1"
-            ),
-        )
-        paid_orders = sums["paid_orders"]
-        checks.append(
-            (
-                "PAID orders in the database == successes the clients were told of",
-                reported_ok <= paid_orders <= reported_ok + indeterminate,
-                f"{paid_orders} in the database, {reported_ok} reported, "
-                f"{indeterminate} with unknown outcome",
-            )
-        )
-        checks.append(
-            (
-                "no order was cancelled or refunded (every payment used tok_visa)",
-                sums["other"] == 0,
-                f"{sums['other']} such orders",
-            )
-        )
+        violations = await audit_books({seeded.variant_id: seeded.initial_on_hand})
+        paid_orders = await Order.filter(status=OrderStatus.PAID).count()
+        others = await Order.exclude(
+            status__in=[OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]
+        ).count()
     finally:
-        await connection.close()
+        await Tortoise.close_connections()
+    broken = Counter(v.rule for v in violations)
+    checks = [
+        (
+            rule.__name__,
+            not broken[rule.__name__],
+            "; ".join([v.detail for v in violations if v.rule == rule.__name__][:5]),
+        )
+        for rule in (*RULES, stock_on_hand_conserved)
+    ]
+    checks.append(
+        (
+            "PAID orders in the database == successes the clients were told of",
+            reported_ok <= paid_orders <= reported_ok + indeterminate,
+            f"{paid_orders} in the database, {reported_ok} reported, "
+            f"{indeterminate} with unknown outcome",
+        )
+    )
+    checks.append(
+        (
+            "no order was cancelled or refunded (every payment used tok_visa)",
+            others == 0,
+            f"{others} such orders",
+        )
+    )
     return checks
 
 
@@ -653,46 +508,29 @@ async def audit(
 # --------------------------------------------------------------------------------------
 
 
-async def prepare(args: argparse.Namespace, workdir: Path) -> Seeded:
-    await recreate_postgres(args.database_url)
-    await asyncio.to_thread(migrate, args.database_url, workdir)
-    seeded = await seed_offer(
-        args.database_url,
-        shoppers=args.shoppers,
-        group_size=args.group_size,
-        stock=args.stock,
-        stock_limit=args.stock,
+async def prepare(args: argparse.Namespace) -> Seeded:
+    await fresh_database(args.database_url, args.redis_url)
+    return await seed_offer(
+        args.database_url, shoppers=args.shoppers, group_size=args.group_size, stock=args.stock
     )
-    await flush_redis(args.redis_url)
-    return seeded
-
-
-async def launch_baseline(env: dict[str, str], port: int, workers: int, workdir: Path) -> Server:
-    """``join_baseline.py`` under uvicorn with ``workers`` processes, once it is ready."""
-    command = [sys.executable, "-m", "uvicorn", "join_baseline:app", "--factory"]
-    command += ["--app-dir", str(BENCH_DIR), "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
-    return await start_ready(BASELINE, command, env, port, workdir)
 
 
 def run_once(args: argparse.Namespace, workers: int, workdir: Path, target: str) -> RunResult:
     started = time.perf_counter()
-    seeded = asyncio.run(prepare(args, workdir))
+    seeded = asyncio.run(prepare(args))
     print(
         f"\n== {target}, {workers} worker(s): database seeded with "
         f"{len(seeded.shopper_ids)} shoppers in {time.perf_counter() - started:.1f}s"
     )
-    env = bench_env(args.database_url, args.redis_url, scheduler=True)
+    env = server_env(args.database_url, args.redis_url)
     server: Server | None = None
     xacts_before = asyncio.run(transactions_so_far(args.database_url))
     try:
-        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            if target == BASELINE:
-                server = runner.run(launch_baseline(env, args.port, workers, workdir))
-            else:
-                profile = args.profile_server
-                server = runner.run(launch(env, args.port, workers, workdir, profile=profile))
-            warmup, tally, cpu = runner.run(load(args, server, seeded, env["PINTUAN_SECRET_KEY"]))
+        if target == BASELINE:
+            server = uvicorn_app("bench.join_baseline:app", env, args.port, workers, workdir)
+        else:
+            server = pintuan(env, args.port, workers, workdir, profile=args.profile_server)
+        warmup, tally, cpu = run(load(args, server, seeded, env["PINTUAN_SECRET_KEY"]))
     finally:
         if server is not None:
             server.stop()  # every in-flight transaction is over before the audit
@@ -701,7 +539,7 @@ def run_once(args: argparse.Namespace, workers: int, workdir: Path, target: str)
     requests = warmup.requests + tally.requests + args.groups
     result = RunResult(target, workers, tally, cpu)
     result.xacts_per_request = xacts / requests if requests else 0.0
-    result.log_problems = server_log_problems(server) if server else []
+    result.log_problems = log_problems(server) if server else []
     reported = warmup.joins_ok + warmup.starts_ok + tally.joins_ok + tally.starts_ok
     reported += args.groups  # the pre-opened groups' leaders
     unknown = warmup.indeterminate + tally.indeterminate
@@ -769,13 +607,12 @@ def bench(args: argparse.Namespace) -> int:
             for workers in args.workers:
                 for target in (PINTUAN, BASELINE) if args.baseline else (PINTUAN,):
                     results.append(run_once(args, workers, Path(tmp), target))
-        except BenchError as exc:
+        except (BenchError, RuntimeError) as exc:
             print(f"bench failed: {exc}", file=sys.stderr)
             return 1
         finally:
             if not args.keep_database:
-                asyncio.run(recreate_postgres(args.database_url, create=False))
-            asyncio.run(flush_redis(args.redis_url))
+                asyncio.run(drop(args.database_url, args.redis_url))
     print("\nsummary: target, workers, joins/s, requests/s, join p50/p99 ms, ceilings requests/s")
     for r in results:
         lat = r.tally.join_latencies
@@ -806,7 +643,7 @@ def bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_deployment_options(parser, database="pintuan_bench_join", redis_db=13, port=8775, workers=2)
+    deployment_options(parser, database="pintuan_bench_join", redis_db=13, port=8775, workers=2)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")

@@ -1,8 +1,8 @@
 """Join cost: CPU instructions the server spends per purchase, counted by callgrind.
 
 The question it answers is "did this change make a join cheaper for the server?".
-Throughput on a shared two-core machine moves by a fifth between identical runs, which
-hides most single changes; an instruction count does not. The server (one worker, on
+Throughput on a shared machine moves between identical runs, which hides most single
+changes; an instruction count does not. The server (one worker, on
 PostgreSQL + Redis) runs under valgrind's callgrind, and the count of instructions it
 executed is read with ``callgrind_control`` before and after each batch of sequential
 requests. PostgreSQL's and Redis's own work is not counted: it happens in their
@@ -11,8 +11,8 @@ in place. A signed-in ``me`` query, measured in the same run, is the baseline: t
 of any signed-in GraphQL request (HTTP, access checks, GraphQL), which the purchases
 minus the baseline leave out. It prints figures and asserts none.
 
-    .venv/bin/python bench/join_cost.py                  # about two minutes
-    .venv/bin/python bench/join_cost.py --requests 100
+    .venv/bin/python -m bench.join_cost                  # a few minutes
+    .venv/bin/python -m bench.join_cost --requests 100
 """
 
 from __future__ import annotations
@@ -30,24 +30,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import (
-    bearer_headers,
-    bench_env,
-    check_redis_url,
-    flush_redis,
-    graphql,
-    seed_offer,
-    start_ready,
-)
-from catalog import (
+
+from bench.harness import (
     BenchError,
-    Server,
-    migrate,
-    pintuan_command,
-    postgres_target,
-    recreate_postgres,
+    bearer_headers,
+    check_deployment,
+    drop,
+    fresh_database,
+    graphql,
+    pintuan,
+    seed_offer,
+    server_env,
 )
-from join_contention import JOIN_MUTATION, START_MUTATION
+from bench.join_contention import JOIN_MUTATION, START_MUTATION
+from tests.servers import Server
 
 # Python starts some forty times slower under callgrind.
 READY_SECONDS = 600.0
@@ -116,8 +112,7 @@ async def per_request(
 
 
 async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
-    await recreate_postgres(args.database_url)
-    await asyncio.to_thread(migrate, args.database_url, workdir)
+    await fresh_database(args.database_url, args.redis_url)
     n, warm = args.requests, args.warmup
     # The joins all go into one group, large enough never to fill.
     seeded = await seed_offer(
@@ -125,20 +120,14 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
         shoppers=3 * (n + warm) + 1,
         group_size=1000,
         stock=10**6,
-        stock_limit=10**6,
     )
-    await flush_redis(args.redis_url)
-    env = bench_env(args.database_url, args.redis_url, scheduler=False)
+    env = server_env(args.database_url, args.redis_url, scheduler=False)
     env["PYTHONHASHSEED"] = "0"  # the same dict and set layouts on every run
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        f"--callgrind-out-file={workdir / 'callgrind.out.%p'}",
-        *pintuan_command(),
-        *("serve", "--port", str(args.port), "--workers", "1"),
-    ]
+    callgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir / 'cg.%p'}"]
     print("waiting for the server under callgrind (a minute or so) ...", flush=True)
-    server = await start_ready("pintuan-callgrind", command, env, args.port, workdir, READY_SECONDS)
+    server = await asyncio.to_thread(
+        pintuan, env, args.port, 1, workdir, wrapper=callgrind, within=READY_SECONDS
+    )
     try:
         shoppers = bearer_headers(env["PINTUAN_SECRET_KEY"], seeded.shopper_ids)
         pid = server.process.pid
@@ -180,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--database-url",
         default="postgres://postgres@127.0.0.1:5432/pintuan_bench_cost",
-        help="PostgreSQL database whose name contains 'bench' (recreated, then dropped)",
+        help="a PostgreSQL database of its own: recreated, then dropped",
     )
     parser.add_argument(
         "--redis-url",
@@ -201,15 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise BenchError(f"{tool} is not installed (Debian: apt-get install valgrind)")
         if args.requests < 1 or args.warmup < 0:
             raise BenchError("--requests must be at least 1 and --warmup at least 0")
-        postgres_target(args.database_url)
-        check_redis_url(args.redis_url)
+        check_deployment(args)
         with tempfile.TemporaryDirectory(prefix="pintuan-bench-") as tmp:
             try:
                 results = asyncio.run(measure(args, Path(tmp)))
             finally:
-                asyncio.run(recreate_postgres(args.database_url, create=False))
-                asyncio.run(flush_redis(args.redis_url))
-    except BenchError as exc:
+                asyncio.run(drop(args.database_url, args.redis_url))
+    except (BenchError, RuntimeError) as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
     report(args, results)

@@ -6,21 +6,20 @@ database?". A paid join sends about fifteen statements; this sends one trivial s
 transaction, and prints the CPU this process spent per call. PostgreSQL's own work is in
 its process and is not counted. It prints figures and asserts none.
 
-    .venv/bin/python bench/statement_cost.py
-    .venv/bin/python bench/statement_cost.py --database-url postgres://postgres@db:5432/postgres
+    .venv/bin/python -m bench.statement_cost
+    .venv/bin/python -m bench.statement_cost --database-url postgres://postgres@db:5432/postgres
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from catalog import event_loop_factory
 from tortoise import Tortoise, connections
 from tortoise.transactions import in_transaction
 
+from bench.harness import run
 from pintuan.core import sql
 from pintuan.core.db import tortoise_config
 
@@ -76,8 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
     args = parser.parse_args(argv)
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-        results = runner.run(measure(args))
+    results = run(measure(args))
     print(
         f"CPU of this process per call, PostgreSQL, {args.calls} calls each "
         f"after {args.warmup} to warm up (statement: {STATEMENT})"

@@ -27,6 +27,7 @@ from tortoise.migrations.api import migrate
 
 from pintuan.app import create_app
 from pintuan.core.db import tortoise_config
+from pintuan.groupbuys.invariants import assert_books_balance
 from pintuan.settings import Settings
 
 PG_URL = os.environ.get("PINTUAN_TEST_DATABASE_URL")
@@ -66,7 +67,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         asyncio.run(_recreate_postgres(PG_URL))
         url = PG_URL
     else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'pintuan.core.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'pintuan.db'}"
     asyncio.run(_migrate(url))
     return url
 
@@ -110,6 +111,23 @@ async def _started(app: Starlette) -> AsyncIterator[Starlette]:
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
     async for started in _started(create_app(settings)):
         yield started
+
+
+SERIAL_SQLITE = (
+    "SQLite serialises every transaction behind one lock, so requests never interleave "
+    "and a read-check-write would pass here too: this test proves something only where "
+    "transactions run at the same time (PostgreSQL)"
+)
+
+
+@pytest.fixture
+async def needs_concurrency(app: Starlette) -> AsyncIterator[None]:
+    """For tests that fire requests at once to prove nothing overfills, oversells or is
+    refunded twice: run them only where they can fail, then audit the books."""
+    if not PG_URL:
+        pytest.skip(SERIAL_SQLITE)
+    yield
+    await assert_books_balance()
 
 
 @pytest.fixture

@@ -173,8 +173,10 @@ async def test_disallowed_origins_are_refused_over_http(
     assert allowed.headers["access-control-allow-origin"] == SHOP
     assert "x-pintuan-key" in allowed.headers["access-control-allow-headers"]
     assert refused.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "access-control-allow-origin" not in refused.headers
     assert unknown.status_code == 403
+    assert unknown.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert actual.status_code == 403
     assert actual.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
@@ -302,6 +304,31 @@ async def test_rate_limit_answers_429_then_recovers(make_app: Any, settings: Set
     assert limited.status_code == 429
     assert limited.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     assert recovered.status_code == 200
+
+
+async def test_a_rate_limited_browser_page_may_read_the_refusal_and_a_bad_key_gets_no_cors(
+    make_app: Any,
+) -> None:
+    async with make_app(rate_limit_ip_per_minute=1, allowed_origins=SHOP) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            page = {"origin": SHOP}
+            first = await client.post("/graphql", json={"query": "{ serverTime }"}, headers=page)
+            limited = await client.post("/graphql", json={"query": "{ serverTime }"}, headers=page)
+            bad_key = await client.post(
+                "/graphql",
+                json={"query": "{ serverTime }"},
+                headers=page | {"x-pintuan-key": "pk_not_a_key"},
+            )
+
+    assert first.status_code == 200
+    assert limited.status_code == 429
+    assert limited.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert limited.headers["access-control-allow-origin"] == SHOP
+    assert "retry-after" in limited.headers["access-control-expose-headers"]
+    assert bad_key.status_code == 401
+    assert bad_key.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "access-control-allow-origin" not in bad_key.headers
 
 
 async def test_sign_in_has_its_own_stricter_limit(make_app: Any) -> None:

@@ -11,6 +11,7 @@ from pintuan.accounts.models import Merchant
 from pintuan.catalog.admin import MAX_STOCK
 from pintuan.catalog.models import Product, ProductTag, Variant
 from pintuan.graphql.ids import to_global_id
+from pintuan.groupbuys.order_models import Order, OrderKind
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -238,12 +239,27 @@ async def test_archiving_hides_the_product(
 
 
 async def staffed_variant(stock: int, reserved: int = 0) -> Variant:
-    """A variant of the ``staff`` fixture's own shop."""
+    """A variant of the ``staff`` fixture's own shop; ``reserved`` units are held by a
+    shopper's order awaiting payment, as a purchase would hold them."""
     shop = await Merchant.get(handle="shop")
     product = await factories.product(shop, prices=(100,), stock=stock, reserved=reserved)
-    return await Variant.get(product_id=product.id)
+    variant = await Variant.get(product_id=product.id)
+    if reserved:
+        await Order.create(
+            buyer=await factories.user(),
+            merchant=shop,
+            kind=OrderKind.SOLO,
+            variant=variant,
+            quantity=reserved,
+            unit_price=variant.price_amount,
+            currency=variant.currency,
+            idempotency_key="reserving",
+            request_hash="x",
+        )
+    return variant
 
 
+@pytest.mark.usefixtures("needs_concurrency")
 async def test_stock_never_falls_below_reserved_under_concurrent_adjustments(
     gql: GraphQLClient, staff: tuple[str, dict[str, str]]
 ) -> None:

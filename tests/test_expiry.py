@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -78,19 +79,38 @@ async def run_out_the_clock(runtime: Runtime, group_id: int) -> None:
     await runtime.group_deadlines.schedule(group_id, past)
 
 
-async def assert_made_whole(offer: GroupBuy, paid: int) -> None:
+class CountingGateway(InstantGateway):
+    """The instant gateway, counting the refunds it returned per order: the money a
+    buyer actually got back, which the ledger's one row per order cannot show."""
+
+    def __init__(self, returned: Counter[int] | None = None) -> None:
+        self.returned: Counter[int] = Counter() if returned is None else returned
+
+    async def refund(self, order_id: int, amount: int, currency: str) -> str:
+        reference = await super().refund(order_id, amount, currency)
+        self.returned[order_id] += 1
+        return reference
+
+
+def counting(runtime: Runtime, gateway: CountingGateway | None = None) -> Runtime:
+    return replace(runtime, gateway=gateway or CountingGateway())
+
+
+async def assert_made_whole(offer: GroupBuy, paid: int, returned: Counter[int]) -> None:
     group = await Group.get()
     assert group.status == GroupStatus.FAILED
-    refunded = await Order.filter(status=OrderStatus.REFUNDED).count()
-    assert refunded == paid
+    refunded: list[Any] = await Order.filter(status=OrderStatus.REFUNDED).values_list(
+        "id", flat=True
+    )
+    assert len(refunded) == paid
     assert (
         await Order.filter(status__in=[OrderStatus.PAID, OrderStatus.PENDING_PAYMENT]).count() == 0
     )
+    assert returned == Counter(refunded)  # each refunded order's money returned once
     refunds = await PaymentTransaction.filter(kind=TransactionKind.REFUND).values_list(
         "order_id", "reference"
     )
-    assert sorted(refunds) == sorted(set(refunds))  # nobody refunded twice
-    assert len(refunds) == paid
+    assert Counter(order_id for order_id, _ in refunds) == Counter(refunded)
     assert all(reference != OWED for _, reference in refunds)  # none still owed
     assert group.settled_at is not None
     variant = await Variant.get(id=offer.variant_id)
@@ -98,25 +118,28 @@ async def assert_made_whole(offer: GroupBuy, paid: int) -> None:
     assert (await GroupBuy.get(id=offer.id)).stock_taken == 0
 
 
+@pytest.mark.usefixtures("needs_concurrency")
 async def test_an_expired_group_fails_and_refunds_each_member_once_with_two_schedulers(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
     offer, group_id = await open_group(gql, settings, paid=3, pending=1)
-    runtime: Runtime = app.state.runtime
+    gateway = CountingGateway()
+    runtime = counting(app.state.runtime, gateway)
     await run_out_the_clock(runtime, group_id)
     first, second = ExpiryScheduler(runtime, 5), ExpiryScheduler(runtime, 5)
 
     await asyncio.gather(first.tick(), second.tick(), expiry.sweep(runtime), expiry.sweep(runtime))
     await asyncio.gather(first.tick(), second.tick())
 
-    await assert_made_whole(offer, paid=3)
+    await assert_made_whole(offer, paid=3, returned=gateway.returned)
     assert await Order.filter(status=OrderStatus.CANCELLED).count() == 1
 
 
-class CrashingGateway(InstantGateway):
+class CrashingGateway(CountingGateway):
     """Dies on its second refund, as a process killed half-way through an expiry would."""
 
-    def __init__(self) -> None:
+    def __init__(self, returned: Counter[int]) -> None:
+        super().__init__(returned)
         self.refunds = 0
 
     async def refund(self, order_id: int, amount: int, currency: str) -> str:
@@ -130,8 +153,10 @@ async def test_a_scheduler_killed_mid_expiry_is_finished_by_the_next_without_dou
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
     offer, group_id = await open_group(gql, settings, paid=3, pending=1)
-    healthy: Runtime = app.state.runtime
-    crashing = replace(healthy, gateway=CrashingGateway())
+    healthy = counting(app.state.runtime)
+    assert isinstance(healthy.gateway, CountingGateway)
+    returned = healthy.gateway.returned
+    crashing = replace(healthy, gateway=CrashingGateway(returned))
     await run_out_the_clock(healthy, group_id)
 
     with pytest.raises(ConnectionError, match="process killed"):
@@ -148,14 +173,15 @@ async def test_a_scheduler_killed_mid_expiry_is_finished_by_the_next_without_dou
     assert await expiry.sweep(healthy) > 0
     assert await expiry.sweep(healthy) == 0  # nothing left to do
 
-    await assert_made_whole(offer, paid=3)
+    await assert_made_whole(offer, paid=3, returned=returned)
 
 
-class PaymentLandingGateway(InstantGateway):
+class PaymentLandingGateway(CountingGateway):
     """While its first refund is under way, a pending member's payment lands too (a
     webhook arriving in the middle of the group's settlement)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.landed = False
 
     async def refund(self, order_id: int, amount: int, currency: str) -> str:
@@ -177,7 +203,7 @@ async def test_a_payment_landing_while_a_failed_group_settles_is_refunded_too(
     assert await ExpiryScheduler(runtime, 5).tick() == 1
 
     assert gateway.landed
-    await assert_made_whole(offer, paid=3)
+    await assert_made_whole(offer, paid=3, returned=gateway.returned)
 
 
 async def test_deadlines_survive_a_restart(

@@ -1,4 +1,8 @@
-"""Many shoppers at once: groups never overfill, stock never oversells, limits hold."""
+"""Many shoppers at once: groups never overfill, stock never oversells, limits hold.
+
+Only on PostgreSQL (see ``needs_concurrency``): on SQLite the requests queue behind one
+lock and would pass even if the conditional updates were read-check-writes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 
 from pintuan.catalog.models import Variant
@@ -17,6 +22,8 @@ from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.groupbuy_ops import UPDATE_OFFER, codes, join, start
+
+pytestmark = pytest.mark.usefixtures("needs_concurrency")
 
 
 async def shoppers(settings: Settings, count: int) -> list[dict[str, str]]:

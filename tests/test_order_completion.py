@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 
 from pintuan.accounts import apikeys
@@ -80,6 +81,7 @@ async def test_staff_complete_orders_of_filled_groups_and_solo_orders(
     assert (member.status, member.completed_at) == ("PAID", None)
 
 
+@pytest.mark.usefixtures("needs_concurrency")
 async def test_an_order_completes_once_however_many_ask_at_once(
     gql: GraphQLClient, settings: Settings
 ) -> None:

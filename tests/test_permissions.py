@@ -1,4 +1,8 @@
-"""Every guarded operation, tried by each kind of caller: only the right role changes anything."""
+"""Every guarded operation, tried by each kind of caller: only the right role changes anything.
+
+The operations are the schema's own guarded fields (those carrying a permission
+extension): a guarded field added without an entry here fails the matrix.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types.base import StrawberryObjectDefinition
 
 from pintuan.accounts.models import ApiKey, ApiKeyKind, Merchant, MerchantStaff, User
 from pintuan.catalog.models import Product, ProductTag, Variant
 from pintuan.graphql.ids import to_global_id
-from pintuan.groupbuys.models import GroupBuy
+from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn
+from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, OfferAllowance
+from pintuan.groupbuys.order_models import Order, PaymentTransaction
+from pintuan.schema import build_schema
 from pintuan.settings import Settings
 from tests import factories
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, empty_tables
+from tests.groupbuy_ops import buy, start
 
 
 @dataclass
@@ -24,7 +34,10 @@ class World:
     product: Product
     variant: Variant
     key: ApiKey
-    offer: GroupBuy
+    offer: GroupBuy  # not started yet: the merchant may still edit it
+    selling: GroupBuy  # on sale, with an open group
+    group_id: str
+    order_id: str  # a paid order bought alone, ready to complete
     callers: dict[str, dict[str, str]]
 
 
@@ -33,7 +46,7 @@ class Operation:
     name: str
     document: str
     variables: Callable[[World], dict[str, Any]]
-    allowed: str  # the caller role that may do it
+    allowed: str  # the least caller role that may do it: signed_in, staff or admin
 
 
 SOON = datetime.now(UTC) + timedelta(days=1)
@@ -48,6 +61,10 @@ def with_input(name: str, input_type: str, result: str) -> str:
     return (
         f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ {result} userErrors {{ code }} }} }}"
     )
+
+
+def paying(target: dict[str, Any]) -> dict[str, Any]:
+    return {"i": target | {"quantity": 1, "idempotencyKey": "k", "paymentToken": "tok_visa"}}
 
 
 OPERATIONS = [
@@ -157,10 +174,84 @@ OPERATIONS = [
         lambda w: {"m": gid("Merchant", w.shop.id)},
         "staff",
     ),
+    Operation(
+        "merchantOrders",
+        "query($m: ID!) { merchantOrders(merchantId: $m) { edges { node { id } } } }",
+        lambda w: {"m": gid("Merchant", w.shop.id)},
+        "staff",
+    ),
+    Operation(
+        "orderComplete",
+        "mutation($id: ID!) { orderComplete(id: $id) { order { id } userErrors { code } } }",
+        lambda w: {"id": w.order_id},
+        "staff",
+    ),
+    Operation(
+        "groupStart",
+        with_input("groupStart", "GroupStartInput", "order { id }"),
+        lambda w: paying({"groupBuyId": gid("GroupBuy", w.selling.id)}),
+        "signed_in",
+    ),
+    Operation(
+        "groupJoin",
+        with_input("groupJoin", "GroupJoinInput", "order { id }"),
+        lambda w: paying({"groupId": w.group_id}),
+        "signed_in",
+    ),
+    Operation(
+        "orderCreate",
+        with_input("orderCreate", "OrderCreateInput", "order { id }"),
+        lambda w: paying({"variantId": gid("Variant", w.selling.variant_id)}),
+        "signed_in",
+    ),
 ]
 
+# Which least role each permission class lets an entry claim: merchant staff are
+# checked against the object after MerchantActor (or SignedIn) lets them in.
+ROLES_ADMITTED: dict[type[BasePermission], set[str]] = {
+    Admin: {"admin"},
+    MerchantActor: {"staff"},
+    SignedIn: {"signed_in", "staff"},
+}
 
-async def build_world(settings: Settings) -> World:
+
+def guarded_fields(settings: Settings) -> dict[str, list[type[BasePermission]]]:
+    """Each field of the schema with a permission extension: "Type.field" -> its classes."""
+    schema = build_schema(settings)
+    found = {}
+    for type_name, defined in schema.schema_converter.type_map.items():
+        if not isinstance(defined.definition, StrawberryObjectDefinition):
+            continue
+        for field in defined.definition.fields:
+            guards = [
+                type(permission)
+                for extension in field.extensions
+                if isinstance(extension, PermissionExtension)
+                for permission in extension.permissions
+            ]
+            if guards:
+                found[f"{type_name}.{schema.config.name_converter.get_graphql_name(field)}"] = (
+                    guards
+                )
+    return found
+
+
+def entry_name(operation: Operation) -> str:
+    root = "Mutation" if operation.document.startswith("mutation") else "Query"
+    return f"{root}.{operation.name}"
+
+
+def test_every_guarded_field_of_the_schema_has_an_entry(settings: Settings) -> None:
+    guarded = guarded_fields(settings)
+    entries = {entry_name(o): o for o in OPERATIONS}
+    assert sorted(set(guarded) - set(entries)) == [], "guarded fields with no entry"
+    assert sorted(set(entries) - set(guarded)) == [], "entries for fields no longer guarded"
+    for name, guards in guarded.items():
+        for guard in guards:
+            assert entries[name].allowed in ROLES_ADMITTED[guard], name
+
+
+async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     shop = await factories.merchant(handle="shop")
     other_shop = await factories.merchant(handle="other-shop")
     product = await factories.product(shop)
@@ -182,6 +273,10 @@ async def build_world(settings: Settings) -> World:
         per_user_limit=1,
         stock_limit=5,
     )
+    selling = await factories.offer(shop, group_size=5)
+    shopper = factories.bearer(await factories.user(), settings)
+    group_id = (await start(gql, shopper, selling.id))["group"]["id"]
+    order_id = (await buy(gql, shopper, selling.variant_id))["order"]["id"]
     await factories.user("newbie@example.com")
     accounts = {
         "customer": await factories.user(),
@@ -192,11 +287,25 @@ async def build_world(settings: Settings) -> World:
     callers: dict[str, dict[str, str]] = {"anonymous": {}} | {
         role: factories.bearer(account, settings) for role, account in accounts.items()
     }
-    return World(shop, product, variant, key, offer, callers)
+    return World(shop, product, variant, key, offer, selling, group_id, order_id, callers)
 
 
 async def snapshot() -> list[Any]:
-    tables = (Merchant, MerchantStaff, Product, ProductTag, Variant, ApiKey, User, GroupBuy)
+    tables = (
+        Merchant,
+        MerchantStaff,
+        Product,
+        ProductTag,
+        Variant,
+        ApiKey,
+        User,
+        GroupBuy,
+        Group,
+        GroupMember,
+        OfferAllowance,
+        Order,
+        PaymentTransaction,
+    )
     return [sorted(map(str, await model.all().values())) for model in tables]
 
 
@@ -206,19 +315,23 @@ EXPECTED_REFUSAL = {
     "other_staff": "FORBIDDEN",
     "staff": "FORBIDDEN",  # only for admin-only operations
 }
+REFUSED = {
+    "signed_in": ["anonymous"],
+    "staff": ["anonymous", "customer", "other_staff"],
+    "admin": ["anonymous", "customer", "other_staff", "staff"],
+}
+# The caller who stands for each least role.
+CALLER = {"signed_in": "customer", "staff": "staff", "admin": "admin"}
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda o: o.name)
 async def test_wrong_callers_are_refused_and_nothing_changes(
     gql: GraphQLClient, settings: Settings, operation: Operation
 ) -> None:
-    world = await build_world(settings)
-    wrong = ["anonymous", "customer", "other_staff"] + (
-        ["staff"] if operation.allowed == "admin" else []
-    )
+    world = await build_world(settings, gql)
     before = await snapshot()
 
-    for caller in wrong:
+    for caller in REFUSED[operation.allowed]:
         body = await gql(operation.document, operation.variables(world), world.callers[caller])
         assert body["data"] is None or body["data"][operation.name] is None, caller
         assert body["errors"][0]["extensions"]["code"] == EXPECTED_REFUSAL[caller], caller
@@ -230,17 +343,14 @@ async def test_wrong_callers_are_refused_and_nothing_changes(
 async def test_the_right_role_succeeds(
     gql: GraphQLClient, settings: Settings, operation: Operation
 ) -> None:
-    for caller in dict.fromkeys([operation.allowed, "admin"]):
-        world = await _fresh(settings)
+    for caller in dict.fromkeys([CALLER[operation.allowed], "admin"]):
+        await empty_tables()  # a new world per caller: one caller's change cannot collide
+        world = await build_world(settings, gql)
+        before = await snapshot()
         body = await gql(operation.document, operation.variables(world), world.callers[caller])
         assert "errors" not in body, (caller, body)
         result = body["data"][operation.name]
         if isinstance(result, dict):
-            assert result["userErrors"] == [], (caller, result)
-
-
-async def _fresh(settings: Settings) -> World:
-    """A new world per caller, so one caller's change cannot collide with the next."""
-    for model in (GroupBuy, ApiKey, MerchantStaff, Variant, ProductTag, Product, Merchant, User):
-        await model.all().delete()
-    return await build_world(settings)
+            assert result.get("userErrors", []) == [], (caller, result)
+        if operation.document.startswith("mutation"):
+            assert await snapshot() != before, caller

@@ -130,7 +130,8 @@ async def test_webhooks_without_a_configured_secret_are_refused(
         ]
 
         assert [r.status_code for r in responses] == [503, 503]
-        assert {r.json()["code"] for r in responses} == {"WEBHOOKS_NOT_CONFIGURED"}
+        codes = {r.json()["errors"][0]["extensions"]["code"] for r in responses}
+        assert codes == {"WEBHOOKS_NOT_CONFIGURED"}
         assert (await Order.get()).status == before
         assert await PaymentTransaction.all().count() == ledger
         assert await PaymentEvent.all().count() == 0

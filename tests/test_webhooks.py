@@ -54,6 +54,11 @@ async def deliver(
     )
 
 
+def refusal_code(response: httpx.Response) -> str:
+    """The code of a refused event, in the shape every edge refusal has."""
+    return str(response.json()["errors"][0]["extensions"]["code"])
+
+
 def succeeded(order_id: str, event_id: str = "evt_1") -> dict[str, Any]:
     return {"id": event_id, "type": "payment.succeeded", "orderId": order_id, "reference": "ch_9"}
 
@@ -128,6 +133,7 @@ async def test_a_bad_signature_is_refused_and_changes_nothing(
     unsigned = await client.post("/webhooks/payments", content=body)
 
     assert [r.status_code for r in (forged, tampered, unsigned)] == [401, 401, 401]
+    assert {refusal_code(r) for r in (forged, tampered, unsigned)} == {"INVALID_SIGNATURE"}
     assert (await Order.get()).status == OrderStatus.PENDING_PAYMENT
     assert await PaymentTransaction.all().count() == 0
 
@@ -201,7 +207,8 @@ async def test_malformed_events_are_refused(client: httpx.AsyncClient, settings:
         succeeded(order_id) | {"reference": "r" * 101},
         succeeded(order_id) | {"type": "payment." + "x" * 30},
     ):
-        assert (await deliver(client, event)).status_code == 400, event
+        refused = await deliver(client, event)
+        assert (refused.status_code, refusal_code(refused)) == (400, "MALFORMED_EVENT"), event
     assert (await Order.get()).status == OrderStatus.PENDING_PAYMENT
     body = b"not json"
     response = await client.post(
@@ -209,7 +216,7 @@ async def test_malformed_events_are_refused(client: httpx.AsyncClient, settings:
         content=body,
         headers={"x-pintuan-signature": sign_webhook(SECRET, body)},
     )
-    assert response.status_code == 400
+    assert (response.status_code, refusal_code(response)) == (400, "MALFORMED_EVENT")
 
 
 def refund_spy(app: Starlette, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -287,7 +294,7 @@ async def test_events_with_unstorable_text_are_refused_with_a_code_and_recorded_
     response = await deliver(client, succeeded(order_id) | {field: value})
 
     assert response.status_code == 400
-    assert response.json()["code"] == "INVALID_TEXT"
+    assert refusal_code(response) == "INVALID_TEXT"
     assert (await Order.get()).status == OrderStatus.PENDING_PAYMENT
     assert await PaymentEvent.all().count() == 0
     assert await PaymentTransaction.all().count() == 0

@@ -23,6 +23,22 @@ MAX_INT = 2**31 - 1
 # What no backend can store: NUL (PostgreSQL refuses it) and lone UTF-16
 # surrogates (no UTF-8 encoder accepts them; JSON can carry them as "\ud800").
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = (
+    "Text may not contain the NUL character (U+0000) or a lone surrogate (U+D800-U+DFFF)."
+)
+
+
+def unstorable(value: object) -> bool:
+    """Whether any string in a decoded JSON value holds a character no backend stores."""
+    if isinstance(value, str):
+        return UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(unstorable(key) or unstorable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(unstorable(item) for item in value)
+    return False
+
+
 # Control characters (C0, DEL, C1), bidi embeddings, overrides and isolates, and
 # lone surrogates; long text may hold newlines and tabs.
 _BIDI = "\u202a-\u202e\u2066-\u2069"

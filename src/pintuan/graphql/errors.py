@@ -14,12 +14,13 @@ from typing import Any, cast
 from cross_web import HTTPException
 from graphql import GraphQLError
 from graphql.validation import ASTValidationRule, ValidationContext
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from pintuan.core.errors import ApiErrorCode, DomainError
+from pintuan.http.responses import error_response
 
 # graphql-core raises the token limit as a plain syntax error with this ending.
 _TOKEN_LIMIT = "tokens. Parsing aborted."
@@ -145,5 +146,4 @@ def view_refusal(exc: HTTPException) -> Response:
         code = ApiErrorCode.MISSING_QUERY
     elif exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
         code = ApiErrorCode.METHOD_NOT_ALLOWED
-    error = {"message": exc.reason, "extensions": {"code": code}}
-    return JSONResponse({"errors": [error]}, status_code=exc.status_code)
+    return error_response(exc.status_code, code, exc.reason)

@@ -1,33 +1,19 @@
-"""Relay global IDs: opaque base64 of ``Type:pk``."""
+"""Relay global IDs as GraphQL arguments: a malformed or foreign one is a coded error."""
 
 from __future__ import annotations
 
-from pintuan.core import b64url
 from pintuan.core.errors import ApiErrorCode
-from pintuan.core.validation import MAX_INT
+from pintuan.core.ids import parse_global_id
+from pintuan.core.ids import to_global_id as to_global_id
 from pintuan.graphql.errors import ApiError
-
-MAX_ID_LENGTH = 200
-
-
-def to_global_id(type_name: str, pk: int) -> str:
-    return b64url.encode(f"{type_name}:{pk}".encode())
 
 
 def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
     """Decode any node ID; a malformed one is an INVALID_ID error."""
-    invalid = ApiError(ApiErrorCode.INVALID_ID, f"{global_id[:40]!r} is not a valid ID.", field)
-    if not global_id or len(global_id) > MAX_ID_LENGTH:
-        raise invalid
-    try:
-        decoded = b64url.decode(global_id).decode("utf-8")
-    except ValueError:
-        raise invalid from None
-    type_name, sep, raw_pk = decoded.partition(":")
-    digits = raw_pk.isascii() and raw_pk.isdigit()  # isdigit() alone admits "²"
-    if not sep or not type_name.isidentifier() or not digits or int(raw_pk) > MAX_INT:
-        raise invalid
-    return type_name, int(raw_pk)
+    parsed = parse_global_id(global_id)
+    if parsed is None:
+        raise ApiError(ApiErrorCode.INVALID_ID, f"{global_id[:40]!r} is not a valid ID.", field)
+    return parsed
 
 
 def decode_id(global_id: str, expected: str, field: str = "id") -> int:

@@ -16,24 +16,13 @@ from graphql import GraphQLError, StringValueNode, ValidationRule
 from strawberry.extensions import SchemaExtension
 
 from pintuan.core.errors import ApiErrorCode
-from pintuan.core.validation import UNSTORABLE
-
-MESSAGE = "Text may not contain the NUL character (U+0000) or a lone surrogate (U+D800-U+DFFF)."
+from pintuan.core.validation import UNSTORABLE, UNSTORABLE_MESSAGE, unstorable
 
 
 def refusal(node: StringValueNode | None = None) -> GraphQLError:
-    return GraphQLError(MESSAGE, node, extensions={"code": ApiErrorCode.INVALID_TEXT.value})
-
-
-def unstorable(value: object) -> bool:
-    """Whether any string in a decoded JSON value holds a character no backend stores."""
-    if isinstance(value, str):
-        return UNSTORABLE.search(value) is not None
-    if isinstance(value, dict):
-        return any(unstorable(key) or unstorable(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(unstorable(item) for item in value)
-    return False
+    return GraphQLError(
+        UNSTORABLE_MESSAGE, node, extensions={"code": ApiErrorCode.INVALID_TEXT.value}
+    )
 
 
 class StorableTextLiterals(ValidationRule):

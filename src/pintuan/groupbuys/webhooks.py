@@ -9,14 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pintuan.core.errors import ApiErrorCode
-from pintuan.core.validation import storable
-from pintuan.graphql.errors import ApiError
-from pintuan.graphql.ids import from_global_id
-from pintuan.graphql.text import MESSAGE, unstorable
+from pintuan.core.ids import parse_global_id
+from pintuan.core.validation import UNSTORABLE_MESSAGE, storable, unstorable
 from pintuan.groupbuys import payments
 from pintuan.groupbuys.gateways import webhook_signature_valid
 from pintuan.groupbuys.order_models import PaymentEvent, PaymentTransaction
 from pintuan.groupbuys.runtime import Runtime
+from pintuan.http.responses import error_response
 from pintuan.settings import Settings
 
 SIGNATURE_HEADER = "x-pintuan-signature"
@@ -25,12 +24,10 @@ log = logging.getLogger("pintuan.groupbuys.webhooks")
 
 def _order_pk(raw: object) -> int | None:
     """Orders are named by their global ID, as clients see them."""
-    if not isinstance(raw, str):
+    parsed = parse_global_id(raw) if isinstance(raw, str) else None
+    if parsed is None:
         return None
-    try:
-        type_name, pk = from_global_id(raw, "orderId")
-    except ApiError:
-        return None
+    type_name, pk = parsed
     return pk if type_name == "Order" else None
 
 
@@ -43,7 +40,7 @@ def _storable(event_id: str, kind: str, reference: str) -> bool:
 
 
 def _refused(code: ApiErrorCode, message: str) -> Response:
-    return JSONResponse({"error": message, "code": code.value}, status_code=400)
+    return error_response(400, code, message)
 
 
 def _parsed(body: bytes) -> tuple[str, str, int, str] | Response:
@@ -55,7 +52,7 @@ def _parsed(body: bytes) -> tuple[str, str, int, str] | Response:
     except (ValueError, KeyError, TypeError, AttributeError):
         return _refused(ApiErrorCode.MALFORMED_EVENT, "malformed event")
     if unstorable([event_id, kind, reference]):
-        return _refused(ApiErrorCode.INVALID_TEXT, MESSAGE)
+        return _refused(ApiErrorCode.INVALID_TEXT, UNSTORABLE_MESSAGE)
     order_id = _order_pk(event.get("orderId"))
     if order_id is None or not event_id or not _storable(event_id, kind, reference):
         return _refused(ApiErrorCode.MALFORMED_EVENT, "malformed event")
@@ -67,17 +64,15 @@ async def payment_webhook(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     if not settings.webhook_secret:
         # An empty key would make every signature computable by anyone.
-        return JSONResponse(
-            {
-                "code": ApiErrorCode.WEBHOOKS_NOT_CONFIGURED.value,
-                "error": "Payment webhooks are off: PINTUAN_WEBHOOK_SECRET is not set.",
-            },
-            status_code=503,
+        return error_response(
+            503,
+            ApiErrorCode.WEBHOOKS_NOT_CONFIGURED,
+            "Payment webhooks are off: PINTUAN_WEBHOOK_SECRET is not set.",
         )
     body = await request.body()
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if not webhook_signature_valid(settings.webhook_secret, body, signature):
-        return JSONResponse({"error": "invalid signature"}, status_code=401)
+        return error_response(401, ApiErrorCode.INVALID_SIGNATURE, "invalid signature")
     parsed = _parsed(body)
     if isinstance(parsed, Response):
         return parsed

@@ -6,7 +6,6 @@ Runs as ASGI middleware on /graphql so refusals are proper HTTP answers
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, QueryParams
@@ -17,16 +16,13 @@ from pintuan.accounts.quota import rate_bucket
 from pintuan.accounts.viewer import AccessDenied, Viewer, authenticate, origin_allowed
 from pintuan.core.errors import ApiErrorCode, DomainError
 from pintuan.core.validation import origin as normalise_origin
+from pintuan.http.responses import send_error
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.settings import Settings, SettingsError
 
 ALLOWED_HEADERS = "authorization, content-type, x-pintuan-key, x-request-id"
 EXPOSED_HEADERS = "x-request-id, retry-after"
 PREFLIGHT_MAX_AGE = "600"
-
-
-def error_body(code: ApiErrorCode, message: str) -> bytes:
-    return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
 
 
 def browser_origin(headers: Headers) -> str | None:
@@ -57,19 +53,17 @@ def client_ip(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-async def send_json(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *extra,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+def with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    """``send`` adding ``extra`` to the response's headers, as the app answers."""
+    if not extra:
+        return send
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return sending
 
 
 def configured_origins(settings: Settings) -> set[str]:
@@ -93,6 +87,13 @@ def is_local_dev_origin(origin: str) -> bool:
 
 
 class AccessMiddleware:
+    """Vets every request to ``path`` in named steps: sockets by origin, preflights
+    answered here, requests authenticated, rate-limited, then passed on with CORS.
+
+    Unlike Starlette's CORSMiddleware the allowed origins are not a static list:
+    each publishable key names its own, so CORS follows authentication.
+    """
+
     def __init__(
         self, app: ASGIApp, settings: Settings, origins: set[str], path: str = "/graphql"
     ) -> None:
@@ -106,52 +107,86 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        query = QueryParams(scope.get("query_string", b""))
+        key_secret = presented_key(headers, QueryParams(scope.get("query_string", b"")))
         origin = browser_origin(headers)
-        state = scope.setdefault("state", {})
         if scope["type"] == "websocket":
-            # Credentials arrive later, in connection_init; here only the origin is vetted.
-            state["origin_allowed"] = await self._origin_known(
-                origin, headers, presented_key(headers, query)
-            )
-            await self.app(scope, receive, send)
+            await self._socket(scope, receive, send, origin, headers, key_secret)
+        elif scope["method"] == "OPTIONS":
+            await self._preflight(send, origin, headers, key_secret)
+        else:
+            await self._request(scope, receive, send, origin, headers, key_secret)
+
+    async def _socket(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        origin: str | None,
+        headers: Headers,
+        key_secret: str | None,
+    ) -> None:
+        """Credentials arrive later, in connection_init; here only the origin is
+        vetted, and the verdict left in the scope for the socket's handshake."""
+        state = scope.setdefault("state", {})
+        state["origin_allowed"] = await self._origin_known(origin, headers, key_secret)
+        await self.app(scope, receive, send)
+
+    async def _request(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        origin: str | None,
+        headers: Headers,
+        key_secret: str | None,
+    ) -> None:
+        """Authenticate, then rate-limit, then pass on with CORS headers: each
+        refusal is answered here, so nothing unchecked reaches the schema."""
+        viewer = await self._authenticated(send, origin, headers, key_secret)
+        if viewer is None:
             return
-        if scope["method"] == "OPTIONS":
-            await self._preflight(send, origin, headers, presented_key(headers, query))
+        cors = self._cors_headers(viewer, origin)
+        if not await self._within_rate_limit(scope, send, viewer, cors):
             return
+        scope.setdefault("state", {})["viewer"] = viewer
+        await self.app(scope, receive, with_headers(send, cors))
+
+    async def _authenticated(
+        self, send: Send, origin: str | None, headers: Headers, key_secret: str | None
+    ) -> Viewer | None:
+        """The request's viewer, or None once its bad credentials were refused
+        (without CORS headers: a refused key vouches for no origin)."""
         try:
-            viewer = await authenticate(
-                headers.get("authorization"),
-                presented_key(headers, query),
-                origin,
-                self.settings,
+            return await authenticate(
+                headers.get("authorization"), key_secret, origin, self.settings
             )
         except AccessDenied as exc:
-            await send_json(send, exc.status, error_body(exc.code, exc.message), [])
-            return
+            await send_error(send, exc.status, exc.code, exc.message)
+            return None
+
+    async def _within_rate_limit(
+        self, scope: Scope, send: Send, viewer: Viewer, cors: list[tuple[bytes, bytes]]
+    ) -> bool:
+        """Takes one request from the viewer's bucket; over the limit the 429 carries
+        the CORS headers, so a browser page can read Retry-After and back off."""
         limiter: RateLimiter = scope["app"].state.limiter
         bucket, per_minute = rate_bucket(viewer, client_ip(scope), self.settings)
         verdict = await limiter.take(bucket, per_minute)
-        cors = self._cors_headers(viewer, origin)
-        if not verdict.allowed:
-            message = f"Rate limit exceeded; retry in {verdict.retry_after_seconds} seconds."
-            await send_json(
-                send,
-                429,
-                error_body(ApiErrorCode.RATE_LIMITED, message),
-                [(b"retry-after", str(verdict.retry_after_seconds).encode()), *cors],
-            )
-            return
-        state["viewer"] = viewer
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start" and cors:
-                message["headers"] = [*message.get("headers", []), *cors]
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
+        if verdict.allowed:
+            return True
+        retry_after = verdict.retry_after_seconds
+        await send_error(
+            send,
+            429,
+            ApiErrorCode.RATE_LIMITED,
+            f"Rate limit exceeded; retry in {retry_after} seconds.",
+            [(b"retry-after", str(retry_after).encode()), *cors],
+        )
+        return False
 
     def _cors_headers(self, viewer: Viewer, origin: str | None) -> list[tuple[bytes, bytes]]:
+        """CORS for first-party origins and for those the request's own key lists:
+        a key admitting some origin never opens the API to every page."""
         if origin is None:
             return []
         key = viewer.api_key
@@ -192,12 +227,11 @@ class AccessMiddleware:
     async def _preflight(
         self, send: Send, origin: str | None, headers: Headers, key_secret: str | None
     ) -> None:
+        """Answers OPTIONS itself: only origins some key or the configuration
+        admits learn which methods and headers they may use."""
         if origin is None or not await self._origin_known(origin, headers, key_secret):
-            await send_json(
-                send,
-                403,
-                error_body(ApiErrorCode.FORBIDDEN, "This origin may not call this API."),
-                [],
+            await send_error(
+                send, 403, ApiErrorCode.FORBIDDEN, "This origin may not call this API."
             )
             return
         allow = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -14,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pintuan.core import json_nesting
 from pintuan.core.errors import ApiErrorCode
 from pintuan.core.logs import request_id
+from pintuan.http.responses import send_error
 
 log = logging.getLogger("pintuan.http.access")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -112,22 +112,7 @@ class BodyLimitMiddleware:
 
     async def _refuse_size(self, send: Send) -> None:
         message = f"The request body exceeds {self.max_bytes} bytes."
-        await _refuse(send, 413, ApiErrorCode.REQUEST_TOO_LARGE, message)
+        await send_error(send, 413, ApiErrorCode.REQUEST_TOO_LARGE, message)
 
     async def _refuse_depth(self, send: Send) -> None:
-        await _refuse(send, 400, ApiErrorCode.REQUEST_TOO_DEEP, json_nesting.MESSAGE)
-
-
-async def _refuse(send: Send, status: int, code: ApiErrorCode, message: str) -> None:
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code.value}}]})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body.encode()})
+        await send_error(send, 400, ApiErrorCode.REQUEST_TOO_DEEP, json_nesting.MESSAGE)

@@ -1,0 +1,31 @@
+"""Relay global IDs: opaque base64url of ``Type:pk``, readable without GraphQL.
+
+The webhook route names orders the way clients see them, and decodes their IDs
+here, where a malformed one is simply None rather than a GraphQL error.
+"""
+
+from __future__ import annotations
+
+from pintuan.core import b64url
+from pintuan.core.validation import MAX_INT
+
+MAX_ID_LENGTH = 200
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return b64url.encode(f"{type_name}:{pk}".encode())
+
+
+def parse_global_id(global_id: str) -> tuple[str, int] | None:
+    """The type name and primary key an ID names; None for a malformed one."""
+    if not global_id or len(global_id) > MAX_ID_LENGTH:
+        return None
+    try:
+        decoded = b64url.decode(global_id).decode("utf-8")
+    except ValueError:
+        return None
+    type_name, sep, raw_pk = decoded.partition(":")
+    digits = raw_pk.isascii() and raw_pk.isdigit()  # isdigit() alone admits "²"
+    if not sep or not type_name.isidentifier() or not digits or int(raw_pk) > MAX_INT:
+        return None
+    return type_name, int(raw_pk)
