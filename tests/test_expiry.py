@@ -21,9 +21,10 @@ from pintuan.cli import main
 from pintuan.graphql.ids import from_global_id, to_global_id
 from pintuan.groupbuys import expiry
 from pintuan.groupbuys.gateways import InstantGateway
+from pintuan.groupbuys.ledger import OWED, record_money
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
-from pintuan.groupbuys.orders import OWED, mark_paid, record_money
+from pintuan.groupbuys.orders import mark_paid
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
 from pintuan.live.deadlines import Deadlines

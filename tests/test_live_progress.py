@@ -26,10 +26,10 @@ from tortoise.expressions import F
 
 from pintuan.catalog.models import Product, ProductStatus
 from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.groupbuys.announce import group_state
 from pintuan.groupbuys.expiry import expire_group
 from pintuan.groupbuys.models import Group, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
-from pintuan.groupbuys.orders import group_state
 from pintuan.groupbuys.progress import GroupEvent, GroupProgress
 from pintuan.settings import Settings
 from tests import factories

@@ -6,12 +6,13 @@ The database stays the source of truth: a missing mirror is rebuilt from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
 
+from pintuan.core.clock import now_utc
 from pintuan.live.bus import EventBus, encode
 from pintuan.live.rooms import Rooms
 
@@ -121,7 +122,7 @@ class GroupProgress:
 
         Called right after the change commits; the message carries that moment.
         """
-        changed_at = datetime.now(UTC).isoformat()
+        changed_at = now_utc().isoformat()
         message = encode({"event": event.value, "state": state.to_json(), "changed_at": changed_at})
         channels = (self.group_channel(state.group_id), self.offer_channel(state.group_buy_id))
         await self._announce(state, message, *channels)

@@ -8,17 +8,18 @@ from enum import StrEnum
 
 import strawberry
 
+from pintuan.core.clock import now_utc
 from pintuan.core.errors import ErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
 from pintuan.graphql.fanout import watch
 from pintuan.graphql.ids import decode_id
 from pintuan.groupbuys import lookups
+from pintuan.groupbuys.announce import group_state
 from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
 from pintuan.groupbuys.graphql.runtime import runtime_of
 from pintuan.groupbuys.graphql.types import Group, find_group, seconds_left, visible_offer
 from pintuan.groupbuys.models import GroupStatus
-from pintuan.groupbuys.orders import group_state, now_utc
 from pintuan.groupbuys.progress import GroupState
 from pintuan.live.bus import Event
 

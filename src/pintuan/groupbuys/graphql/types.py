@@ -11,6 +11,7 @@ from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.accounts.graphql.users import User
 from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.graphql.types import Merchant, Product, Variant
+from pintuan.core.clock import now_utc
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
 from pintuan.graphql.context import Info
@@ -21,11 +22,10 @@ from pintuan.graphql.money import Money
 from pintuan.graphql.node import Node, register_node
 from pintuan.graphql.pagination import Connection, paginate
 from pintuan.graphql.permissions import MerchantActor, allow, require_merchant
-from pintuan.groupbuys import lookups, models, order_models, orders
+from pintuan.groupbuys import fulfilment, lookups, models, order_models
 from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
 from pintuan.groupbuys.models import GroupBuyStatus, GroupStatus
 from pintuan.groupbuys.order_models import OrderKind, OrderStatus
-from pintuan.groupbuys.orders import now_utc
 
 strawberry.enum(GroupBuyStatus, description="Follows the clock between startsAt and endsAt.")
 strawberry.enum(GroupStatus)
@@ -245,7 +245,7 @@ class Order(Node):
         if self.group_pk is not None:
             group = await required(groupbuy_loaders(info).group, self.group_pk, "group")
             group_status = group.status
-        return orders.is_ready_to_fulfil(self.status, group_status)
+        return fulfilment.is_ready_to_fulfil(self.status, group_status)
 
     @strawberry.field
     async def variant(self, info: Info) -> Variant:
