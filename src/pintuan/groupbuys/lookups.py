@@ -14,6 +14,7 @@ from pintuan.core import batch
 from pintuan.core.clock import now_utc
 from pintuan.core.pagination import SortKey, parse_datetime, parse_int
 from pintuan.core.validation import find
+from pintuan.groupbuys import fulfilment
 from pintuan.groupbuys.models import Group, GroupBuy, GroupBuyStatus, GroupMember, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderStatus
 
