@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from enum import StrEnum
 
 import strawberry
 
@@ -20,26 +19,17 @@ from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
 from pintuan.groupbuys.graphql.runtime import runtime_of
 from pintuan.groupbuys.graphql.types import Group, find_group, seconds_left, visible_offer
 from pintuan.groupbuys.models import GroupStatus
-from pintuan.groupbuys.progress import GroupState
+from pintuan.groupbuys.progress import GroupChange, GroupEvent, GroupState
 from pintuan.live.bus import Event
 
-
-@strawberry.enum(
+strawberry.enum(
+    GroupEvent,
     description=(
         "Why a message was sent: SNAPSHOT is the state on subscribing, the others a "
         "change. EXTENDED: the offer was extended, so a group whose timer its old end "
         "cut short runs on (see expiresAt)."
-    )
+    ),
 )
-class GroupEvent(StrEnum):
-    SNAPSHOT = "SNAPSHOT"
-    JOINED = "JOINED"
-    PAID = "PAID"
-    LEFT = "LEFT"
-    FILLED = "FILLED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    EXTENDED = "EXTENDED"
 
 
 @strawberry.type(
@@ -107,13 +97,13 @@ async def _snapshot(info: Info, group_id: int) -> GroupState:
     return state
 
 
-def _event_for(name: str, state: GroupState) -> GroupEvent:
+def _event_for(event: GroupEvent, state: GroupState) -> GroupEvent:
     """The event a subscriber sees: a closing state is always named after how it closed.
 
     (An announcement that reads the group after its commit, such as "LEFT", may
     find it closed by a later change.)
     """
-    return GroupEvent(state.status) if _closed(state.status) else GroupEvent(name)
+    return GroupEvent(state.status) if _closed(state.status) else event
 
 
 def _closed(status: str) -> bool:
@@ -122,9 +112,8 @@ def _closed(status: str) -> bool:
 
 def _change(message: Event) -> GroupProgress:
     """A published change as its subscribers see it (group and offer channels alike)."""
-    state = GroupState.from_json(message["state"])
-    changed_at = datetime.fromisoformat(message["changed_at"]) if "changed_at" in message else None
-    return GroupProgress.of(_event_for(message["event"], state), state, changed_at)
+    change = GroupChange.from_json(message)
+    return GroupProgress.of(_event_for(change.event, change.state), change.state, change.changed_at)
 
 
 @strawberry.type
