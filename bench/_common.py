@@ -38,7 +38,7 @@ from catalog import (
 )
 
 from pintuan.accounts.tokens import issue_access_token, new_session_id
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.settings import Settings
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -204,7 +204,7 @@ class Seeded:
 
     @property
     def offer_gid(self) -> str:
-        return to_global_id("GroupBuy", self.offer_id)
+        return to_global_id(NodeType.GROUP_BUY, self.offer_id)
 
 
 async def seed_offer(

@@ -37,7 +37,7 @@ import aiohttp
 import httpx
 
 from pintuan.core.money import format_money
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.pagination import encode_cursor
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -189,7 +189,7 @@ async def products_page(store: CatalogStore) -> dict[str, Any]:
     edges = [
         {
             "node": {
-                "id": to_global_id("Product", pid),
+                "id": to_global_id(NodeType.PRODUCT, pid),
                 "title": title,
                 "merchant": by_merchant[merchant_id],
                 "variants": by_product[pid],

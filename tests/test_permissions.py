@@ -11,7 +11,7 @@ import pytest
 
 from pintuan.accounts.models import ApiKey, ApiKeyKind, Merchant, MerchantStaff, User
 from pintuan.catalog.models import Product, ProductTag, Variant
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.groupbuys.models import GroupBuy
 from pintuan.settings import Settings
 from tests import factories
@@ -41,7 +41,7 @@ LATER = SOON + timedelta(days=7)
 
 
 def gid(kind: str, pk: int) -> str:
-    return to_global_id(kind, pk)
+    return to_global_id(NodeType(kind), pk)
 
 
 def with_input(name: str, input_type: str, result: str) -> str:

@@ -1,6 +1,12 @@
-"""Relay global IDs: opaque base64 of ``Type:pk``."""
+"""Relay global IDs: opaque base64 of ``Type:pk``, and the names of the types that have them.
+
+``NodeType`` is the one list of those names, so a misspelt one is a type error.
+Its values are the GraphQL type names and are part of every ID clients store.
+"""
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from pintuan.core import b64url
 from pintuan.core.errors import ApiErrorCode
@@ -10,7 +16,20 @@ from pintuan.graphql.errors import ApiError
 MAX_ID_LENGTH = 200
 
 
-def to_global_id(type_name: str, pk: int) -> str:
+class NodeType(StrEnum):
+    """The GraphQL types that implement Node, by name."""
+
+    API_KEY = "ApiKey"
+    GROUP = "Group"
+    GROUP_BUY = "GroupBuy"
+    MERCHANT = "Merchant"
+    ORDER = "Order"
+    PRODUCT = "Product"
+    USER = "User"
+    VARIANT = "Variant"
+
+
+def to_global_id(type_name: NodeType, pk: int) -> str:
     return b64url.encode(f"{type_name}:{pk}".encode())
 
 
@@ -30,7 +49,7 @@ def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
     return type_name, int(raw_pk)
 
 
-def decode_id(global_id: str, expected: str, field: str = "id") -> int:
+def decode_id(global_id: str, expected: NodeType, field: str = "id") -> int:
     """Decode an ID that must name an ``expected`` object; a foreign one is WRONG_ID_TYPE."""
     type_name, pk = from_global_id(global_id, field)
     if type_name != expected:

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from pintuan.core.errors import ApiErrorCode
 from pintuan.core.validation import storable
 from pintuan.graphql.errors import ApiError
-from pintuan.graphql.ids import from_global_id
+from pintuan.graphql.ids import NodeType, from_global_id
 from pintuan.graphql.text import MESSAGE, unstorable
 from pintuan.groupbuys import payments
 from pintuan.groupbuys.gateways import webhook_signature_valid
@@ -31,7 +31,7 @@ def _order_pk(raw: object) -> int | None:
         type_name, pk = from_global_id(raw, "orderId")
     except ApiError:
         return None
-    return pk if type_name == "Order" else None
+    return pk if type_name == NodeType.ORDER else None
 
 
 def _storable(event_id: str, kind: str, reference: str) -> bool:

@@ -12,7 +12,7 @@ from pintuan.core.errors import ErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
 from pintuan.graphql.fanout import watch
-from pintuan.graphql.ids import decode_id
+from pintuan.graphql.ids import NodeType, decode_id
 from pintuan.groupbuys import lookups
 from pintuan.groupbuys.announce import group_state
 from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
@@ -148,7 +148,7 @@ class LiveSubscription:
     async def group_buy_activity(
         self, info: Info, group_buy_id: strawberry.ID
     ) -> AsyncGenerator[GroupProgress, None]:
-        offer_id = decode_id(group_buy_id, "GroupBuy", "groupBuyId")
+        offer_id = decode_id(group_buy_id, NodeType.GROUP_BUY, "groupBuyId")
         if await visible_offer(info, offer_id) is None:
             raise ApiError(ErrorCode.NOT_FOUND, "No such group buy.")
         channel = runtime_of(info).progress.offer_channel(offer_id)

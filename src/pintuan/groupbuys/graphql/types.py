@@ -16,7 +16,7 @@ from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
-from pintuan.graphql.ids import decode_id, to_global_id
+from pintuan.graphql.ids import NodeType, decode_id, to_global_id
 from pintuan.graphql.loaders import required
 from pintuan.graphql.money import Money
 from pintuan.graphql.node import Node, register_node
@@ -62,7 +62,7 @@ class GroupBuy(Node):
     @classmethod
     def of(cls, o: models.GroupBuy) -> GroupBuy:
         return cls(
-            id=strawberry.ID(to_global_id("GroupBuy", o.id)),
+            id=strawberry.ID(to_global_id(NodeType.GROUP_BUY, o.id)),
             solo_price=Money.of(o.solo_price, o.currency),
             group_price=Money.of(o.group_price, o.currency),
             group_size=o.group_size,
@@ -155,7 +155,7 @@ class Group(Node):
     @classmethod
     def of(cls, g: models.Group) -> Group:
         return cls(
-            id=strawberry.ID(to_global_id("Group", g.id)),
+            id=strawberry.ID(to_global_id(NodeType.GROUP, g.id)),
             size=g.size,
             member_count=g.slots_taken,
             slots_left=g.size - g.slots_taken,
@@ -210,7 +210,7 @@ class Order(Node):
     @classmethod
     def of(cls, o: order_models.Order) -> Order:
         return cls(
-            id=strawberry.ID(to_global_id("Order", o.id)),
+            id=strawberry.ID(to_global_id(NodeType.ORDER, o.id)),
             kind=o.kind,
             quantity=o.quantity,
             unit_price=Money.of(o.unit_price, o.currency),
@@ -292,9 +292,9 @@ async def _order_node(info: Info, pk: int) -> Order | None:
     return Order.of(order) if order and can_read_order(info, order) else None
 
 
-register_node("GroupBuy", _group_buy_node)
-register_node("Group", _group_node)
-register_node("Order", _order_node)
+register_node(NodeType.GROUP_BUY, _group_buy_node)
+register_node(NodeType.GROUP, _group_node)
+register_node(NodeType.ORDER, _order_node)
 
 
 @strawberry.type
@@ -306,7 +306,7 @@ class GroupBuyQuery:
         )
     )
     async def group_buy(self, info: Info, id: strawberry.ID) -> GroupBuy | None:
-        return await _group_buy_node(info, decode_id(id, "GroupBuy"))
+        return await _group_buy_node(info, decode_id(id, NodeType.GROUP_BUY))
 
     @strawberry.field(description="Offers on active products, newest first.")
     async def group_buys(
@@ -319,7 +319,7 @@ class GroupBuyQuery:
     ) -> Connection[GroupBuy]:
         return await offer_connection(
             info,
-            decode_id(product_id, "Product", "productId") if product_id else None,
+            decode_id(product_id, NodeType.PRODUCT, "productId") if product_id else None,
             status,
             first,
             after,
@@ -352,7 +352,7 @@ class GroupBuyQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Order]:
-        pk = decode_id(merchant_id, "Merchant", "merchantId")
+        pk = decode_id(merchant_id, NodeType.MERCHANT, "merchantId")
         require_merchant(info, pk)
         return await merchant_orders(info, pk, status, ready_to_fulfil, first, after)
 
@@ -380,7 +380,7 @@ async def find_group(info: Info, id: strawberry.ID | None, share_code: str | Non
     if (id is None) == (share_code is None):
         raise ApiError(ApiErrorCode.INVALID_ARGUMENTS, "Give exactly one of `id` and `shareCode`.")
     if id is not None:
-        return await _group_node(info, decode_id(id, "Group"))
+        return await _group_node(info, decode_id(id, NodeType.GROUP))
     return await _visible_group(info, await lookups.group_by_share_code(share_code or ""))
 
 
