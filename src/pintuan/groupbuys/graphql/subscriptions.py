@@ -16,8 +16,10 @@ from pintuan.graphql.ids import NodeType, decode_id
 from pintuan.groupbuys import lookups
 from pintuan.groupbuys.announce import group_state
 from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
+from pintuan.groupbuys.graphql.queries import find_group
 from pintuan.groupbuys.graphql.runtime import runtime_of
-from pintuan.groupbuys.graphql.types import Group, find_group, seconds_left, visible_offer
+from pintuan.groupbuys.graphql.types import Group, seconds_left
+from pintuan.groupbuys.graphql.visibility import visible_offer
 from pintuan.groupbuys.models import GroupStatus
 from pintuan.groupbuys.progress import GroupChange, GroupEvent, GroupState
 from pintuan.live.bus import Event
