@@ -13,7 +13,7 @@ from pintuan.catalog.models import ProductStatus
 from pintuan.core.errors import DomainError
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import UserError, user_errors
-from pintuan.graphql.ids import decode_id
+from pintuan.graphql.ids import NodeType, decode_id
 from pintuan.graphql.loaders import required
 from pintuan.graphql.permissions import MerchantActor, allow, require_merchant
 
@@ -91,7 +91,10 @@ class VariantPayload:
 
 async def _product(info: Info, product_id: strawberry.ID, field: str) -> models.Product:
     product = await required(
-        catalog_loaders(info).product, decode_id(product_id, "Product", field), "product", field
+        catalog_loaders(info).product,
+        decode_id(product_id, NodeType.PRODUCT, field),
+        "product",
+        field,
     )
     require_merchant(info, product.merchant_id)
     return product
@@ -102,7 +105,10 @@ async def owned_variant(
 ) -> tuple[models.Variant, models.Product]:
     """A variant and its product, once the viewer is known to manage their merchant."""
     variant = await required(
-        catalog_loaders(info).variant, decode_id(variant_id, "Variant", field), "variant", field
+        catalog_loaders(info).variant,
+        decode_id(variant_id, NodeType.VARIANT, field),
+        "variant",
+        field,
     )
     product = await required(catalog_loaders(info).product, variant.product_id, "product", field)
     require_merchant(info, product.merchant_id)
@@ -117,7 +123,7 @@ def _options(options: list[VariantOptionInput] | None) -> list[tuple[str, str]] 
 class CatalogAdminMutation:
     @strawberry.mutation(extensions=allow(MerchantActor()))
     async def product_create(self, info: Info, input: ProductCreateInput) -> ProductPayload:
-        merchant_id = decode_id(input.merchant_id, "Merchant", "merchantId")
+        merchant_id = decode_id(input.merchant_id, NodeType.MERCHANT, "merchantId")
         require_merchant(info, merchant_id)
         await required(account_loaders(info).merchant, merchant_id, "merchant", "merchantId")
         try:

@@ -16,7 +16,7 @@ from pintuan.catalog.graphql.types import Merchant
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import UserError, user_errors
-from pintuan.graphql.ids import decode_id, to_global_id
+from pintuan.graphql.ids import NodeType, decode_id, to_global_id
 from pintuan.graphql.node import Node
 from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn, allow, require_merchant
 
@@ -38,7 +38,7 @@ class ApiKey(Node):
     @classmethod
     def of(cls, k: account_models.ApiKey) -> ApiKey:
         return cls(
-            id=strawberry.ID(to_global_id("ApiKey", k.id)),
+            id=strawberry.ID(to_global_id(NodeType.API_KEY, k.id)),
             name=k.name,
             kind=k.kind,
             prefix=k.prefix,
@@ -101,7 +101,7 @@ class ApiKeyRevokePayload:
 
 async def _merchant(info: Info, merchant_id: strawberry.ID) -> MerchantModel:
     """The merchant an input names, once the viewer is known to manage it."""
-    pk = decode_id(merchant_id, "Merchant", "merchantId")
+    pk = decode_id(merchant_id, NodeType.MERCHANT, "merchantId")
     require_merchant(info, pk)
     merchant = await merchants.merchant_by_id(pk)
     if merchant is None:
@@ -113,7 +113,9 @@ async def _staff_user(info: Info, input: MerchantStaffAddInput) -> account_model
     if (input.user_id is None) == (input.email is None):
         raise DomainError(ErrorCode.INVALID, "Give exactly one of userId and email.", "userId")
     if input.user_id is not None:
-        user = await account_loaders(info).user.load(decode_id(input.user_id, "User", "userId"))
+        user = await account_loaders(info).user.load(
+            decode_id(input.user_id, NodeType.USER, "userId")
+        )
     else:
         user = await users.user_by_email(input.email or "")
     if user is None:
@@ -158,7 +160,7 @@ class MerchantAdminMutation:
 
     @strawberry.mutation(extensions=allow(MerchantActor()))
     async def api_key_revoke(self, info: Info, id: strawberry.ID) -> ApiKeyRevokePayload:
-        key = await apikeys.key_by_id(decode_id(id, "ApiKey"))
+        key = await apikeys.key_by_id(decode_id(id, NodeType.API_KEY))
         if key is not None:
             require_merchant(info, key.merchant_id)
         try:
@@ -176,6 +178,6 @@ class MerchantAdminQuery:
         extensions=allow(MerchantActor()), description="A merchant's keys, newest first."
     )
     async def api_keys(self, info: Info, merchant_id: strawberry.ID) -> list[ApiKey]:
-        pk = decode_id(merchant_id, "Merchant", "merchantId")
+        pk = decode_id(merchant_id, NodeType.MERCHANT, "merchantId")
         require_merchant(info, pk)
         return [ApiKey.of(k) for k in await apikeys.keys_of_merchant(pk)]

@@ -13,7 +13,7 @@ from pintuan.catalog.graphql.admin import owned_variant
 from pintuan.core.errors import ApiErrorCode, DomainError, ErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError, UserError, user_errors
-from pintuan.graphql.ids import decode_id
+from pintuan.graphql.ids import NodeType, decode_id
 from pintuan.graphql.loaders import required
 from pintuan.graphql.permissions import MerchantActor, SignedIn, allow, require_merchant
 from pintuan.groupbuys import lookups, models, offers, orders, purchases
@@ -115,7 +115,7 @@ class OrderPayload:
 
 async def _offer(info: Info, id: strawberry.ID) -> models.GroupBuy:
     offer = await required(
-        groupbuy_loaders(info).group_buy, decode_id(id, "GroupBuy"), "group buy", "id"
+        groupbuy_loaders(info).group_buy, decode_id(id, NodeType.GROUP_BUY), "group buy", "id"
     )
     require_merchant(info, offer.merchant_id)
     return offer
@@ -151,7 +151,7 @@ async def _group_id(input: GroupJoinInput) -> int:
             ErrorCode.INVALID, "Give exactly one of groupId and shareCode.", "groupId"
         )
     if input.group_id is not None:
-        return decode_id(input.group_id, "Group", "groupId")
+        return decode_id(input.group_id, NodeType.GROUP, "groupId")
     group = await lookups.group_by_share_code(input.share_code or "")
     if group is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No group has that share code.", "shareCode")
@@ -193,7 +193,7 @@ class GroupBuyMutation:
 
     @strawberry.mutation(extensions=allow(SignedIn()), description="Start a group as its leader.")
     async def group_start(self, info: Info, input: GroupStartInput) -> PurchasePayload:
-        offer_id = decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
+        offer_id = decode_id(input.group_buy_id, NodeType.GROUP_BUY, "groupBuyId")
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
         return await _purchase(purchases.start_group(offer_id, request, runtime_of(info)))
 
@@ -214,11 +214,11 @@ class GroupBuyMutation:
 
     @strawberry.mutation(extensions=allow(SignedIn()))
     async def order_create(self, info: Info, input: OrderCreateInput) -> PurchasePayload:
-        variant_id = decode_id(input.variant_id, "Variant", "variantId")
+        variant_id = decode_id(input.variant_id, NodeType.VARIANT, "variantId")
         offer_id = (
             None
             if input.group_buy_id is None
-            else decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
+            else decode_id(input.group_buy_id, NodeType.GROUP_BUY, "groupBuyId")
         )
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
         runtime = runtime_of(info)
@@ -232,7 +232,7 @@ class GroupBuyMutation:
         ),
     )
     async def order_complete(self, info: Info, id: strawberry.ID) -> OrderPayload:
-        order = await groupbuy_loaders(info).order.load(decode_id(id, "Order"))
+        order = await groupbuy_loaders(info).order.load(decode_id(id, NodeType.ORDER))
         if order is not None:
             require_merchant(info, order.merchant_id)
         try:
