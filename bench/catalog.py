@@ -48,7 +48,7 @@ from pintuan.catalog.models import Product, ProductStatus
 from pintuan.catalog.products import SORT_KEYS, ProductSort
 from pintuan.core.money import format_money
 from pintuan.demo import seed_catalog
-from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
 from pintuan.graphql.pagination import decode_cursor, encode_cursor
 from pintuan.settings import Settings
 from tests.servers import Server
@@ -144,7 +144,7 @@ async def nodes(store: Store, rows: Sequence[Sequence[Any]]) -> list[dict[str, A
         by_product[pid].append({"sku": sku, "price": price, "available": available})
     return [
         {
-            "id": to_global_id("Product", row[0]),
+            "id": to_global_id(NodeType.PRODUCT, row[0]),
             "title": row[1],
             "merchant": by_merchant[row[2]],
             "variants": by_product[row[0]],
@@ -303,7 +303,7 @@ async def seed(
             keys = await query.order_by(*key.ordering()).values_list(*key.fields)
             variables: dict[str, Any] = {"sort": sort.value}
             if merchant is not None:
-                variables["filter"] = {"merchantId": to_global_id("Merchant", merchant)}
+                variables["filter"] = {"merchantId": to_global_id(NodeType.MERCHANT, merchant)}
             cursors = [None] + [
                 encode_cursor(sort.value, [_key_value(v) for v in keys[i - 1]])
                 for i in range(PAGE_SIZE, len(keys), PAGE_SIZE)
@@ -313,7 +313,9 @@ async def seed(
         ids = [(p, m) for p, m in await active.values_list("id", "merchant_id")]
     random.Random(7).shuffle(ids)
     pages = [p for column in itertools.zip_longest(*listings) for p in column if p]
-    details = [Call(_body("Detail", DETAIL, {"id": to_global_id("Product", i)})) for i, _ in ids]
+    details = [
+        Call(_body("Detail", DETAIL, {"id": to_global_id(NodeType.PRODUCT, i)})) for i, _ in ids
+    ]
     reads = [c for pair in itertools.zip_longest(pages, details) for c in pair if c]
     return reads, ids, dict(zip(merchants, staff, strict=True))
 
@@ -330,7 +332,10 @@ def zipf_plan(reads: list[Call], products: list[tuple[int, int]], seed: int) -> 
             plan.append(rng.choices(reads, cum_weights=weights)[0])
             continue
         product, merchant = rng.choices(products, cum_weights=product_weights)[0]
-        change = {"id": to_global_id("Product", product), "description": f"Edited, call {n}."}
+        change = {
+            "id": to_global_id(NodeType.PRODUCT, product),
+            "description": f"Edited, call {n}.",
+        }
         plan.append(Call(_body("Update", UPDATE, {"input": change}), True, merchant))
     return plan
 

@@ -36,7 +36,7 @@ from pintuan.accounts.models import Merchant, User
 from pintuan.accounts.tokens import issue_access_token, new_session_id
 from pintuan.catalog.models import Product, ProductStatus, Variant
 from pintuan.core.db import tortoise_config
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.groupbuys.models import GroupBuy
 from pintuan.settings import Settings
 from tests.servers import Server, clean_env, serve_command, start_server
@@ -176,7 +176,7 @@ class Seeded:
 
     @property
     def offer_gid(self) -> str:
-        return to_global_id("GroupBuy", self.offer_id)
+        return to_global_id(NodeType.GROUP_BUY, self.offer_id)
 
 
 async def seed_offer(database_url: str, *, shoppers: int, group_size: int, stock: int) -> Seeded:

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from pintuan.accounts.tokens import InvalidToken, read_access_token
 from pintuan.core.codes import new_code
 from pintuan.core.errors import ErrorCode
-from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
 from pintuan.groupbuys.models import GroupStatus
 from pintuan.groupbuys.progress import GroupEvent
 from pintuan.settings import Settings
@@ -47,7 +47,7 @@ def _payload(operation: str, order: Any = None, group: Any = None, code: str = "
     result = {
         "order": {"status": order["status"]} if order else None,
         "group": {
-            "id": to_global_id("Group", group["id"]),
+            "id": to_global_id(NodeType.GROUP, group["id"]),
             "slotsLeft": group["size"] - group["slots_taken"],
             "status": group["status"],
         }

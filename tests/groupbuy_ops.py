@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from tests.conftest import GraphQLClient
 
 PURCHASE_FIELDS = """order { id kind status quantity unitPrice { amount } total { amount currency }
@@ -55,7 +55,7 @@ async def start(
     token: str = "tok_visa",
     quantity: int = 1,
 ) -> dict[str, Any]:
-    target = {"groupBuyId": to_global_id("GroupBuy", offer_id)}
+    target = {"groupBuyId": to_global_id(NodeType.GROUP_BUY, offer_id)}
     return await purchase(
         gql,
         headers,
@@ -98,7 +98,7 @@ async def buy(
     token: str = "tok_visa",
     quantity: int = 1,
 ) -> dict[str, Any]:
-    target = {"variantId": to_global_id("Variant", variant_id)}
+    target = {"variantId": to_global_id(NodeType.VARIANT, variant_id)}
     return await purchase(
         gql,
         headers,

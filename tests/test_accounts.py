@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from pintuan.accounts.models import RefreshToken, User
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -233,7 +233,7 @@ async def test_email_and_roles_are_private_to_self_and_admins(
     query = (
         """query($id: ID!) { node(id: $id) { ... on User { handle email roles inviteCode } } }"""
     )
-    variables = {"id": to_global_id("User", staff.id)}
+    variables = {"id": to_global_id(NodeType.USER, staff.id)}
 
     as_anonymous = (await gql(query, variables))["data"]["node"]
     as_other = (await gql(query, variables, factories.bearer(other, settings)))["data"]["node"]

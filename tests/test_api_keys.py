@@ -13,7 +13,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
 from pintuan.accounts.models import ApiKey
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import PG_URL, REDIS_URL, TEST_SECRET_KEY, GraphQLClient
@@ -31,7 +31,7 @@ async def create_key(
 ) -> dict[str, Any]:
     variables = {
         "i": {
-            "merchantId": to_global_id("Merchant", merchant_id),
+            "merchantId": to_global_id(NodeType.MERCHANT, merchant_id),
             "kind": kind,
             "name": f"{kind.lower()} key",
             "allowedOrigins": origins,
@@ -55,7 +55,7 @@ async def test_the_full_key_is_shown_once_and_stored_hashed(
     created = await create_key(gql, staff, shop_id, "PUBLISHABLE", ["https://Shop.Example/"])
     listed = await gql(
         "query($m: ID!) { apiKeys(merchantId: $m) { prefix allowedOrigins } }",
-        {"m": to_global_id("Merchant", shop_id)},
+        {"m": to_global_id(NodeType.MERCHANT, shop_id)},
         staff,
     )
 
@@ -251,7 +251,7 @@ async def test_secret_key_acts_as_its_merchant_but_never_from_a_browser(
     def product(merchant_id: int, handle: str) -> dict[str, Any]:
         return {
             "i": {
-                "merchantId": to_global_id("Merchant", merchant_id),
+                "merchantId": to_global_id(NodeType.MERCHANT, merchant_id),
                 "handle": handle,
                 "title": "T",
             }

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from pintuan.catalog.models import Product, ProductStatus
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from tests import factories
 from tests.conftest import GraphQLClient
 
@@ -46,8 +46,8 @@ async def test_only_active_products_are_listed_newest_first(gql: GraphQLClient) 
     nodes = await all_pages(gql, 10)
 
     assert [n["title"] for n in nodes] == ["Newer", "Older"]
-    assert nodes[0]["id"] == to_global_id("Product", newer.id)
-    assert nodes[1]["id"] == to_global_id("Product", older.id)
+    assert nodes[0]["id"] == to_global_id(NodeType.PRODUCT, newer.id)
+    assert nodes[1]["id"] == to_global_id(NodeType.PRODUCT, older.id)
 
 
 async def test_cursor_pages_cover_every_product_once_in_each_order(gql: GraphQLClient) -> None:
@@ -79,7 +79,7 @@ async def test_cursor_pages_cover_every_product_once_in_each_order(gql: GraphQLC
     ]
     for sort, key in expected.items():
         nodes = await all_pages(gql, 4, sort=sort)
-        want = [to_global_id("Product", r["pk"]) for r in sorted(rows, key=key)]
+        want = [to_global_id(NodeType.PRODUCT, r["pk"]) for r in sorted(rows, key=key)]
         assert [n["id"] for n in nodes] == want, sort
 
 
@@ -122,7 +122,7 @@ async def test_filters(gql: GraphQLClient) -> None:
     async def titles(**flt: Any) -> list[str]:
         return sorted(n["title"] for n in await all_pages(gql, 10, filter=flt))
 
-    merchant_id = to_global_id("Merchant", tea.id)
+    merchant_id = to_global_id(NodeType.MERCHANT, tea.id)
     assert await titles(merchantId=merchant_id) == ["Tea Set", "普洱茶饼 Pu'er Cake"]
     assert await titles(tag="tea") == ["普洱茶饼 Pu'er Cake"]
     assert await titles(search="porcelain") == ["Tea Set"]
@@ -133,7 +133,7 @@ async def test_filters(gql: GraphQLClient) -> None:
         "赣南脐橙 Oranges",
     ]
     assert await titles(priceMax=3000) == ["Tea Set"]
-    assert await titles(tag="tea", merchantId=to_global_id("Merchant", fruit.id)) == []
+    assert await titles(tag="tea", merchantId=to_global_id(NodeType.MERCHANT, fruit.id)) == []
 
 
 async def test_bad_filters_are_refused_with_a_code(gql: GraphQLClient) -> None:
@@ -143,7 +143,7 @@ async def test_bad_filters_are_refused_with_a_code(gql: GraphQLClient) -> None:
         ({"search": "x" * 201}, "INVALID_FILTER"),
         ({"tag": ""}, "INVALID_FILTER"),
         ({"merchantId": "not-an-id"}, "INVALID_ID"),
-        ({"merchantId": to_global_id("Product", 1)}, "WRONG_ID_TYPE"),
+        ({"merchantId": to_global_id(NodeType.PRODUCT, 1)}, "WRONG_ID_TYPE"),
     ]
     for flt, code in cases:
         body = await gql(PAGE, {"filter": flt})
@@ -189,12 +189,12 @@ async def test_product_by_id_or_handle_with_relations(gql: GraphQLClient) -> Non
                    product { handle } }
         priceRange { min { formatted } max { formatted } } } }"""
 
-    by_id = (await gql(query, {"id": to_global_id("Product", item.id)}))["data"]["product"]
+    by_id = (await gql(query, {"id": to_global_id(NodeType.PRODUCT, item.id)}))["data"]["product"]
     by_handle = (await gql(query, {"handle": item.handle}))["data"]["product"]
 
     assert by_id == by_handle
     assert by_id["merchant"] == {
-        "id": to_global_id("Merchant", shop.id),
+        "id": to_global_id(NodeType.MERCHANT, shop.id),
         "handle": "yunnan-tea",
         "name": "云南茶园",
     }
@@ -222,9 +222,9 @@ async def test_hidden_and_missing_products_are_null(gql: GraphQLClient) -> None:
     query = "query($id: ID, $handle: String) { product(id: $id, handle: $handle) { id } }"
 
     assert (await gql(query, {"handle": draft.handle}))["data"]["product"] is None
-    draft_id = to_global_id("Product", draft.id)
+    draft_id = to_global_id(NodeType.PRODUCT, draft.id)
     assert (await gql(query, {"id": draft_id}))["data"]["product"] is None
-    missing = to_global_id("Product", 999_999)
+    missing = to_global_id(NodeType.PRODUCT, 999_999)
     assert (await gql(query, {"id": missing}))["data"]["product"] is None
     assert (await gql(query, {"handle": "nope"}))["data"]["product"] is None
 

@@ -10,7 +10,7 @@ import pytest
 from pintuan.accounts.models import Merchant
 from pintuan.catalog.admin import MAX_STOCK
 from pintuan.catalog.models import Product, ProductTag, Variant
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.groupbuys.order_models import Order, OrderKind
 from pintuan.settings import Settings
 from tests import factories
@@ -36,7 +36,7 @@ ADJUST = """mutation($i: StockAdjustInput!) { stockAdjust(input: $i) {
 async def staff(settings: Settings) -> tuple[str, dict[str, str]]:
     shop = await factories.merchant(handle="shop")
     member = await factories.user(staff_of=shop)
-    return to_global_id("Merchant", shop.id), factories.bearer(member, settings)
+    return to_global_id(NodeType.MERCHANT, shop.id), factories.bearer(member, settings)
 
 
 async def test_a_product_goes_from_draft_to_public_with_variants(
@@ -265,7 +265,7 @@ async def test_stock_never_falls_below_reserved_under_concurrent_adjustments(
 ) -> None:
     _, headers = staff
     variant = await staffed_variant(stock=30, reserved=10)
-    variables = {"i": {"variantId": to_global_id("Variant", variant.id), "delta": -3}}
+    variables = {"i": {"variantId": to_global_id(NodeType.VARIANT, variant.id), "delta": -3}}
 
     results = await asyncio.gather(*(gql(ADJUST, variables, headers) for _ in range(12)))
 
@@ -284,7 +284,7 @@ async def test_stock_adjustments_stay_within_what_a_variant_may_hold(
 ) -> None:
     _, headers = staff
     variant = await staffed_variant(stock=10)
-    variant_id = to_global_id("Variant", variant.id)
+    variant_id = to_global_id(NodeType.VARIANT, variant.id)
 
     results = {
         delta: (await gql(ADJUST, {"i": {"variantId": variant_id, "delta": delta}}, headers))[
@@ -305,7 +305,7 @@ async def test_an_admin_creating_for_a_missing_merchant_gets_not_found(
     gql: GraphQLClient, settings: Settings
 ) -> None:
     admin = factories.bearer(await factories.user(admin=True), settings)
-    missing = {"merchantId": to_global_id("Merchant", 999_999), "handle": "h", "title": "T"}
+    missing = {"merchantId": to_global_id(NodeType.MERCHANT, 999_999), "handle": "h", "title": "T"}
 
     body = await gql(CREATE_PRODUCT, {"i": missing}, admin)
 

@@ -125,16 +125,14 @@ async def test_every_refusal_carries_a_code_from_the_enum(
     assert response.json().get("data") is None
 
 
-class BrokenClock(datetime):
-    @classmethod
-    def now(cls, tz: Any = None) -> BrokenClock:
-        raise RuntimeError("the clock broke (internal detail)")
+def broken_clock() -> datetime:
+    raise RuntimeError("the clock broke (internal detail)")
 
 
 async def test_unexpected_errors_are_masked_with_a_code(
     make_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("pintuan.graphql.system.datetime", BrokenClock)
+    monkeypatch.setattr("pintuan.graphql.system.now_utc", broken_clock)
     for debug in (False, True):
         async with make_app(debug=debug) as app:
             transport = httpx.ASGITransport(app=app)

@@ -19,12 +19,13 @@ from tortoise.expressions import F
 from pintuan.app import create_app
 from pintuan.catalog.models import Variant
 from pintuan.cli import main
-from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
 from pintuan.groupbuys import expiry
 from pintuan.groupbuys.gateways import InstantGateway
+from pintuan.groupbuys.ledger import OWED, record_money
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
-from pintuan.groupbuys.orders import OWED, mark_paid, record_money
+from pintuan.groupbuys.orders import mark_paid
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
 from pintuan.live.deadlines import Deadlines
@@ -302,7 +303,7 @@ async def test_no_one_joins_an_expired_group_before_the_scheduler_runs(
     await factories.time_group(group_id, datetime.now(UTC) - timedelta(seconds=1))
     shopper = factories.bearer(await factories.user(), settings)
 
-    late = await join(gql, shopper, to_global_id("Group", group_id))
+    late = await join(gql, shopper, to_global_id(NodeType.GROUP, group_id))
 
     assert [e["code"] for e in late["userErrors"]] == ["GROUP_CLOSED"]
 

@@ -15,7 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from pintuan.catalog.models import Variant
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction
 from pintuan.settings import Settings
@@ -148,7 +148,7 @@ async def test_terms_never_change_under_groups_opened_at_the_same_moment(
         owner = await factories.merchant()
         offer = await factories.offer(owner, group_size=3, group_price=800, stock=100)
         merchant = factories.bearer(await factories.user(staff_of=owner), settings)
-        offer_id = to_global_id("GroupBuy", offer.id)
+        offer_id = to_global_id(NodeType.GROUP_BUY, offer.id)
         edits = [{"id": offer_id, "groupSize": 4 + i % 2, "groupPrice": 700 - i} for i in range(8)]
         crowd = await shoppers(settings, 9)
         latecomer = crowd.pop()
@@ -187,7 +187,7 @@ async def test_groups_opened_as_their_offer_is_extended_still_get_their_full_tim
         )
         merchant = factories.bearer(await factories.user(staff_of=owner), settings)
         extension = {
-            "id": to_global_id("GroupBuy", offer.id),
+            "id": to_global_id(NodeType.GROUP_BUY, offer.id),
             "endsAt": (now + timedelta(hours=5)).isoformat(),
         }
         crowd = await shoppers(settings, 8)
@@ -228,7 +228,7 @@ async def test_cancelling_an_offer_while_shoppers_pile_in_leaves_everyone_whole(
         join(gql, headers, groups[i % 3]) if i % 2 else start(gql, headers, offer.id)
         for i, headers in enumerate(crowd)
     ]
-    cancel = gql(CANCEL, {"id": to_global_id("GroupBuy", offer.id)}, merchant)
+    cancel = gql(CANCEL, {"id": to_global_id(NodeType.GROUP_BUY, offer.id)}, merchant)
     results = await asyncio.gather(*purchases[:12], cancel, *purchases[12:])
 
     assert results[12]["data"]["groupBuyCancel"]["userErrors"] == []

@@ -11,7 +11,7 @@ from pintuan.accounts import apikeys
 from pintuan.accounts.models import ApiKeyKind
 from pintuan.catalog.models import Product, ProductStatus, Variant
 from pintuan.core.validation import MAX_INT
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.groupbuys.order_models import Order, PaymentTransaction
 from pintuan.settings import Settings
@@ -109,7 +109,7 @@ async def test_open_groups_list_the_nearly_full_first(
     query = """query($id: ID!, $after: String) { groupBuy(id: $id) {
         openGroups(first: 2, after: $after) { totalCount edges { node { id slotsLeft } }
         pageInfo { hasNextPage endCursor } } filledGroupsCount } }"""
-    offer_id = to_global_id("GroupBuy", offer.id)
+    offer_id = to_global_id(NodeType.GROUP_BUY, offer.id)
 
     first = (await gql(query, {"id": offer_id}))["data"]["groupBuy"]
     after = first["openGroups"]["pageInfo"]["endCursor"]
@@ -194,7 +194,7 @@ async def test_offers_of_products_taken_off_sale_refuse_buyers_and_hide_from_the
         groupBuy(id: $offer) { id } node(id: $offer) { id }
         group(id: $group) { id } byCode: group(shareCode: $code) { id } }"""
     variables = {
-        "offer": to_global_id("GroupBuy", offer.id),
+        "offer": to_global_id(NodeType.GROUP_BUY, offer.id),
         "group": group["id"],
         "code": group["shareCode"],
     }
@@ -225,7 +225,7 @@ async def test_malformed_purchase_inputs_are_refused_with_the_field_at_fault(
     offer = await factories.offer(group_size=3)
     buyer = await shopper(settings)
     before = await holdings()
-    ok = {"groupBuyId": to_global_id("GroupBuy", offer.id), "quantity": 1}
+    ok = {"groupBuyId": to_global_id(NodeType.GROUP_BUY, offer.id), "quantity": 1}
     cases: list[tuple[dict[str, Any], str, str]] = [
         ({"quantity": 0}, "INVALID_QUANTITY", "quantity"),
         ({"quantity": 1001}, "INVALID_QUANTITY", "quantity"),
@@ -380,7 +380,7 @@ async def test_buying_needs_a_signed_in_shopper(gql: GraphQLClient) -> None:
         "mutation($i: GroupStartInput!) { groupStart(input: $i) { userErrors { code } } }",
         {
             "i": {
-                "groupBuyId": to_global_id("GroupBuy", offer.id),
+                "groupBuyId": to_global_id(NodeType.GROUP_BUY, offer.id),
                 "idempotencyKey": "k",
                 "paymentToken": "t",
             }
@@ -412,11 +412,13 @@ async def test_a_product_lists_its_offers(gql: GraphQLClient) -> None:
     query = """query($id: ID) { product(id: $id) {
         groupBuys(first: 5) { totalCount edges { node { id groupSize } } } } }"""
 
-    body = await gql(query, {"id": to_global_id("Product", offer.product_id)})
+    body = await gql(query, {"id": to_global_id(NodeType.PRODUCT, offer.product_id)})
 
     offers = body["data"]["product"]["groupBuys"]
     assert offers["totalCount"] == 1
-    assert offers["edges"] == [{"node": {"id": to_global_id("GroupBuy", offer.id), "groupSize": 3}}]
+    assert offers["edges"] == [
+        {"node": {"id": to_global_id(NodeType.GROUP_BUY, offer.id), "groupSize": 3}}
+    ]
 
 
 MERCHANT_ORDERS = """query($m: ID!, $status: OrderStatus, $after: String) {
@@ -433,7 +435,7 @@ async def test_merchant_staff_list_their_own_orders_newest_first(
     await join(gql, await shopper(settings), group["id"])
     declined = await start(gql, await shopper(settings), offer.id, token="tok_decline")
     await start(gql, await shopper(settings), (await factories.offer(other)).id)
-    mine = {"m": to_global_id("Merchant", owner.id)}
+    mine = {"m": to_global_id(NodeType.MERCHANT, owner.id)}
     staff = factories.bearer(await factories.user(staff_of=owner), settings)
 
     first = (await gql(MERCHANT_ORDERS, mine, staff))["data"]["merchantOrders"]

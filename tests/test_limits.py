@@ -14,7 +14,7 @@ from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.groupbuys.order_models import Order
 from pintuan.settings import Settings
 from tests import factories
@@ -306,7 +306,7 @@ async def test_lookups_by_text_longer_than_any_stored_find_nothing(
     staff = await gql(
         """mutation($i: MerchantStaffAddInput!) { merchantStaffAdd(input: $i) {
         userErrors { code } } }""",
-        {"i": {"merchantId": to_global_id("Merchant", shop.id), "email": long}},
+        {"i": {"merchantId": to_global_id(NodeType.MERCHANT, shop.id), "email": long}},
         admin,
     )
     join = await gql(

@@ -25,11 +25,11 @@ from starlette.applications import Starlette
 from tortoise.expressions import F
 
 from pintuan.catalog.models import Product, ProductStatus
-from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
+from pintuan.groupbuys.announce import group_state
 from pintuan.groupbuys.expiry import expire_group
 from pintuan.groupbuys.models import Group, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
-from pintuan.groupbuys.orders import group_state
 from pintuan.groupbuys.progress import GroupEvent, GroupProgress
 from pintuan.settings import Settings
 from tests import factories
@@ -348,7 +348,7 @@ async def test_extending_an_offer_lets_groups_its_end_cut_short_run_on(
     opened_at = (await Group.get(id=cut_pk)).opened_at
     assert datetime.fromisoformat(cut["expiresAt"]) == old_end
     untouched = await Group.filter(id__not=cut_pk).order_by("id").values("expires_at", "version")
-    offer_id = to_global_id("GroupBuy", offer.id)
+    offer_id = to_global_id(NodeType.GROUP_BUY, offer.id)
 
     async def extend(to: datetime) -> None:
         body = await gql(UPDATE_OFFER, {"i": {"id": offer_id, "endsAt": to.isoformat()}}, staff)
@@ -422,11 +422,11 @@ async def test_a_filled_group_gives_its_snapshot_and_completes_at_once(
 @pytest.mark.parametrize(
     ("query", "variables", "code"),
     [
-        (PROGRESS, {"id": to_global_id("Group", 987654)}, "NOT_FOUND"),
+        (PROGRESS, {"id": to_global_id(NodeType.GROUP, 987654)}, "NOT_FOUND"),
         (PROGRESS, {"code": "NOSUCHCD"}, "NOT_FOUND"),
         (PROGRESS, {}, "INVALID_ARGUMENTS"),
         (PROGRESS, {"code": "AB\x00CD"}, "INVALID_TEXT"),
-        (ACTIVITY, {"offer": to_global_id("GroupBuy", 987654)}, "NOT_FOUND"),
+        (ACTIVITY, {"offer": to_global_id(NodeType.GROUP_BUY, 987654)}, "NOT_FOUND"),
     ],
 )
 async def test_unknown_targets_get_a_graphql_error_not_a_hang(
@@ -446,7 +446,7 @@ async def test_groups_of_a_product_off_sale_cannot_be_watched_by_the_public(
     for query, variables in [
         (PROGRESS, {"code": group["shareCode"]}),
         (PROGRESS, {"id": group["id"]}),
-        (ACTIVITY, {"offer": to_global_id("GroupBuy", offer.id)}),
+        (ACTIVITY, {"offer": to_global_id(NodeType.GROUP_BUY, offer.id)}),
     ]:
         async with subscribe(app, query, variables) as live:
             assert await refusal(live) == ["NOT_FOUND"]
@@ -474,7 +474,7 @@ async def test_group_buy_activity_follows_one_offer_only(
     watched = await factories.offer(group_size=2)
     other = await factories.offer(group_size=2)
     people = iter(await shoppers(settings, 6))
-    offer_id = to_global_id("GroupBuy", watched.id)
+    offer_id = to_global_id(NodeType.GROUP_BUY, watched.id)
 
     async with subscribe(app, ACTIVITY, {"offer": offer_id}) as live:
         await wait_for_listener(

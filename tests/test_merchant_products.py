@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pintuan.catalog.models import ProductStatus
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -52,7 +52,7 @@ async def test_a_merchants_products_take_the_catalogs_sort_and_filter(gql: Graph
     assert await shop_titles(gql, "TITLE", priceMin=5000, priceMax=13000) == ["Oolong", "Pu'er"]
     assert await shop_titles(gql, search="set") == ["Tea Set"]
     # The list is the merchant's own, whichever merchant the filter names.
-    assert await shop_titles(gql, merchantId=to_global_id("Merchant", fruit.id)) == []
+    assert await shop_titles(gql, merchantId=to_global_id(NodeType.MERCHANT, fruit.id)) == []
 
 
 async def test_tag_filters_match_in_any_case(gql: GraphQLClient, settings: Settings) -> None:
@@ -63,7 +63,7 @@ async def test_tag_filters_match_in_any_case(gql: GraphQLClient, settings: Setti
           product { id tags } userErrors { code } } }""",
         {
             "i": {
-                "merchantId": to_global_id("Merchant", shop.id),
+                "merchantId": to_global_id(NodeType.MERCHANT, shop.id),
                 "handle": "gyokuro",
                 "title": "Gyokuro",
                 "tags": ["Green-Tea", "Ärmel"],

@@ -27,7 +27,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from pintuan.accounts.models import ApiKey, MerchantStaff
 from pintuan.catalog.models import Product, Variant
 from pintuan.core.errors import ApiErrorCode, ErrorCode
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.mutations import UserErrors
 from pintuan.groupbuys.models import Group, GroupBuy
 from pintuan.groupbuys.order_models import Order
@@ -97,8 +97,8 @@ class Store:
     variant: str
 
 
-def missing(type_name: str) -> str:
-    return to_global_id(type_name, MISSING)
+def missing(node: NodeType) -> str:
+    return to_global_id(node, MISSING)
 
 
 # (mutation, the argument naming nothing) -> (who asks, the arguments); a new ID
@@ -107,44 +107,48 @@ Arguments = Callable[[Store], dict[str, Any]]
 CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
     ("productCreate", "merchantId"): (
         "admin",
-        lambda s: {"input": {"merchantId": missing("Merchant"), "handle": "h", "title": "T"}},
+        lambda s: {
+            "input": {"merchantId": missing(NodeType.MERCHANT), "handle": "h", "title": "T"}
+        },
     ),
-    ("productUpdate", "id"): ("admin", lambda s: {"input": {"id": missing("Product")}}),
-    ("productArchive", "id"): ("admin", lambda s: {"id": missing("Product")}),
+    ("productUpdate", "id"): ("admin", lambda s: {"input": {"id": missing(NodeType.PRODUCT)}}),
+    ("productArchive", "id"): ("admin", lambda s: {"id": missing(NodeType.PRODUCT)}),
     ("variantCreate", "productId"): (
         "admin",
         lambda s: {
             "input": {
-                "productId": missing("Product"),
+                "productId": missing(NodeType.PRODUCT),
                 "sku": "s",
                 "title": "T",
                 "price": {"amount": 100, "currency": "CNY"},
             }
         },
     ),
-    ("variantUpdate", "id"): ("admin", lambda s: {"input": {"id": missing("Variant")}}),
+    ("variantUpdate", "id"): ("admin", lambda s: {"input": {"id": missing(NodeType.VARIANT)}}),
     ("stockAdjust", "variantId"): (
         "admin",
-        lambda s: {"input": {"variantId": missing("Variant"), "delta": 1}},
+        lambda s: {"input": {"variantId": missing(NodeType.VARIANT), "delta": 1}},
     ),
     ("merchantStaffAdd", "merchantId"): (
         "admin",
-        lambda s: {"input": {"merchantId": missing("Merchant"), "userId": s.user}},
+        lambda s: {"input": {"merchantId": missing(NodeType.MERCHANT), "userId": s.user}},
     ),
     ("merchantStaffAdd", "userId"): (
         "admin",
-        lambda s: {"input": {"merchantId": s.merchant, "userId": missing("User")}},
+        lambda s: {"input": {"merchantId": s.merchant, "userId": missing(NodeType.USER)}},
     ),
     ("apiKeyCreate", "merchantId"): (
         "admin",
-        lambda s: {"input": {"merchantId": missing("Merchant"), "kind": "SECRET", "name": "n"}},
+        lambda s: {
+            "input": {"merchantId": missing(NodeType.MERCHANT), "kind": "SECRET", "name": "n"}
+        },
     ),
-    ("apiKeyRevoke", "id"): ("admin", lambda s: {"id": missing("ApiKey")}),
+    ("apiKeyRevoke", "id"): ("admin", lambda s: {"id": missing(NodeType.API_KEY)}),
     ("groupBuyCreate", "variantId"): (
         "admin",
         lambda s: {
             "input": {
-                "variantId": missing("Variant"),
+                "variantId": missing(NodeType.VARIANT),
                 "groupPrice": 800,
                 "groupSize": 3,
                 "startsAt": "2030-01-01T00:00:00Z",
@@ -153,24 +157,26 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
             }
         },
     ),
-    ("groupBuyUpdate", "id"): ("admin", lambda s: {"input": {"id": missing("GroupBuy")}}),
-    ("groupBuyCancel", "id"): ("admin", lambda s: {"id": missing("GroupBuy")}),
-    ("orderComplete", "id"): ("admin", lambda s: {"id": missing("Order")}),
+    ("groupBuyUpdate", "id"): ("admin", lambda s: {"input": {"id": missing(NodeType.GROUP_BUY)}}),
+    ("groupBuyCancel", "id"): ("admin", lambda s: {"id": missing(NodeType.GROUP_BUY)}),
+    ("orderComplete", "id"): ("admin", lambda s: {"id": missing(NodeType.ORDER)}),
     ("groupStart", "groupBuyId"): (
         "customer",
-        lambda s: {"input": {"groupBuyId": missing("GroupBuy"), **PAY}},
+        lambda s: {"input": {"groupBuyId": missing(NodeType.GROUP_BUY), **PAY}},
     ),
     ("groupJoin", "groupId"): (
         "customer",
-        lambda s: {"input": {"groupId": missing("Group"), **PAY}},
+        lambda s: {"input": {"groupId": missing(NodeType.GROUP), **PAY}},
     ),
     ("orderCreate", "variantId"): (
         "customer",
-        lambda s: {"input": {"variantId": missing("Variant"), **PAY}},
+        lambda s: {"input": {"variantId": missing(NodeType.VARIANT), **PAY}},
     ),
     ("orderCreate", "groupBuyId"): (
         "customer",
-        lambda s: {"input": {"variantId": s.variant, "groupBuyId": missing("GroupBuy"), **PAY}},
+        lambda s: {
+            "input": {"variantId": s.variant, "groupBuyId": missing(NodeType.GROUP_BUY), **PAY}
+        },
     ),
 }
 # Names that are not IDs but name things the same way.
@@ -221,10 +227,10 @@ async def _store() -> Store:
     variant = await Variant.get(product_id=item.id)
     person = await factories.user()
     return Store(
-        merchant=to_global_id("Merchant", shop.id),
-        user=to_global_id("User", person.id),
-        product=to_global_id("Product", item.id),
-        variant=to_global_id("Variant", variant.id),
+        merchant=to_global_id(NodeType.MERCHANT, shop.id),
+        user=to_global_id(NodeType.USER, person.id),
+        product=to_global_id(NodeType.PRODUCT, item.id),
+        variant=to_global_id(NodeType.VARIANT, variant.id),
     )
 
 
@@ -256,7 +262,7 @@ async def test_a_malformed_or_foreign_id_in_a_mutation_stays_a_top_level_error(
     document = _document("productArchive")
 
     malformed = await gql(document, {"id": "not an id"}, admin)
-    foreign = await gql(document, {"id": to_global_id("User", 1)}, admin)
+    foreign = await gql(document, {"id": to_global_id(NodeType.USER, 1)}, admin)
 
     for body, code in ((malformed, "INVALID_ID"), (foreign, "WRONG_ID_TYPE")):
         assert body["data"] is None
@@ -272,7 +278,7 @@ async def test_arguments_that_exclude_each_other_are_a_user_error_in_a_mutation(
     customer = factories.bearer(await factories.user(), settings)
     staff = _document("merchantStaffAdd")
     join = _document("groupJoin")
-    group = to_global_id("Group", MISSING)
+    group = to_global_id(NodeType.GROUP, MISSING)
     before = await _rows()
 
     staff_bodies = [

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pintuan.catalog.models import Variant
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction, TransactionKind
 from pintuan.settings import Settings
@@ -37,7 +37,7 @@ async def staff(settings: Settings) -> tuple[Variant, dict[str, str]]:
 
 def terms(variant: Variant, **changes: Any) -> dict[str, Any]:
     return {
-        "variantId": to_global_id("Variant", variant.id),
+        "variantId": to_global_id(NodeType.VARIANT, variant.id),
         "groupPrice": 700,
         "groupSize": 3,
         "startsAt": iso(timedelta(minutes=-1)),
@@ -60,7 +60,7 @@ async def test_create_an_offer(gql: GraphQLClient, staff: tuple[Variant, dict[st
 
     listed = await gql(
         "query($p: ID!) { groupBuys(first: 5, productId: $p, status: ACTIVE) { totalCount } }",
-        {"p": to_global_id("Product", variant.product_id)},
+        {"p": to_global_id(NodeType.PRODUCT, variant.product_id)},
     )
     assert listed["data"]["groupBuys"]["totalCount"] == 1
 

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from pintuan.accounts import apikeys
 from pintuan.accounts.models import ApiKeyKind, Merchant
-from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
 from pintuan.groupbuys.expiry import expire_group
 from pintuan.groupbuys.order_models import Order
 from pintuan.settings import Settings
@@ -72,7 +72,7 @@ async def test_staff_complete_orders_of_filled_groups_and_solo_orders(
     listed = await gql(
         "query($m: ID!) { merchantOrders(merchantId: $m, status: COMPLETED) { "
         "edges { node { id } } } }",
-        {"m": to_global_id("Merchant", owner.id)},
+        {"m": to_global_id(NodeType.MERCHANT, owner.id)},
         staff,
     )
     edges = listed["data"]["merchantOrders"]["edges"]
@@ -146,7 +146,7 @@ async def test_only_the_merchant_completes_its_orders(
     own_key = await apikeys.create_key(owner.id, ApiKeyKind.SECRET, "fulfilment", [])
     by_key = await complete(gql, order_id, {"x-pintuan-key": own_key.secret})
     assert by_key["order"]["status"] == "COMPLETED"
-    unknown = to_global_id("Order", 987_654)
+    unknown = to_global_id(NodeType.ORDER, 987_654)
     assert refusal(await complete(gql, unknown, await staff_of(owner, settings))) == "NOT_FOUND"
 
 
@@ -168,7 +168,11 @@ async def test_merchants_list_the_orders_ready_to_fulfil(
     async def listed(ready: bool | None) -> list[tuple[str, bool]]:
         nodes, after = [], None
         while True:
-            variables = {"m": to_global_id("Merchant", owner.id), "ready": ready, "after": after}
+            variables = {
+                "m": to_global_id(NodeType.MERCHANT, owner.id),
+                "ready": ready,
+                "after": after,
+            }
             page = (await gql(query, variables, staff))["data"]["merchantOrders"]
             nodes += [(edge["node"]["id"], edge["node"]["readyToFulfil"]) for edge in page["edges"]]
             if not page["pageInfo"]["hasNextPage"]:

@@ -17,7 +17,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from pintuan.accounts.models import ApiKey, ApiKeyKind, Merchant, MerchantStaff, User
 from pintuan.catalog.models import Product, ProductTag, Variant
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.groupbuys.order_models import Order, PaymentTransaction
@@ -54,7 +54,7 @@ LATER = SOON + timedelta(days=7)
 
 
 def gid(kind: str, pk: int) -> str:
-    return to_global_id(kind, pk)
+    return to_global_id(NodeType(kind), pk)
 
 
 def with_input(name: str, input_type: str, result: str) -> str:

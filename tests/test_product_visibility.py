@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pintuan.catalog.models import ProductStatus, Variant
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -26,9 +26,9 @@ async def test_products_off_sale_are_read_only_by_their_merchants_staff_and_admi
     item = await factories.product(shop, title="Spring harvest", status=status)
     variant = await Variant.get(product_id=item.id)
     variables = {
-        "id": to_global_id("Product", item.id),
+        "id": to_global_id(NodeType.PRODUCT, item.id),
         "handle": item.handle,
-        "variant": to_global_id("Variant", variant.id),
+        "variant": to_global_id(NodeType.VARIANT, variant.id),
     }
     seen = {"title": "Spring harvest", "status": status.value}
     readers = {

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from pintuan.graphql.ids import from_global_id, to_global_id
+from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
 from pintuan.groupbuys import expiry
 from pintuan.groupbuys.gateways import sign_webhook
 from pintuan.groupbuys.models import GroupBuy
@@ -57,7 +57,7 @@ async def assert_gone_and_nothing_held(
     gql: GraphQLClient, settings: Settings, offer: GroupBuy, group: dict[str, Any]
 ) -> None:
     """The group is closed to everyone and the offer's stock and allowances are whole."""
-    offer_id = to_global_id("GroupBuy", offer.id)
+    offer_id = to_global_id(NodeType.GROUP_BUY, offer.id)
     state = (await gql(OFFER_STATE, {"id": offer_id}))["data"]["groupBuy"]
     assert state["openGroups"] == {"totalCount": 0, "edges": []}
     assert state["stockRemaining"] == offer.stock_limit

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pintuan.catalog.models import Variant
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.groupbuys.models import GroupBuy
 from pintuan.settings import Settings
 from tests import factories
@@ -34,9 +34,9 @@ async def buy_through(
     quantity: int = 1,
     token: str = "tok_visa",
 ) -> dict[str, Any]:
-    target: dict[str, Any] = {"variantId": to_global_id("Variant", variant_id)}
+    target: dict[str, Any] = {"variantId": to_global_id(NodeType.VARIANT, variant_id)}
     if offer_id is not None:
-        target["groupBuyId"] = to_global_id("GroupBuy", offer_id)
+        target["groupBuyId"] = to_global_id(NodeType.GROUP_BUY, offer_id)
     return await purchase(
         gql,
         headers,
@@ -49,7 +49,7 @@ async def buy_through(
 
 
 async def stock_remaining(gql: GraphQLClient, offer: GroupBuy) -> int:
-    body = await gql(OFFER_STOCK, {"id": to_global_id("GroupBuy", offer.id)})
+    body = await gql(OFFER_STOCK, {"id": to_global_id(NodeType.GROUP_BUY, offer.id)})
     remaining: int = body["data"]["groupBuy"]["stockRemaining"]
     return remaining
 

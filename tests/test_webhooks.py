@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.groupbuys import expiry
 from pintuan.groupbuys.gateways import sign_webhook
 from pintuan.groupbuys.models import Group
@@ -183,7 +183,7 @@ async def test_extending_the_offer_gives_members_still_paying_their_full_window(
     assert order.payment_due_at == old_end  # the group's timer, cut by the offer's end
     staff = factories.bearer(await factories.user(staff_of=await offer.merchant), settings)
     new_end = (old_end + timedelta(hours=5)).isoformat()
-    extension = {"id": to_global_id("GroupBuy", offer.id), "endsAt": new_end}
+    extension = {"id": to_global_id(NodeType.GROUP_BUY, offer.id), "endsAt": new_end}
 
     body = await GraphQLClient(client)(UPDATE_OFFER, {"i": extension}, staff)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -14,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import NonJsonMessageReceived
+from strawberry.http.exceptions import NonJsonMessageReceived, WebSocketDisconnected
 from strawberry.types.unset import UnsetType
 from tortoise import Tortoise, connections
 
@@ -67,6 +69,13 @@ class PintuanWebSocket(ASGIWebSocketAdapter):
                 raise
             await self.close(4400, f"{ApiErrorCode.REQUEST_TOO_DEEP}: {json_nesting.MESSAGE}")
 
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        """Text frames, as graphql-transport-ws requires, from the view's encoder's bytes."""
+        try:
+            await self.ws.send_text(self.view.encode_json_string(message))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
     async def close(self, code: int, reason: str) -> None:
         await super().close(code, writable(reason))
 
@@ -85,6 +94,17 @@ class PintuanGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return json_nesting.decode(data)
+
+    def encode_json(self, data: object) -> bytes:
+        """orjson, about ten times cheaper than ``json`` on a catalog page.
+
+        orjson refuses a lone surrogate, which an error message may quote from the
+        request; those rare responses go through ``json``, which escapes it.
+        """
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return json.dumps(data, separators=(",", ":")).encode()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None

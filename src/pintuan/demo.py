@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from pintuan.accounts import users
 from pintuan.accounts.models import Merchant, MerchantStaff, User
 from pintuan.catalog.models import Product, ProductStatus, ProductTag, Variant
+from pintuan.core.clock import now_utc
 from pintuan.groupbuys import expiry, offers, orders, purchases
 from pintuan.groupbuys.models import Group, GroupBuy
 from pintuan.groupbuys.order_models import OrderStatus
@@ -249,7 +250,7 @@ GROUP_STAGES = (
 async def seed_group_buys(runtime: Runtime) -> int:
     """Active offers with groups at every stage: forming, one short, filled and failed."""
     shoppers = [await User.get(email=email) for email, _ in CUSTOMERS]
-    now = datetime.now(UTC)
+    now = now_utc()
     variants = await Variant.filter(
         product__status=ProductStatus.ACTIVE, position=0, stock_on_hand__gte=MIN_OFFER_STOCK
     ).order_by("id")

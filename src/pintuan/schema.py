@@ -46,8 +46,8 @@ from pintuan.graphql.text import (
     StorableTextVariables,
 )
 from pintuan.groupbuys.graphql.mutations import GroupBuyMutation
+from pintuan.groupbuys.graphql.queries import GroupBuyQuery
 from pintuan.groupbuys.graphql.subscriptions import LiveSubscription
-from pintuan.groupbuys.graphql.types import GroupBuyQuery
 from pintuan.settings import Settings
 
 Query = merge_types(

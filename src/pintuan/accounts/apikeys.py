@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pintuan.accounts.models import ApiKey, ApiKeyKind
 from pintuan.accounts.tokens import digest, new_opaque_token
 from pintuan.core import validation
+from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
 
 KEY_PREFIXES = {ApiKeyKind.PUBLISHABLE: "pk", ApiKeyKind.SECRET: "sk"}
@@ -53,7 +53,7 @@ async def create_key(
 
 
 async def revoke_key(key: ApiKey) -> ApiKey:
-    now = datetime.now(UTC)
+    now = now_utc()
     changed = await ApiKey.filter(id=key.id, revoked_at=None).update(revoked_at=now)
     if changed != 1:
         raise DomainError(ErrorCode.ALREADY_REVOKED, "The key is already revoked.", "id")

@@ -17,13 +17,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from starlette.websockets import WebSocket, WebSocketState
 
 from pintuan.accounts import users
 from pintuan.accounts.tokens import AccessClaims
 from pintuan.accounts.viewer import Viewer
+from pintuan.core.clock import now_utc
 
 log = logging.getLogger("pintuan.auth")
 UNAUTHENTICATED_CLOSE = 4401
@@ -82,7 +82,7 @@ class SocketGuard:
         staff = [g for g in this_round if g.staff_of]
         staff_now = await users.staff_merchant_ids_by_users([g.user_id for g in staff])
         lost_right = {g for g, now_of in zip(staff, staff_now, strict=True) if g.staff_of - now_of}
-        now = datetime.now(UTC)
+        now = now_utc()
         ended: dict[_Guarded, tuple[int, str]] = {}
         for guarded in this_round:
             if guarded.token.expires_at <= now:

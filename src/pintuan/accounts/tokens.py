@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from pintuan.core.clock import now_utc
 from pintuan.settings import Settings
 
 ALGORITHM = "HS256"
@@ -47,7 +48,7 @@ def new_session_id() -> str:
 def issue_access_token(
     user_id: int, session: str, settings: Settings, now: datetime | None = None
 ) -> AccessToken:
-    issued = now or datetime.now(UTC)
+    issued = now or now_utc()
     expires = issued + timedelta(seconds=settings.access_token_seconds)
     claims = {
         "sub": str(user_id),

@@ -9,7 +9,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -24,6 +24,7 @@ from pintuan.accounts.tokens import (
     new_session_id,
 )
 from pintuan.core import codes, sql, validation
+from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.live.throttle import SigninThrottle
 from pintuan.settings import Settings
@@ -108,7 +109,7 @@ async def register(
 
 async def _issue_session(user: User, family: str, settings: Settings) -> Session:
     token = new_opaque_token("rt")
-    expires = datetime.now(UTC) + timedelta(seconds=settings.refresh_token_seconds)
+    expires = now_utc() + timedelta(seconds=settings.refresh_token_seconds)
     await RefreshToken.create(
         user=user, family=family, token_hash=digest(token), expires_at=expires
     )
@@ -141,7 +142,7 @@ async def sign_in(
 
 async def refresh(token: str, settings: Settings) -> Session:
     """Rotate a refresh token; presenting a used one revokes its whole family."""
-    now = datetime.now(UTC)
+    now = now_utc()
     token_hash = digest(token)
     async with in_transaction():
         claimed = await RefreshToken.filter(
@@ -167,9 +168,7 @@ async def revoke(token: str) -> None:
     row = await RefreshToken.get_or_none(token_hash=digest(token))
     if row is None:
         raise DomainError(ErrorCode.INVALID_TOKEN, "Unknown refresh token.", "refreshToken")
-    await RefreshToken.filter(family=row.family, revoked_at=None).update(
-        revoked_at=datetime.now(UTC)
-    )
+    await RefreshToken.filter(family=row.family, revoked_at=None).update(revoked_at=now_utc())
 
 
 async def user_by_email(email: str) -> User | None:

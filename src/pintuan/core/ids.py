@@ -1,10 +1,14 @@
 """Relay global IDs: opaque base64url of ``Type:pk``, readable without GraphQL.
 
-The webhook route names orders the way clients see them, and decodes their IDs
-here, where a malformed one is simply None rather than a GraphQL error.
+``NodeType`` is the one list of the type names IDs carry, so a misspelt one is a
+type error; its values are the GraphQL type names and part of every ID clients
+store. The webhook route names orders the way clients see them, and decodes
+their IDs here, where a malformed one is simply None rather than a GraphQL error.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from pintuan.core import b64url
 from pintuan.core.validation import MAX_INT
@@ -12,7 +16,20 @@ from pintuan.core.validation import MAX_INT
 MAX_ID_LENGTH = 200
 
 
-def to_global_id(type_name: str, pk: int) -> str:
+class NodeType(StrEnum):
+    """The GraphQL types that implement Node, by name."""
+
+    API_KEY = "ApiKey"
+    GROUP = "Group"
+    GROUP_BUY = "GroupBuy"
+    MERCHANT = "Merchant"
+    ORDER = "Order"
+    PRODUCT = "Product"
+    USER = "User"
+    VARIANT = "Variant"
+
+
+def to_global_id(type_name: NodeType, pk: int) -> str:
     return b64url.encode(f"{type_name}:{pk}".encode())
 
 

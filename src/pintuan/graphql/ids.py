@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pintuan.core.errors import ApiErrorCode
+from pintuan.core.ids import NodeType as NodeType
 from pintuan.core.ids import parse_global_id
 from pintuan.core.ids import to_global_id as to_global_id
 from pintuan.graphql.errors import ApiError
@@ -16,7 +17,7 @@ def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
     return parsed
 
 
-def decode_id(global_id: str, expected: str, field: str = "id") -> int:
+def decode_id(global_id: str, expected: NodeType, field: str = "id") -> int:
     """Decode an ID that must name an ``expected`` object; a foreign one is WRONG_ID_TYPE."""
     type_name, pk = from_global_id(global_id, field)
     if type_name != expected:

@@ -10,7 +10,7 @@ import strawberry
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
-from pintuan.graphql.ids import from_global_id
+from pintuan.graphql.ids import NodeType, from_global_id
 
 NodeFetcher = Callable[[Info, int], Awaitable["Node | None"]]
 _FETCHERS: dict[str, NodeFetcher] = {}
@@ -21,7 +21,7 @@ class Node:
     id: strawberry.ID
 
 
-def register_node(type_name: str, fetch: NodeFetcher) -> None:
+def register_node(type_name: NodeType, fetch: NodeFetcher) -> None:
     _FETCHERS[type_name] = fetch
 
 

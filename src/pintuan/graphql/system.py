@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import strawberry
 
+from pintuan.core.clock import now_utc
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.errors import ApiError
 
@@ -18,7 +19,7 @@ MAX_TICKS = 3600
 class SystemQuery:
     @strawberry.field(description="The server's current time (UTC).")
     def server_time(self) -> datetime:
-        return datetime.now(UTC)
+        return now_utc()
 
 
 @strawberry.type
@@ -38,4 +39,4 @@ class SystemSubscription:
         for tick in range(count):
             if tick:
                 await asyncio.sleep(interval_seconds)
-            yield datetime.now(UTC)
+            yield now_utc()

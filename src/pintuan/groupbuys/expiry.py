@@ -9,10 +9,11 @@ from datetime import datetime
 from tortoise.expressions import F
 
 from pintuan.core import sql
-from pintuan.groupbuys import offers, orders
+from pintuan.core.clock import now_utc
+from pintuan.groupbuys import ledger, offers, orders
+from pintuan.groupbuys.announce import announce
 from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
 from pintuan.groupbuys.order_models import CancelReason, Order, OrderStatus
-from pintuan.groupbuys.orders import announce, now_utc
 from pintuan.groupbuys.progress import GroupEvent
 from pintuan.groupbuys.runtime import Runtime
 
@@ -56,8 +57,8 @@ async def sweep(runtime: Runtime) -> int:
     for group_id, status in unsettled:
         await orders.settle_group_orders(group_id, runtime, reasons[GroupStatus(status)])
         done += 1
-    for order in await orders.refunds_owed():
-        await orders.issue_refund(order, runtime)
+    for order in await ledger.refunds_owed():
+        await ledger.issue_refund(order, runtime)
         done += 1
     for order in await Order.filter(status=OrderStatus.PENDING_PAYMENT, payment_due_at__lte=now):
         done += await lapse_payment(order.id, runtime)

@@ -11,12 +11,12 @@ from tortoise.queryset import QuerySet
 
 from pintuan.catalog.models import ProductStatus
 from pintuan.core import batch
+from pintuan.core.clock import now_utc
 from pintuan.core.pagination import SortKey, parse_datetime, parse_int
 from pintuan.core.validation import find
-from pintuan.groupbuys import orders
+from pintuan.groupbuys import fulfilment
 from pintuan.groupbuys.models import Group, GroupBuy, GroupBuyStatus, GroupMember, GroupStatus
 from pintuan.groupbuys.order_models import Order, OrderStatus
-from pintuan.groupbuys.orders import now_utc
 
 NEWEST_FIRST = SortKey(("id",), True, (parse_int,))
 # "1 more person needed" first: fewest free slots, then soonest to expire.
@@ -68,7 +68,7 @@ def orders_of_merchant(
         query = query.filter(status=status)
     if ready_to_fulfil is None:
         return query
-    ready = orders.ready_to_fulfil()
+    ready = fulfilment.ready_to_fulfil()
     return query.filter(ready) if ready_to_fulfil else query.exclude(ready)
 
 

@@ -12,11 +12,12 @@ from tortoise.transactions import in_transaction
 
 from pintuan.catalog.models import Product, ProductStatus, Variant
 from pintuan.core import sql
+from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.groupbuys import orders
+from pintuan.groupbuys.announce import announce, group_state, publish
 from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
 from pintuan.groupbuys.order_models import CancelReason, Order, OrderStatus
-from pintuan.groupbuys.orders import announce, now_utc
 from pintuan.groupbuys.progress import GroupEvent
 from pintuan.groupbuys.runtime import Runtime
 
@@ -169,7 +170,7 @@ async def run_on(group: Group, offer: GroupBuy, runtime: Runtime) -> bool:
         return False
     await runtime.group_deadlines.schedule(group.id, expires_at)
     await _extend_payment_windows(group.id, expires_at, runtime)
-    await orders.publish(runtime, GroupEvent.EXTENDED, orders.group_state(extended[0]))
+    await publish(runtime, GroupEvent.EXTENDED, group_state(extended[0]))
     return True
 
 

@@ -7,71 +7,31 @@ same as when slots are taken, so concurrent transactions cannot deadlock.
 Every transition is a conditional update on the order's status inside a
 transaction with the holds it moves; side effects (gateway calls, live events)
 come after the commit. A crash between the two is finished by the sweep.
+
+The money each step moves is written by ``ledger``, the live events it causes
+are sent by ``announce``, and which orders may complete is ``fulfilment``'s rule.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
-from redis.exceptions import RedisError
-from tortoise.expressions import F, Q, Subquery
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from pintuan.catalog.models import Variant
 from pintuan.core import sql
+from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.groupbuys.announce import announce
+from pintuan.groupbuys.fulfilment import ready_to_fulfil
+from pintuan.groupbuys.ledger import OWED, issue_refund, record_money
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
-from pintuan.groupbuys.order_models import (
-    CancelReason,
-    Order,
-    OrderStatus,
-    PaymentTransaction,
-    TransactionKind,
-)
-from pintuan.groupbuys.progress import GroupEvent, GroupState
+from pintuan.groupbuys.order_models import CancelReason, Order, OrderStatus, TransactionKind
+from pintuan.groupbuys.progress import GroupEvent
 from pintuan.groupbuys.runtime import Runtime
-
-log = logging.getLogger("pintuan.orders")
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def group_state(group: Group) -> GroupState:
-    return GroupState(
-        group_id=group.id,
-        group_buy_id=group.group_buy_id,
-        member_count=group.slots_taken,
-        paid_count=group.paid_count,
-        size=group.size,
-        status=group.status.value,
-        expires_at=group.expires_at,
-        version=group.version,
-    )
-
-
-async def publish(runtime: Runtime, event: GroupEvent, state: GroupState) -> None:
-    """Tell the live layer about a committed change, as the change left the group.
-
-    A live-layer failure must not fail the change it reports: the change is
-    committed, and subscribers rebuild from the database.
-    """
-    try:
-        await runtime.progress.changed(event, state)
-    except (RedisError, OSError):
-        log.warning("could not publish %s for group %s", event, state.group_id, exc_info=True)
-
-
-async def announce(runtime: Runtime, event: GroupEvent, group_id: int) -> Group:
-    """Publish a group's state as read after a committed change; returns the group read."""
-    group = await Group.get(id=group_id)
-    await publish(runtime, event, group_state(group))
-    return group
 
 
 async def _release_allowance(order: Order) -> None:
@@ -86,29 +46,6 @@ async def _release_offer_stock(order: Order) -> None:
         await GroupBuy.filter(id=order.group_buy_id).update(
             stock_taken=F("stock_taken") - order.quantity
         )
-
-
-# The reference of a refund recorded but not yet returned by the gateway.
-OWED = ""
-
-
-async def record_money(order: Order, kind: TransactionKind, gateway: str, reference: str) -> None:
-    """One row per order and kind: the database refuses a second charge or refund.
-
-    A refund is recorded as OWED in the transaction that moves the order to
-    REFUNDED; ``issue_refund`` then asks the gateway and notes its reference.
-    """
-    await sql.execute(
-        'INSERT INTO "payment_transaction" ("order_id", "kind", "amount", "currency", "gateway", '
-        '"reference", "created_at") VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        order.id,
-        kind.value,
-        order.total,
-        order.currency,
-        gateway,
-        reference,
-        now_utc(),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,20 +227,6 @@ async def refund_paid(order_id: int, runtime: Runtime) -> Settled:
     return Settled(order, bool(changed))
 
 
-def ready_to_fulfil() -> Q:
-    """Orders paid that no failure can refund any more: bought alone, or in a group
-    that FILLED (a FILLED group never fails). ``is_ready_to_fulfil`` is the same rule
-    for one order whose group has been read."""
-    return Q(status=OrderStatus.PAID) & (
-        Q(group_id__isnull=True) | Q(group__status=GroupStatus.FILLED)
-    )
-
-
-def is_ready_to_fulfil(status: OrderStatus, group_status: GroupStatus | None) -> bool:
-    """``ready_to_fulfil`` for one order; ``group_status`` is None for one bought alone."""
-    return status == OrderStatus.PAID and group_status in (None, GroupStatus.FILLED)
-
-
 async def complete(order_id: int) -> Order:
     """PAID -> COMPLETED, once the merchant has delivered; final.
 
@@ -334,33 +257,6 @@ async def complete(order_id: int) -> Order:
         "The order's group has not filled yet: it may still fail and be refunded.",
         "id",
     )
-
-
-async def issue_refund(order: Order, runtime: Runtime) -> None:
-    """Return the money of a refund recorded as owed, and note the gateway's reference.
-
-    The gateway is idempotent per order, so a sweep that finds the refund owed
-    while its first caller is still waiting on the gateway refunds nothing twice.
-    """
-    if not await PaymentTransaction.exists(
-        order_id=order.id, kind=TransactionKind.REFUND, reference=OWED
-    ):
-        return
-    reference = await runtime.gateway.refund(order.id, order.total, order.currency)
-    await sql.execute(
-        'UPDATE "payment_transaction" SET "reference" = $1 '
-        'WHERE "order_id" = $2 AND "kind" = $3 AND "reference" = $4',
-        reference,
-        order.id,
-        TransactionKind.REFUND.value,
-        OWED,
-    )
-
-
-async def refunds_owed() -> Sequence[Order]:
-    """Orders whose recorded refund never reached the gateway (a crash in between)."""
-    owed = PaymentTransaction.filter(kind=TransactionKind.REFUND, reference=OWED)
-    return await Order.filter(id__in=Subquery(owed.values("order_id")))
 
 
 async def settle_group_orders(group_id: int, runtime: Runtime, reason: CancelReason) -> None:

@@ -6,12 +6,13 @@ The database stays the source of truth: a missing mirror is rebuilt from it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
 
+from pintuan.core.clock import now_utc
 from pintuan.live.bus import EventBus, encode
 from pintuan.live.rooms import Rooms
 
@@ -86,6 +87,34 @@ class GroupState:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class GroupChange:
+    """One message on a group's or an offer's channel: what happened, and the state it left.
+
+    Publisher and subscribers share this codec, so an event name is a ``GroupEvent`` at
+    both ends; a message naming no member fails to decode (ValueError) and is dropped.
+    """
+
+    event: GroupEvent
+    state: GroupState
+    changed_at: datetime | None  # when the change committed, if the message says
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"event": self.event.value, "state": self.state.to_json()}
+        if self.changed_at is not None:
+            data["changed_at"] = self.changed_at.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GroupChange:
+        changed_at = data.get("changed_at")
+        return cls(
+            event=GroupEvent(data["event"]),
+            state=GroupState.from_json(data["state"]),
+            changed_at=None if changed_at is None else datetime.fromisoformat(str(changed_at)),
+        )
+
+
 class GroupProgress:
     def __init__(self, redis: Redis, bus: EventBus) -> None:
         self.redis = redis
@@ -121,7 +150,6 @@ class GroupProgress:
 
         Called right after the change commits; the message carries that moment.
         """
-        changed_at = datetime.now(UTC).isoformat()
-        message = encode({"event": event.value, "state": state.to_json(), "changed_at": changed_at})
+        message = encode(GroupChange(event, state, now_utc()).to_json())
         channels = (self.group_channel(state.group_id), self.offer_channel(state.group_buy_id))
         await self._announce(state, message, *channels)

@@ -17,12 +17,13 @@ from tortoise.transactions import in_transaction
 
 from pintuan.catalog.models import ProductStatus, Variant
 from pintuan.core import codes, sql
+from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.core.validation import MAX_INT
 from pintuan.groupbuys import offers, orders
+from pintuan.groupbuys.announce import group_state, publish
 from pintuan.groupbuys.models import Group, GroupBuy, GroupBuyStatus, GroupStatus
 from pintuan.groupbuys.order_models import CancelReason, Order, OrderKind, OrderStatus
-from pintuan.groupbuys.orders import now_utc
 from pintuan.groupbuys.progress import GroupEvent, GroupState
 from pintuan.groupbuys.runtime import Runtime
 
@@ -273,7 +274,7 @@ async def _take_slot(
     )
     await _hold_offer_stock(offer, order.quantity, now)
     await _hold_variant_stock(offer.variant_id, order.quantity)
-    return orders.group_state(slot[0])
+    return group_state(slot[0])
 
 
 def _no_slot_in(group: Group, now: datetime) -> _Refused | None:
@@ -355,7 +356,7 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
         raise refused.error from None
     except IntegrityError:
         return await _concurrent_retry(request, fingerprint)
-    await orders.publish(runtime, GroupEvent.JOINED, joined)
+    await publish(runtime, GroupEvent.JOINED, joined)
     await runtime.group_deadlines.schedule(group.id, group.expires_at)
     if group.expires_at == offer.ends_at:
         # Cut short by the end as read: an extension committed meanwhile may have
@@ -397,7 +398,7 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
         if await Order.exists(buyer_id=request.buyer_id, idempotency_key=request.idempotency_key):
             return await _concurrent_retry(request, fingerprint)
         raise _already_member() from None
-    await orders.publish(runtime, GroupEvent.JOINED, joined)
+    await publish(runtime, GroupEvent.JOINED, joined)
     return await _pay(order, request.payment_token, runtime)
 
 
@@ -494,4 +495,4 @@ async def after_payment(settled: orders.Settled, runtime: Runtime) -> None:
     if settled.filled:
         await runtime.group_deadlines.cancel(settled.group.id)
     event = GroupEvent.FILLED if settled.filled else GroupEvent.PAID
-    await orders.publish(runtime, event, orders.group_state(settled.group))
+    await publish(runtime, event, group_state(settled.group))

@@ -12,8 +12,8 @@ import asyncio
 import logging
 from datetime import datetime
 
+from pintuan.core.clock import now_utc
 from pintuan.groupbuys import expiry
-from pintuan.groupbuys.orders import now_utc
 from pintuan.groupbuys.runtime import Runtime
 
 log = logging.getLogger("pintuan.groupbuys.scheduler")

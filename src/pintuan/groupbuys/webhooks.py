@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from pintuan.core.errors import ApiErrorCode
-from pintuan.core.ids import parse_global_id
+from pintuan.core.ids import NodeType, parse_global_id
 from pintuan.core.validation import UNSTORABLE_MESSAGE, storable, unstorable
 from pintuan.groupbuys import payments
 from pintuan.groupbuys.gateways import webhook_signature_valid
@@ -28,7 +28,7 @@ def _order_pk(raw: object) -> int | None:
     if parsed is None:
         return None
     type_name, pk = parsed
-    return pk if type_name == "Order" else None
+    return pk if type_name == NodeType.ORDER else None
 
 
 def _storable(event_id: str, kind: str, reference: str) -> bool:

@@ -15,7 +15,7 @@ from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
-from pintuan.graphql.ids import to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.mutations import MutationPayload, mutation
 from pintuan.graphql.node import Node, register_node
 from pintuan.graphql.pagination import Connection
@@ -48,7 +48,7 @@ class User(Node):
     @classmethod
     def of(cls, u: models.User) -> User:
         return cls(
-            id=strawberry.ID(to_global_id("User", u.id)),
+            id=strawberry.ID(to_global_id(NodeType.USER, u.id)),
             handle=u.handle,
             display_name=u.display_name,
             avatar_url=u.avatar_url,
@@ -215,4 +215,4 @@ async def _user_node(info: Info, pk: int) -> User | None:
     return User.of(found) if found else None
 
 
-register_node("User", _user_node)
+register_node(NodeType.USER, _user_node)

@@ -11,7 +11,7 @@ from pintuan.catalog.graphql.merchants import managed_merchant
 from pintuan.catalog.graphql.types import Product, Variant
 from pintuan.catalog.models import ProductStatus
 from pintuan.graphql.context import Info
-from pintuan.graphql.ids import decode_id
+from pintuan.graphql.ids import NodeType, decode_id
 from pintuan.graphql.mutations import MutationPayload, found, mutation
 from pintuan.graphql.permissions import MerchantActor, require_merchant
 
@@ -86,7 +86,9 @@ class VariantPayload(MutationPayload):
 
 
 async def _product(info: Info, product_id: strawberry.ID, field: str) -> models.Product:
-    loaded = await catalog_loaders(info).product.load(decode_id(product_id, "Product", field))
+    loaded = await catalog_loaders(info).product.load(
+        decode_id(product_id, NodeType.PRODUCT, field)
+    )
     product = found(loaded, "product", field)
     require_merchant(info, product.merchant_id)
     return product
@@ -98,7 +100,7 @@ async def owned_variant(
     """A variant and its product, once the viewer is known to manage their merchant."""
     loaders = catalog_loaders(info)
     variant = found(
-        await loaders.variant.load(decode_id(variant_id, "Variant", field)), "variant", field
+        await loaders.variant.load(decode_id(variant_id, NodeType.VARIANT, field)), "variant", field
     )
     product = found(await loaders.product.load(variant.product_id), "product", field)
     require_merchant(info, product.merchant_id)

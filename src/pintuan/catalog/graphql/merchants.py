@@ -15,7 +15,7 @@ from pintuan.accounts.models import Merchant as MerchantModel
 from pintuan.catalog.graphql.types import Merchant
 from pintuan.graphql.arguments import exactly_one
 from pintuan.graphql.context import Info
-from pintuan.graphql.ids import decode_id, to_global_id
+from pintuan.graphql.ids import NodeType, decode_id, to_global_id
 from pintuan.graphql.mutations import MutationPayload, found, mutation
 from pintuan.graphql.node import Node
 from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn, allow, require_merchant
@@ -38,7 +38,7 @@ class ApiKey(Node):
     @classmethod
     def of(cls, k: account_models.ApiKey) -> ApiKey:
         return cls(
-            id=strawberry.ID(to_global_id("ApiKey", k.id)),
+            id=strawberry.ID(to_global_id(NodeType.API_KEY, k.id)),
             name=k.name,
             kind=k.kind,
             prefix=k.prefix,
@@ -97,7 +97,7 @@ class ApiKeyRevokePayload(MutationPayload):
 
 async def managed_merchant(info: Info, merchant_id: strawberry.ID) -> MerchantModel:
     """The merchant an input names, once the viewer is known to manage it."""
-    pk = decode_id(merchant_id, "Merchant", "merchantId")
+    pk = decode_id(merchant_id, NodeType.MERCHANT, "merchantId")
     require_merchant(info, pk)
     return found(await merchants.merchant_by_id(pk), "merchant", "merchantId")
 
@@ -105,7 +105,9 @@ async def managed_merchant(info: Info, merchant_id: strawberry.ID) -> MerchantMo
 async def _staff_user(info: Info, input: MerchantStaffAddInput) -> account_models.User:
     named_by = exactly_one(info, {"userId": input.user_id, "email": input.email})
     if input.user_id is not None:
-        user = await account_loaders(info).user.load(decode_id(input.user_id, "User", "userId"))
+        user = await account_loaders(info).user.load(
+            decode_id(input.user_id, NodeType.USER, "userId")
+        )
     else:
         user = await users.user_by_email(input.email or "")
     return found(user, "user", named_by)
@@ -137,7 +139,7 @@ class MerchantAdminMutation:
 
     @mutation(MerchantActor())
     async def api_key_revoke(self, info: Info, id: strawberry.ID) -> ApiKeyRevokePayload:
-        key = found(await apikeys.key_by_id(decode_id(id, "ApiKey")), "API key", "id")
+        key = found(await apikeys.key_by_id(decode_id(id, NodeType.API_KEY)), "API key", "id")
         require_merchant(info, key.merchant_id)
         revoked = await apikeys.revoke_key(key)
         return ApiKeyRevokePayload(api_key=ApiKey.of(revoked))
@@ -149,6 +151,6 @@ class MerchantAdminQuery:
         extensions=allow(MerchantActor()), description="A merchant's keys, newest first."
     )
     async def api_keys(self, info: Info, merchant_id: strawberry.ID) -> list[ApiKey]:
-        pk = decode_id(merchant_id, "Merchant", "merchantId")
+        pk = decode_id(merchant_id, NodeType.MERCHANT, "merchantId")
         require_merchant(info, pk)
         return [ApiKey.of(k) for k in await apikeys.keys_of_merchant(pk)]

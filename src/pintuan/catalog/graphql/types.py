@@ -18,7 +18,7 @@ from pintuan.graphql import provided
 from pintuan.graphql.arguments import exactly_one
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import from_domain
-from pintuan.graphql.ids import decode_id, to_global_id
+from pintuan.graphql.ids import NodeType, decode_id, to_global_id
 from pintuan.graphql.loaders import required
 from pintuan.graphql.money import Money
 from pintuan.graphql.node import Node, register_node
@@ -43,7 +43,7 @@ class Merchant(Node):
     @classmethod
     def of(cls, m: accounts_models.Merchant) -> Merchant:
         return cls(
-            id=strawberry.ID(to_global_id("Merchant", m.id)),
+            id=strawberry.ID(to_global_id(NodeType.MERCHANT, m.id)),
             handle=m.handle,
             name=m.name,
             logo_url=m.logo_url,
@@ -84,7 +84,7 @@ class Variant(Node):
     @classmethod
     def of(cls, v: models.Variant) -> Variant:
         return cls(
-            id=strawberry.ID(to_global_id("Variant", v.id)),
+            id=strawberry.ID(to_global_id(NodeType.VARIANT, v.id)),
             sku=v.sku,
             title=v.title,
             options=[VariantOption(name=o["name"], value=o["value"]) for o in v.options],
@@ -121,7 +121,7 @@ class Product(Node):
     @classmethod
     def of(cls, p: models.Product) -> Product:
         return cls(
-            id=strawberry.ID(to_global_id("Product", p.id)),
+            id=strawberry.ID(to_global_id(NodeType.PRODUCT, p.id)),
             handle=p.handle,
             title=p.title,
             description=p.description,
@@ -183,7 +183,7 @@ class ProductFilterInput:
     def to_domain(self) -> products.ProductFilter:
         merchant = None
         if self.merchant_id is not None:
-            merchant = decode_id(self.merchant_id, "Merchant", "filter.merchantId")
+            merchant = decode_id(self.merchant_id, NodeType.MERCHANT, "filter.merchantId")
         return products.ProductFilter(
             merchant_id=merchant,
             tag=self.tag,
@@ -227,7 +227,7 @@ class CatalogQuery:
     ) -> Product | None:
         exactly_one(info, {"id": id, "handle": handle})
         if id is not None:
-            found = await catalog_loaders(info).product.load(decode_id(id, "Product"))
+            found = await catalog_loaders(info).product.load(decode_id(id, NodeType.PRODUCT))
         else:
             found = await products.product_by_handle(handle or "")
         return Product.of(found) if found and _visible(info, found) else None
@@ -275,6 +275,6 @@ async def _variant_node(info: Info, pk: int) -> Variant | None:
     return Variant.of(variant) if product and _visible(info, product) else None
 
 
-register_node("Merchant", _merchant_node)
-register_node("Product", _product_node)
-register_node("Variant", _variant_node)
+register_node(NodeType.MERCHANT, _merchant_node)
+register_node(NodeType.PRODUCT, _product_node)
+register_node(NodeType.VARIANT, _variant_node)

@@ -13,7 +13,7 @@ from pintuan.core.errors import ApiErrorCode, DomainError, ErrorCode
 from pintuan.graphql.arguments import exactly_one
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
-from pintuan.graphql.ids import decode_id
+from pintuan.graphql.ids import NodeType, decode_id
 from pintuan.graphql.mutations import MutationPayload, found, mutation, user_errors
 from pintuan.graphql.permissions import MerchantActor, SignedIn, require_merchant
 from pintuan.groupbuys import lookups, models, offers, orders, purchases
@@ -111,7 +111,7 @@ class OrderPayload(MutationPayload):
 
 
 async def _offer(info: Info, id: strawberry.ID) -> models.GroupBuy:
-    loaded = await groupbuy_loaders(info).group_buy.load(decode_id(id, "GroupBuy"))
+    loaded = await groupbuy_loaders(info).group_buy.load(decode_id(id, NodeType.GROUP_BUY))
     offer = found(loaded, "group buy", "id")
     require_merchant(info, offer.merchant_id)
     return offer
@@ -136,7 +136,7 @@ def _copy_into(cls: type[Terms], input: object) -> Terms:
 
 async def _group_id(input: GroupJoinInput) -> int:
     if input.group_id is not None:
-        return decode_id(input.group_id, "Group", "groupId")
+        return decode_id(input.group_id, NodeType.GROUP, "groupId")
     group = await lookups.group_by_share_code(input.share_code or "")
     if group is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No group has that share code.", "shareCode")
@@ -174,7 +174,7 @@ class GroupBuyMutation:
 
     @mutation(SignedIn(), description="Start a group as its leader.")
     async def group_start(self, info: Info, input: GroupStartInput) -> PurchasePayload:
-        offer_id = decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
+        offer_id = decode_id(input.group_buy_id, NodeType.GROUP_BUY, "groupBuyId")
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
         return PurchasePayload.of(await purchases.start_group(offer_id, request, runtime_of(info)))
 
@@ -191,11 +191,11 @@ class GroupBuyMutation:
 
     @mutation(SignedIn())
     async def order_create(self, info: Info, input: OrderCreateInput) -> PurchasePayload:
-        variant_id = decode_id(input.variant_id, "Variant", "variantId")
+        variant_id = decode_id(input.variant_id, NodeType.VARIANT, "variantId")
         offer_id = (
             None
             if input.group_buy_id is None
-            else decode_id(input.group_buy_id, "GroupBuy", "groupBuyId")
+            else decode_id(input.group_buy_id, NodeType.GROUP_BUY, "groupBuyId")
         )
         request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
         runtime = runtime_of(info)
@@ -209,7 +209,7 @@ class GroupBuyMutation:
         ),
     )
     async def order_complete(self, info: Info, id: strawberry.ID) -> OrderPayload:
-        loaded = await groupbuy_loaders(info).order.load(decode_id(id, "Order"))
+        loaded = await groupbuy_loaders(info).order.load(decode_id(id, NodeType.ORDER))
         order = found(loaded, "order", "id")
         require_merchant(info, order.merchant_id)
         completed = await orders.complete(order.id)

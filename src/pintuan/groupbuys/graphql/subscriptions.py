@@ -4,41 +4,34 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from enum import StrEnum
 
 import strawberry
 
+from pintuan.core.clock import now_utc
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
 from pintuan.graphql.fanout import watch
-from pintuan.graphql.ids import decode_id
+from pintuan.graphql.ids import NodeType, decode_id
 from pintuan.groupbuys import lookups
+from pintuan.groupbuys.announce import group_state
 from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
+from pintuan.groupbuys.graphql.queries import find_group
 from pintuan.groupbuys.graphql.runtime import runtime_of
-from pintuan.groupbuys.graphql.types import Group, find_group, seconds_left, visible_offer
+from pintuan.groupbuys.graphql.types import Group, seconds_left
+from pintuan.groupbuys.graphql.visibility import visible_offer
 from pintuan.groupbuys.models import GroupStatus
-from pintuan.groupbuys.orders import group_state, now_utc
-from pintuan.groupbuys.progress import GroupState
+from pintuan.groupbuys.progress import GroupChange, GroupEvent, GroupState
 from pintuan.live.bus import Event
 
-
-@strawberry.enum(
+strawberry.enum(
+    GroupEvent,
     description=(
         "Why a message was sent: SNAPSHOT is the state on subscribing, the others a "
         "change. EXTENDED: the offer was extended, so a group whose timer its old end "
         "cut short runs on (see expiresAt)."
-    )
+    ),
 )
-class GroupEvent(StrEnum):
-    SNAPSHOT = "SNAPSHOT"
-    JOINED = "JOINED"
-    PAID = "PAID"
-    LEFT = "LEFT"
-    FILLED = "FILLED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    EXTENDED = "EXTENDED"
 
 
 @strawberry.type(
@@ -106,13 +99,13 @@ async def _snapshot(info: Info, group_id: int) -> GroupState:
     return state
 
 
-def _event_for(name: str, state: GroupState) -> GroupEvent:
+def _event_for(event: GroupEvent, state: GroupState) -> GroupEvent:
     """The event a subscriber sees: a closing state is always named after how it closed.
 
     (An announcement that reads the group after its commit, such as "LEFT", may
     find it closed by a later change.)
     """
-    return GroupEvent(state.status) if _closed(state.status) else GroupEvent(name)
+    return GroupEvent(state.status) if _closed(state.status) else event
 
 
 def _closed(status: str) -> bool:
@@ -121,9 +114,8 @@ def _closed(status: str) -> bool:
 
 def _change(message: Event) -> GroupProgress:
     """A published change as its subscribers see it (group and offer channels alike)."""
-    state = GroupState.from_json(message["state"])
-    changed_at = datetime.fromisoformat(message["changed_at"]) if "changed_at" in message else None
-    return GroupProgress.of(_event_for(message["event"], state), state, changed_at)
+    change = GroupChange.from_json(message)
+    return GroupProgress.of(_event_for(change.event, change.state), change.state, change.changed_at)
 
 
 @strawberry.type
@@ -158,7 +150,7 @@ class LiveSubscription:
     async def group_buy_activity(
         self, info: Info, group_buy_id: strawberry.ID
     ) -> AsyncGenerator[GroupProgress, None]:
-        offer_id = decode_id(group_buy_id, "GroupBuy", "groupBuyId")
+        offer_id = decode_id(group_buy_id, NodeType.GROUP_BUY, "groupBuyId")
         if await visible_offer(info, offer_id) is None:
             raise ApiError(ApiErrorCode.NOT_FOUND, "No such group buy.")
         channel = runtime_of(info).progress.offer_channel(offer_id)

@@ -1,9 +1,12 @@
-"""Group buys in the graph: offers, groups, members and orders, with their mutations."""
+"""Group buys' GraphQL types: offers, groups, members and orders.
+
+Who may see them is ``visibility``'s rule, their lists are built in ``connections``
+and the root fields are in ``queries``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import strawberry
 
@@ -11,20 +14,17 @@ from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.accounts.graphql.users import User
 from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.graphql.types import Merchant, Product, Variant
-from pintuan.graphql import provided
-from pintuan.graphql.arguments import exactly_one
+from pintuan.core.clock import now_utc
 from pintuan.graphql.context import Info
-from pintuan.graphql.ids import decode_id, to_global_id
+from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.loaders import required
 from pintuan.graphql.money import Money
-from pintuan.graphql.node import Node, register_node
+from pintuan.graphql.node import Node
 from pintuan.graphql.pagination import Connection, paginate
-from pintuan.graphql.permissions import MerchantActor, allow, require_merchant
-from pintuan.groupbuys import lookups, models, order_models, orders
+from pintuan.groupbuys import fulfilment, lookups, models, order_models
 from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
 from pintuan.groupbuys.models import GroupBuyStatus, GroupStatus
 from pintuan.groupbuys.order_models import OrderKind, OrderStatus
-from pintuan.groupbuys.orders import now_utc
 
 strawberry.enum(GroupBuyStatus, description="Follows the clock between startsAt and endsAt.")
 strawberry.enum(GroupStatus)
@@ -61,7 +61,7 @@ class GroupBuy(Node):
     @classmethod
     def of(cls, o: models.GroupBuy) -> GroupBuy:
         return cls(
-            id=strawberry.ID(to_global_id("GroupBuy", o.id)),
+            id=strawberry.ID(to_global_id(NodeType.GROUP_BUY, o.id)),
             solo_price=Money.of(o.solo_price, o.currency),
             group_price=Money.of(o.group_price, o.currency),
             group_size=o.group_size,
@@ -154,7 +154,7 @@ class Group(Node):
     @classmethod
     def of(cls, g: models.Group) -> Group:
         return cls(
-            id=strawberry.ID(to_global_id("Group", g.id)),
+            id=strawberry.ID(to_global_id(NodeType.GROUP, g.id)),
             size=g.size,
             member_count=g.slots_taken,
             slots_left=g.size - g.slots_taken,
@@ -209,7 +209,7 @@ class Order(Node):
     @classmethod
     def of(cls, o: order_models.Order) -> Order:
         return cls(
-            id=strawberry.ID(to_global_id("Order", o.id)),
+            id=strawberry.ID(to_global_id(NodeType.ORDER, o.id)),
             kind=o.kind,
             quantity=o.quantity,
             unit_price=Money.of(o.unit_price, o.currency),
@@ -244,169 +244,9 @@ class Order(Node):
         if self.group_pk is not None:
             group = await required(groupbuy_loaders(info).group, self.group_pk, "group")
             group_status = group.status
-        return orders.is_ready_to_fulfil(self.status, group_status)
+        return fulfilment.is_ready_to_fulfil(self.status, group_status)
 
     @strawberry.field
     async def variant(self, info: Info) -> Variant:
         variant = await required(catalog_loaders(info).variant, self.variant_pk, "variant")
         return Variant.of(variant)
-
-
-def can_read_order(info: Info, order: order_models.Order) -> bool:
-    viewer = info.context.viewer
-    own = viewer.user is not None and viewer.user.id == order.buyer_id
-    return own or viewer.can_manage(order.merchant_id)
-
-
-async def visible_offer(info: Info, pk: int) -> models.GroupBuy | None:
-    """The offer, unless its product is not on sale and the viewer does not manage it.
-
-    Offers of draft and archived products stay out of sight like the products.
-    """
-    offer = await groupbuy_loaders(info).group_buy.load(pk)
-    if offer is None:
-        return None
-    if await catalog_loaders(info).public_product.load(offer.product_id) is not None:
-        return offer
-    return offer if info.context.viewer.can_manage(offer.merchant_id) else None
-
-
-async def _group_buy_node(info: Info, pk: int) -> GroupBuy | None:
-    offer = await visible_offer(info, pk)
-    return GroupBuy.of(offer) if offer else None
-
-
-async def _visible_group(info: Info, group: models.Group | None) -> Group | None:
-    if group is None or await visible_offer(info, group.group_buy_id) is None:
-        return None
-    return Group.of(group)
-
-
-async def _group_node(info: Info, pk: int) -> Group | None:
-    return await _visible_group(info, await groupbuy_loaders(info).group.load(pk))
-
-
-async def _order_node(info: Info, pk: int) -> Order | None:
-    order = await groupbuy_loaders(info).order.load(pk)
-    return Order.of(order) if order and can_read_order(info, order) else None
-
-
-register_node("GroupBuy", _group_buy_node)
-register_node("Group", _group_node)
-register_node("Order", _order_node)
-
-
-@strawberry.type
-class GroupBuyQuery:
-    @strawberry.field(
-        description=(
-            "An offer by ID. Offers (and groups) of products not on sale are seen "
-            "only by the merchant's staff and admins."
-        )
-    )
-    async def group_buy(self, info: Info, id: strawberry.ID) -> GroupBuy | None:
-        return await _group_buy_node(info, decode_id(id, "GroupBuy"))
-
-    @strawberry.field(description="Offers on active products, newest first.")
-    async def group_buys(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        product_id: strawberry.ID | None = None,
-        status: GroupBuyStatus | None = None,
-    ) -> Connection[GroupBuy]:
-        return await offer_connection(
-            info,
-            decode_id(product_id, "Product", "productId") if product_id else None,
-            status,
-            first,
-            after,
-        )
-
-    @strawberry.field(description="A group by ID or by its share code (give exactly one).")
-    async def group(
-        self, info: Info, id: strawberry.ID | None = None, share_code: str | None = None
-    ) -> Group | None:
-        return await find_group(info, id, share_code)
-
-    @strawberry.field(
-        extensions=allow(MerchantActor()),
-        description="A merchant's orders, newest first. A group order is ready to fulfil "
-        "once its group is FILLED; until then it may still be refunded. orderComplete "
-        "records the delivery.",
-    )
-    async def merchant_orders(
-        self,
-        info: Info,
-        merchant_id: strawberry.ID,
-        status: OrderStatus | None = None,
-        ready_to_fulfil: Annotated[
-            bool | None,
-            strawberry.argument(
-                description="true: only the orders to ship now (see Order.readyToFulfil); "
-                "false: only the others."
-            ),
-        ] = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Order]:
-        pk = decode_id(merchant_id, "Merchant", "merchantId")
-        require_merchant(info, pk)
-        return await merchant_orders(info, pk, status, ready_to_fulfil, first, after)
-
-
-@provided.provide("Product.groupBuys")
-async def offer_connection(
-    info: Info,
-    product_id: int | None,
-    status: GroupBuyStatus | None,
-    first: int | None,
-    after: str | None,
-) -> Connection[GroupBuy]:
-    return await paginate(
-        info,
-        lookups.offers(product_id, status),
-        lookups.NEWEST_FIRST,
-        "OFFERS",
-        GroupBuy.of,
-        first,
-        after,
-    )
-
-
-async def find_group(info: Info, id: strawberry.ID | None, share_code: str | None) -> Group | None:
-    exactly_one(info, {"id": id, "shareCode": share_code})
-    if id is not None:
-        return await _group_node(info, decode_id(id, "Group"))
-    return await _visible_group(info, await lookups.group_by_share_code(share_code or ""))
-
-
-@provided.provide("User.orders")
-async def user_orders(
-    info: Info, user_id: int, first: int | None, after: str | None
-) -> Connection[Order]:
-    query = lookups.orders_of_user(user_id)
-    return await paginate(info, query, lookups.NEWEST_FIRST, "ORDERS", Order.of, first, after)
-
-
-async def merchant_orders(
-    info: Info,
-    merchant_id: int,
-    status: OrderStatus | None,
-    ready_to_fulfil: bool | None,
-    first: int | None,
-    after: str | None,
-) -> Connection[Order]:
-    query = lookups.orders_of_merchant(merchant_id, status, ready_to_fulfil)
-    return await paginate(
-        info, query, lookups.NEWEST_FIRST, "MERCHANT_ORDERS", Order.of, first, after
-    )
-
-
-@provided.provide("User.groups")
-async def user_groups(
-    info: Info, user_id: int, status: GroupStatus | None, first: int | None, after: str | None
-) -> Connection[Group]:
-    query = lookups.groups_of_user(user_id, status)
-    return await paginate(info, query, lookups.NEWEST_FIRST, "GROUPS", Group.of, first, after)
