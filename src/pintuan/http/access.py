@@ -6,6 +6,7 @@ Runs as ASGI middleware on /graphql so refusals are proper HTTP answers
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, QueryParams
@@ -86,6 +87,21 @@ def is_local_dev_origin(origin: str) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """What a request shows before anything is checked: read once, used by every step."""
+
+    headers: Headers
+    origin: str | None
+    key_secret: str | None
+
+    @classmethod
+    def of(cls, scope: Scope) -> Presented:
+        headers = Headers(scope=scope)
+        query = QueryParams(scope.get("query_string", b""))
+        return cls(headers, browser_origin(headers), presented_key(headers, query))
+
+
 class AccessMiddleware:
     """Vets every request to ``path`` in named steps: sockets by origin, preflights
     answered here, requests authenticated, rate-limited, then passed on with CORS.
@@ -106,59 +122,46 @@ class AccessMiddleware:
         if scope["type"] not in ("http", "websocket") or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        key_secret = presented_key(headers, QueryParams(scope.get("query_string", b"")))
-        origin = browser_origin(headers)
+        presented = Presented.of(scope)
         if scope["type"] == "websocket":
-            await self._socket(scope, receive, send, origin, headers, key_secret)
+            await self._socket(scope, receive, send, presented)
         elif scope["method"] == "OPTIONS":
-            await self._preflight(send, origin, headers, key_secret)
+            await self._preflight(send, presented)
         else:
-            await self._request(scope, receive, send, origin, headers, key_secret)
+            await self._request(scope, receive, send, presented)
 
     async def _socket(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        origin: str | None,
-        headers: Headers,
-        key_secret: str | None,
+        self, scope: Scope, receive: Receive, send: Send, presented: Presented
     ) -> None:
         """Credentials arrive later, in connection_init; here only the origin is
         vetted, and the verdict left in the scope for the socket's handshake."""
         state = scope.setdefault("state", {})
-        state["origin_allowed"] = await self._origin_known(origin, headers, key_secret)
+        state["origin_allowed"] = await self._origin_known(presented)
         await self.app(scope, receive, send)
 
     async def _request(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        origin: str | None,
-        headers: Headers,
-        key_secret: str | None,
+        self, scope: Scope, receive: Receive, send: Send, presented: Presented
     ) -> None:
         """Authenticate, then rate-limit, then pass on with CORS headers: each
         refusal is answered here, so nothing unchecked reaches the schema."""
-        viewer = await self._authenticated(send, origin, headers, key_secret)
+        viewer = await self._authenticated(send, presented)
         if viewer is None:
             return
-        cors = self._cors_headers(viewer, origin)
+        cors = self._cors_headers(viewer, presented.origin)
         if not await self._within_rate_limit(scope, send, viewer, cors):
             return
         scope.setdefault("state", {})["viewer"] = viewer
         await self.app(scope, receive, with_headers(send, cors))
 
-    async def _authenticated(
-        self, send: Send, origin: str | None, headers: Headers, key_secret: str | None
-    ) -> Viewer | None:
+    async def _authenticated(self, send: Send, presented: Presented) -> Viewer | None:
         """The request's viewer, or None once its bad credentials were refused
         (without CORS headers: a refused key vouches for no origin)."""
         try:
             return await authenticate(
-                headers.get("authorization"), key_secret, origin, self.settings
+                presented.headers.get("authorization"),
+                presented.key_secret,
+                presented.origin,
+                self.settings,
             )
         except AccessDenied as exc:
             await send_error(send, exc.status, exc.code, exc.message)
@@ -208,28 +211,26 @@ class AccessMiddleware:
             (b"vary", b"Origin"),
         ]
 
-    async def _origin_known(
-        self, origin: str | None, headers: Headers, key_secret: str | None
-    ) -> bool:
+    async def _origin_known(self, presented: Presented) -> bool:
         """Whether a cross-origin browser page may talk to us at all.
 
         With a key in the URL the answer is that key's; otherwise any active
         publishable key listing the origin admits it, and the request itself is
         then checked against the key it carries.
         """
-        if origin is None or self._first_party(origin) or is_same_origin(origin, headers):
+        origin = presented.origin
+        if origin is None or self._first_party(origin) or is_same_origin(origin, presented.headers):
             return True
-        if key_secret:
-            key = await apikeys.active_key(key_secret)
+        if presented.key_secret:
+            key = await apikeys.active_key(presented.key_secret)
             return key is not None and origin_allowed(key, origin)
         return origin in await apikeys.origins_of_active_publishable_keys()
 
-    async def _preflight(
-        self, send: Send, origin: str | None, headers: Headers, key_secret: str | None
-    ) -> None:
+    async def _preflight(self, send: Send, presented: Presented) -> None:
         """Answers OPTIONS itself: only origins some key or the configuration
         admits learn which methods and headers they may use."""
-        if origin is None or not await self._origin_known(origin, headers, key_secret):
+        origin = presented.origin
+        if origin is None or not await self._origin_known(presented):
             await send_error(
                 send, 403, ApiErrorCode.FORBIDDEN, "This origin may not call this API."
             )
