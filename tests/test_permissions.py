@@ -53,10 +53,6 @@ SOON = datetime.now(UTC) + timedelta(days=1)
 LATER = SOON + timedelta(days=7)
 
 
-def gid(kind: str, pk: int) -> str:
-    return to_global_id(NodeType(kind), pk)
-
-
 def with_input(name: str, input_type: str, result: str) -> str:
     return (
         f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ {result} userErrors {{ code }} }} }}"
@@ -77,27 +73,42 @@ OPERATIONS = [
     Operation(
         "merchantStaffAdd",
         with_input("merchantStaffAdd", "MerchantStaffAddInput", "user { id }"),
-        lambda w: {"i": {"merchantId": gid("Merchant", w.shop.id), "email": "newbie@example.com"}},
+        lambda w: {
+            "i": {
+                "merchantId": to_global_id(NodeType.MERCHANT, w.shop.id),
+                "email": "newbie@example.com",
+            }
+        },
         "staff",
     ),
     Operation(
         "productCreate",
         with_input("productCreate", "ProductCreateInput", "product { id }"),
         lambda w: {
-            "i": {"merchantId": gid("Merchant", w.shop.id), "handle": "fresh", "title": "Fresh"}
+            "i": {
+                "merchantId": to_global_id(NodeType.MERCHANT, w.shop.id),
+                "handle": "fresh",
+                "title": "Fresh",
+            }
         },
         "staff",
     ),
     Operation(
         "productUpdate",
         with_input("productUpdate", "ProductUpdateInput", "product { id }"),
-        lambda w: {"i": {"id": gid("Product", w.product.id), "title": "Renamed", "tags": ["x"]}},
+        lambda w: {
+            "i": {
+                "id": to_global_id(NodeType.PRODUCT, w.product.id),
+                "title": "Renamed",
+                "tags": ["x"],
+            }
+        },
         "staff",
     ),
     Operation(
         "productArchive",
         "mutation($id: ID!) { productArchive(id: $id) { product { id } userErrors { code } } }",
-        lambda w: {"id": gid("Product", w.product.id)},
+        lambda w: {"id": to_global_id(NodeType.PRODUCT, w.product.id)},
         "staff",
     ),
     Operation(
@@ -105,7 +116,7 @@ OPERATIONS = [
         with_input("variantCreate", "VariantCreateInput", "variant { id }"),
         lambda w: {
             "i": {
-                "productId": gid("Product", w.product.id),
+                "productId": to_global_id(NodeType.PRODUCT, w.product.id),
                 "sku": "new-sku",
                 "title": "New",
                 "price": {"amount": 999, "currency": "CNY"},
@@ -117,28 +128,35 @@ OPERATIONS = [
         "variantUpdate",
         with_input("variantUpdate", "VariantUpdateInput", "variant { id }"),
         lambda w: {
-            "i": {"id": gid("Variant", w.variant.id), "price": {"amount": 1, "currency": "CNY"}}
+            "i": {
+                "id": to_global_id(NodeType.VARIANT, w.variant.id),
+                "price": {"amount": 1, "currency": "CNY"},
+            }
         },
         "staff",
     ),
     Operation(
         "stockAdjust",
         with_input("stockAdjust", "StockAdjustInput", "variant { id }"),
-        lambda w: {"i": {"variantId": gid("Variant", w.variant.id), "delta": 5}},
+        lambda w: {"i": {"variantId": to_global_id(NodeType.VARIANT, w.variant.id), "delta": 5}},
         "staff",
     ),
     Operation(
         "apiKeyCreate",
         with_input("apiKeyCreate", "ApiKeyCreateInput", "key"),
         lambda w: {
-            "i": {"merchantId": gid("Merchant", w.shop.id), "kind": "SECRET", "name": "srv"}
+            "i": {
+                "merchantId": to_global_id(NodeType.MERCHANT, w.shop.id),
+                "kind": "SECRET",
+                "name": "srv",
+            }
         },
         "staff",
     ),
     Operation(
         "apiKeyRevoke",
         "mutation($id: ID!) { apiKeyRevoke(id: $id) { apiKey { id } userErrors { code } } }",
-        lambda w: {"id": gid("ApiKey", w.key.id)},
+        lambda w: {"id": to_global_id(NodeType.API_KEY, w.key.id)},
         "staff",
     ),
     Operation(
@@ -146,7 +164,7 @@ OPERATIONS = [
         with_input("groupBuyCreate", "GroupBuyCreateInput", "groupBuy { id }"),
         lambda w: {
             "i": {
-                "variantId": gid("Variant", w.variant.id),
+                "variantId": to_global_id(NodeType.VARIANT, w.variant.id),
                 "groupPrice": 1,
                 "groupSize": 2,
                 "startsAt": SOON.isoformat(),
@@ -159,25 +177,25 @@ OPERATIONS = [
     Operation(
         "groupBuyUpdate",
         with_input("groupBuyUpdate", "GroupBuyUpdateInput", "groupBuy { id }"),
-        lambda w: {"i": {"id": gid("GroupBuy", w.offer.id), "stockLimit": 9}},
+        lambda w: {"i": {"id": to_global_id(NodeType.GROUP_BUY, w.offer.id), "stockLimit": 9}},
         "staff",
     ),
     Operation(
         "groupBuyCancel",
         "mutation($id: ID!) { groupBuyCancel(id: $id) { groupBuy { id } userErrors { code } } }",
-        lambda w: {"id": gid("GroupBuy", w.offer.id)},
+        lambda w: {"id": to_global_id(NodeType.GROUP_BUY, w.offer.id)},
         "staff",
     ),
     Operation(
         "apiKeys",
         "query($m: ID!) { apiKeys(merchantId: $m) { prefix } }",
-        lambda w: {"m": gid("Merchant", w.shop.id)},
+        lambda w: {"m": to_global_id(NodeType.MERCHANT, w.shop.id)},
         "staff",
     ),
     Operation(
         "merchantOrders",
         "query($m: ID!) { merchantOrders(merchantId: $m) { edges { node { id } } } }",
-        lambda w: {"m": gid("Merchant", w.shop.id)},
+        lambda w: {"m": to_global_id(NodeType.MERCHANT, w.shop.id)},
         "staff",
     ),
     Operation(
@@ -189,7 +207,7 @@ OPERATIONS = [
     Operation(
         "groupStart",
         with_input("groupStart", "GroupStartInput", "order { id }"),
-        lambda w: paying({"groupBuyId": gid("GroupBuy", w.selling.id)}),
+        lambda w: paying({"groupBuyId": to_global_id(NodeType.GROUP_BUY, w.selling.id)}),
         "signed_in",
     ),
     Operation(
@@ -201,7 +219,7 @@ OPERATIONS = [
     Operation(
         "orderCreate",
         with_input("orderCreate", "OrderCreateInput", "order { id }"),
-        lambda w: paying({"variantId": gid("Variant", w.selling.variant_id)}),
+        lambda w: paying({"variantId": to_global_id(NodeType.VARIANT, w.selling.variant_id)}),
         "signed_in",
     ),
 ]
