@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 
 import orjson
 from cross_web import HTTPException
@@ -25,7 +25,7 @@ from tortoise import Tortoise, connections
 from pintuan.accounts.keyfile import with_signing_key
 from pintuan.accounts.socket_guard import SocketGuard
 from pintuan.accounts.viewer import AccessDenied, authenticate
-from pintuan.core import json_nesting
+from pintuan.core import json_nesting, outbox
 from pintuan.core.db import tortoise_config
 from pintuan.core.errors import ApiErrorCode
 from pintuan.gc_policy import tune_for_serving
@@ -39,6 +39,7 @@ from pintuan.http.access import AccessMiddleware, browser_origin, configured_ori
 from pintuan.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.live.throttle import SigninThrottle
+from pintuan.reactions import outbox_consumer
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 
@@ -157,10 +158,12 @@ async def readyz(request: Request) -> Response:
             log.warning("readiness check %s failed: %r", name, exc)
             results[name] = "unavailable"
     ready = all(v == "ok" for v in results.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": results},
-        status_code=200 if ready else 503,
-    )
+    body: dict[str, object] = {"status": "ready" if ready else "unavailable", "checks": results}
+    if results["database"] == "ok":
+        # Reported, not checked: a lagging consumer delays reactions but serves requests.
+        lag = await outbox.lag()
+        body["outbox"] = {"pending": lag.pending, "oldestSeconds": round(lag.oldest_seconds, 3)}
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 async def _check_database() -> None:
@@ -185,6 +188,13 @@ async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+
+
+def _consuming(settings: Settings) -> AbstractAsyncContextManager[None]:
+    """The outbox consumer as a task of this process, unless it is left to workers."""
+    if not settings.run_outbox_consumer:
+        return nullcontext()
+    return outbox_consumer(settings).running()
 
 
 def create_served_app() -> Starlette:
@@ -214,6 +224,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 async with (
                     SocketGuard.running(settings.session_check_seconds) as socket_guard,
                     _scheduled(runtime, settings),
+                    _consuming(settings),
                 ):
                     app.state.socket_guard = socket_guard
                     if tune_gc:

@@ -67,6 +67,8 @@ class Settings:
     webhook_secret: str = ""
     run_scheduler: bool = True
     sweep_interval_seconds: int = 5
+    run_outbox_consumer: bool = True
+    outbox_poll_milliseconds: int = 200
 
     @property
     def allowed_origins_list(self) -> list[str]:
