@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from dataclasses import dataclass
 
 import orjson
@@ -29,7 +29,7 @@ from tortoise import Tortoise, connections
 from pintuan.accounts.keyfile import with_signing_key
 from pintuan.accounts.socket_guard import SocketGuard
 from pintuan.accounts.viewer import AccessDenied, authenticate
-from pintuan.core import json_nesting
+from pintuan.core import json_nesting, outbox
 from pintuan.core.db import tortoise_config
 from pintuan.core.errors import ApiErrorCode
 from pintuan.gc_policy import tune_for_serving
@@ -49,6 +49,7 @@ from pintuan.live.documents import DocumentStore, MemoryDocuments, RedisDocument
 from pintuan.live.ratelimit import LocalRateLimiter, RedisRateLimiter
 from pintuan.live.response_store import MemoryStore, RedisStore
 from pintuan.live.throttle import SigninThrottle
+from pintuan.reactions import outbox_consumer
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 
@@ -248,10 +249,12 @@ async def readyz(request: Request) -> Response:
             log.warning("readiness check %s failed: %r", name, exc)
             results[name] = "unavailable"
     ready = all(v == "ok" for v in results.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": results},
-        status_code=200 if ready else 503,
-    )
+    body: dict[str, object] = {"status": "ready" if ready else "unavailable", "checks": results}
+    if results["database"] == "ok":
+        # Reported, not checked: a lagging consumer delays reactions but serves requests.
+        lag = await outbox.lag()
+        body["outbox"] = {"pending": lag.pending, "oldestSeconds": round(lag.oldest_seconds, 3)}
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 async def _check_database() -> None:
@@ -293,6 +296,13 @@ async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None
             await task
 
 
+def _consuming(settings: Settings) -> AbstractAsyncContextManager[None]:
+    """The outbox consumer as a task of this process, unless it is left to workers."""
+    if not settings.run_outbox_consumer:
+        return nullcontext()
+    return outbox_consumer(settings).running()
+
+
 def create_served_app() -> Starlette:
     """The app ``pintuan serve`` runs in each worker process, tuned for a long life."""
     return create_app(tune_gc=True)
@@ -323,6 +333,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 async with (
                     SocketGuard.running(settings.session_check_seconds) as socket_guard,
                     _scheduled(runtime, settings),
+                    _consuming(settings),
                 ):
                     app.state.socket_guard = socket_guard
                     if tune_gc:

@@ -23,6 +23,7 @@ from pintuan.core.logs import logging_config
 from pintuan.demo import seed_demo
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
+from pintuan.reactions import outbox_consumer
 from pintuan.schema import export_sdl
 from pintuan.settings import Settings, SettingsError
 
@@ -69,7 +70,12 @@ async def _migrate(settings: Settings) -> None:
 
 async def _worker(settings: Settings) -> None:
     async with _database(settings), Runtime.open(settings) as runtime:
-        await ExpiryScheduler(runtime, settings.sweep_interval_seconds).run()
+        scheduler = ExpiryScheduler(runtime, settings.sweep_interval_seconds)
+        if not settings.run_outbox_consumer:
+            await scheduler.run()
+            return
+        async with outbox_consumer(settings).running():
+            await scheduler.run()
 
 
 async def _seed(settings: Settings) -> str:
@@ -122,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser(
-        "worker", help="run only the expiry scheduler (needs PINTUAN_REDIS_URL to share events)"
+        "worker",
+        help="run the expiry scheduler and the outbox consumer (needs PINTUAN_REDIS_URL)",
     )
     commands.add_parser("migrate", help="bring the database to the current schema")
 

@@ -69,6 +69,8 @@ class Settings:
     sweep_interval_seconds: int = 5
     response_cache: bool = True
     response_cache_max_bytes: int = 64 * 1024 * 1024
+    run_outbox_consumer: bool = True
+    outbox_poll_milliseconds: int = 200
 
     @property
     def allowed_origins_list(self) -> list[str]:

@@ -9,6 +9,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 from pintuan.settings import Settings, is_postgres_url
 
 MODEL_MODULES = [
+    "pintuan.core.outbox",
     "pintuan.catalog.models",
     "pintuan.accounts.models",
     "pintuan.groupbuys.models",
