@@ -39,6 +39,7 @@ from pintuan.http.access import AccessMiddleware, browser_origin, configured_ori
 from pintuan.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.live.throttle import SigninThrottle
+from pintuan.referrals.releases import run_releases
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 
@@ -173,18 +174,27 @@ async def _check_live(request: Request) -> None:
 
 @asynccontextmanager
 async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
-    """The expiry scheduler as a task of this process, unless it is left to workers."""
+    """The expiry scheduler and the commission releases as tasks of this process,
+    unless they are left to workers."""
     if not settings.run_scheduler:
         yield
         return
     runner = ExpiryScheduler(runtime, settings.sweep_interval_seconds)
-    task = asyncio.create_task(runner.run(), name="expiry-scheduler")
+    tasks = [
+        asyncio.create_task(runner.run(), name="expiry-scheduler"),
+        asyncio.create_task(
+            run_releases(settings.commission_freeze_seconds, settings.sweep_interval_seconds),
+            name="commission-releases",
+        ),
+    ]
     try:
         yield
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 def create_served_app() -> Starlette:

@@ -1,0 +1,1 @@
+"""Referrals: the referral tree, attribution, commission plans, the ledger, withdrawals."""

@@ -1,0 +1,1 @@
+"""The referrals domain's GraphQL types, queries and mutations."""
