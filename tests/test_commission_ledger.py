@@ -4,20 +4,29 @@ order completes and its freeze window passes, reversed by refunds, whatever repl
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 
+from pintuan.accounts.models import User
+from pintuan.catalog.models import Product, Variant
 from pintuan.groupbuys.expiry import expire_group
+from pintuan.groupbuys.order_models import Order, OrderKind, OrderStatus
 from pintuan.referrals import ledger
+from pintuan.referrals.balances import Balance, balance_of
 from pintuan.referrals.ledger import Earning, floor_share
 from pintuan.referrals.ledger_invariants import ledger_violations
 from pintuan.referrals.ledger_models import CommissionEntry
 from pintuan.settings import Settings
 from tests import factories
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, empty_tables
 from tests.groupbuy_ops import start
 from tests.ledger_ops import (
     balance,
@@ -275,3 +284,122 @@ def test_shares_round_down_to_the_minor_unit_and_the_platform_keeps_the_rest() -
     assert sum(parts) == 999 <= 1001
     with pytest.raises(ValueError):
         floor_share(-1, 1, 2)
+
+
+# What becomes of an order in a random history, and what its entries must then be.
+FATES = {
+    "paid": "PENDING",
+    "completed": "PENDING",  # completed after the others: its freeze window is still open
+    "released": "AVAILABLE",
+    "refunded_pending": "REVERSED",  # refunded while paid
+    "refunded_completed": "REVERSED",  # refunded inside the freeze window
+    "refunded_released": "AVAILABLE",  # refunded after: reversed by a REVERSAL entry
+}
+KINDS = ("SALES", "TEAM_SHARE", "INVITE_REWARD")
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+order_histories = st.lists(
+    st.fixed_dictionaries(
+        {
+            "fate": st.sampled_from(sorted(FATES)),
+            "earnings": st.dictionaries(
+                st.tuples(st.integers(0, 2), st.sampled_from(KINDS)),
+                st.integers(1, 100_000),
+                min_size=1,
+                max_size=4,
+            ),
+            "copies": st.integers(1, 3),  # each event delivered this many times
+            "late": st.booleans(),  # earnings posted only after the order moved on
+        }
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+async def _order(buyer: User, variant: Variant) -> Order:
+    return await Order.create(
+        buyer=buyer,
+        merchant_id=(await Product.get(id=variant.product_id)).merchant_id,
+        kind=OrderKind.SOLO,
+        variant=variant,
+        quantity=1,
+        unit_price=100_000,
+        currency="CNY",
+        status=OrderStatus.PAID,
+        idempotency_key=uuid.uuid4().hex,
+        request_hash="0" * 64,
+        paid_at=T0,
+    )
+
+
+@hypothesis_settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(histories=order_histories)
+async def test_any_replayed_history_leaves_each_entry_where_its_order_says(
+    app: Starlette, histories: list[dict[str, Any]]
+) -> None:
+    await empty_tables()
+    freeze = Settings().commission_freeze_seconds
+    shop_owner = await factories.merchant()
+    variant = await Variant.get(product_id=(await factories.product(shop_owner)).id)
+    buyer = await factories.user()
+    earners = [await factories.user() for _ in range(3)]
+    orders = []
+    for history in histories:
+        order = await _order(buyer, variant)
+        fate, copies = history["fate"], history["copies"]
+        earnings = [
+            Earning(earners[who].id, kind, amount, 1, "rule")
+            for (who, kind), amount in history["earnings"].items()
+        ]
+        late = history["late"] and fate in ("completed", "refunded_pending")
+        if not late:
+            for _ in range(copies):
+                await ledger.post_earnings(order.id, earnings)
+        if fate != "paid" and fate != "refunded_pending":
+            completed_at = T0 + timedelta(days=1 if fate == "completed" else 0)
+            await Order.filter(id=order.id).update(
+                status=OrderStatus.COMPLETED, completed_at=completed_at
+            )
+            for _ in range(copies):
+                await ledger.on_order_completed(order.id)
+        if fate in ("refunded_pending", "refunded_completed"):
+            await Order.filter(id=order.id).update(status=OrderStatus.REFUNDED)
+        if late:
+            for _ in range(copies):
+                await ledger.post_earnings(order.id, earnings)
+        orders.append((order.id, history))
+
+    for _ in range(2):  # the freeze window has passed for all but the "completed" fate
+        await ledger.release_due(T0 + timedelta(seconds=freeze), freeze)
+    for order_id, history in orders:
+        if history["fate"] == "refunded_released":
+            await Order.filter(id=order_id).update(status=OrderStatus.REFUNDED)
+        if history["fate"].startswith("refunded"):
+            for _ in range(history["copies"]):
+                await ledger.on_order_refunded(order_id)
+
+    expected_rows: Counter[tuple[int, int, str, str, str, int]] = Counter()
+    pending, available = [0, 0, 0], [0, 0, 0]
+    for order_id, history in orders:
+        state = FATES[history["fate"]]
+        for (who, kind), amount in history["earnings"].items():
+            key = (order_id, earners[who].id, kind)
+            expected_rows[(*key, "EARNING", state, amount)] += 1
+            if history["fate"] == "refunded_released":
+                expected_rows[(*key, "REVERSAL", "AVAILABLE", -amount)] += 1
+            elif state == "PENDING":
+                pending[who] += amount
+            elif state == "AVAILABLE":
+                available[who] += amount
+    stored = await CommissionEntry.all().values_list(
+        "order_id", "beneficiary_id", "kind", "entry_type", "state", "amount"
+    )
+    assert Counter(tuple(row) for row in stored) == expected_rows
+    for who, earner in enumerate(earners):
+        assert await balance_of(earner.id, "CNY") == Balance(pending[who], available[who])
+    assert await ledger_violations() == []
