@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -403,3 +404,47 @@ async def test_any_replayed_history_leaves_each_entry_where_its_order_says(
     for who, earner in enumerate(earners):
         assert await balance_of(earner.id, "CNY") == Balance(pending[who], available[who])
     assert await ledger_violations() == []
+
+
+async def test_a_served_app_releases_commissions_on_its_own(
+    make_app: Any, settings: Settings
+) -> None:
+    async with make_app(run_scheduler=True, sweep_interval_seconds=1) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            gql = GraphQLClient(http)
+            store = await shop(settings)
+            seller = await factories.user()
+            order_id = await earn(gql, store, seller, 300)
+            await complete(gql, store, order_id)
+            past = datetime.now(UTC) - timedelta(seconds=settings.commission_freeze_seconds)
+            await Order.filter(id=pk(order_id)).update(completed_at=past)
+            await CommissionEntry.filter(order_id=pk(order_id)).update(order_completed_at=past)
+            headers = factories.bearer(seller, settings)
+            async with asyncio.timeout(10):  # the releases run each second
+                while True:
+                    if await balance(gql, headers) == (0, 300):
+                        break
+                    await asyncio.sleep(0.1)
+
+
+async def test_a_page_of_commissions_and_withdrawals_costs_the_same_at_any_size(
+    gql: GraphQLClient, settings: Settings, sql_statements: list[str]
+) -> None:
+    store = await shop(settings)
+    seller = await factories.user()
+    headers = factories.bearer(seller, settings)
+    for _ in range(12):
+        await earn(gql, store, seller, 100)
+    query = """query($first: Int!) { me { balance { pending { amount } available { amount } }
+      commissions(first: $first) { edges { node { orderId amount { amount } status } } }
+      withdrawals(first: $first) { edges { node { id user { id } } } } } }"""
+
+    counts = {}
+    for first in (3, 12):
+        sql_statements.clear()
+        body = await gql(query, {"first": first}, headers)
+        assert len(body["data"]["me"]["commissions"]["edges"]) == first
+        counts[first] = len(sql_statements)
+
+    assert counts[3] == counts[12], sql_statements
