@@ -11,7 +11,7 @@ import pytest
 
 from pintuan.referrals.ledger_invariants import ledger_violations
 from pintuan.referrals.ledger_models import Withdrawal
-from pintuan.settings import Settings
+from pintuan.settings import Settings, SettingsError
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.ledger_ops import (
@@ -267,3 +267,12 @@ async def test_withdrawals_are_seen_only_by_their_owner_and_admins(
     assert others_me["data"]["node"] == {"balance": None, "commissions": None, "withdrawals": None}
     paid = await gql(queue, {"status": "PAID"}, admin)
     assert paid["data"]["withdrawals"]["edges"] == []
+
+
+def test_the_minimum_and_currency_are_settings_and_an_unknown_currency_is_refused() -> None:
+    configured = Settings.from_env(
+        {"PINTUAN_WITHDRAWAL_MINIMUM": "5000", "PINTUAN_COMMISSION_CURRENCY": "HKD"}
+    )
+    assert (configured.withdrawal_minimum, configured.commission_currency) == (5000, "HKD")
+    with pytest.raises(SettingsError, match="PINTUAN_COMMISSION_CURRENCY"):
+        Settings.from_env({"PINTUAN_COMMISSION_CURRENCY": "XYZ"})
