@@ -50,6 +50,7 @@ from pintuan.live.ratelimit import LocalRateLimiter, RedisRateLimiter
 from pintuan.live.response_store import MemoryStore, RedisStore
 from pintuan.live.throttle import SigninThrottle
 from pintuan.reactions import outbox_consumer
+from pintuan.referrals.releases import run_releases
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 
@@ -282,18 +283,27 @@ def _caching(settings: Settings, runtime: Runtime, policies: Policies) -> Cachin
 
 @asynccontextmanager
 async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
-    """The expiry scheduler as a task of this process, unless it is left to workers."""
+    """The expiry scheduler and the commission releases as tasks of this process,
+    unless they are left to workers."""
     if not settings.run_scheduler:
         yield
         return
     runner = ExpiryScheduler(runtime, settings.sweep_interval_seconds)
-    task = asyncio.create_task(runner.run(), name="expiry-scheduler")
+    tasks = [
+        asyncio.create_task(runner.run(), name="expiry-scheduler"),
+        asyncio.create_task(
+            run_releases(settings.commission_freeze_seconds, settings.sweep_interval_seconds),
+            name="commission-releases",
+        ),
+    ]
     try:
         yield
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 def _consuming(settings: Settings) -> AbstractAsyncContextManager[None]:

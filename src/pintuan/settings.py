@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from pintuan.core.money import is_supported_currency
+
 DEFAULT_DATABASE_URL = "sqlite://pintuan.db"
 MIN_SECRET_KEY_BYTES = 32
 
@@ -71,6 +73,18 @@ class Settings:
     response_cache_max_bytes: int = 64 * 1024 * 1024
     run_outbox_consumer: bool = True
     outbox_poll_milliseconds: int = 200
+    # How long a completed order's commissions stay PENDING (the return window).
+    commission_freeze_seconds: int = 7 * 24 * 3600
+    # Balances and withdrawals are in this currency unless a request names another.
+    commission_currency: str = "CNY"
+    # The smallest withdrawal, in minor units of its currency.
+    withdrawal_minimum: int = 1000
+
+    def __post_init__(self) -> None:
+        if not is_supported_currency(self.commission_currency):
+            raise SettingsError(
+                f"PINTUAN_COMMISSION_CURRENCY: unknown currency {self.commission_currency!r}"
+            )
 
     @property
     def allowed_origins_list(self) -> list[str]:

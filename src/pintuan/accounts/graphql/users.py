@@ -25,10 +25,16 @@ from pintuan.graphql.pagination import Connection
 if TYPE_CHECKING:
     from pintuan.groupbuys.graphql.types import Group, Order
     from pintuan.groupbuys.models import GroupStatus
+    from pintuan.referrals.graphql.earnings import Balance, Commission, Withdrawal
+    from pintuan.referrals.ledger_models import EntryState
 
 
 _orders_of_user = provided.declare("User.orders")
 _groups_of_user = provided.declare("User.groups")
+_commissions_of_user = provided.declare("User.commissions")
+_balance_of_user = provided.declare("User.balance")
+_withdrawals_of_user = provided.declare("User.withdrawals")
+_EARNINGS = "pintuan.referrals.graphql.earnings"
 
 
 @strawberry.enum(description="CUSTOMER applies to everyone; the others are granted.")
@@ -97,6 +103,44 @@ class User(Node):
             return None
         groups: Connection[Group] = await _groups_of_user(info, self.pk, status, first, after)
         return groups
+
+    @strawberry.field(description="Your commission entries, newest first; null for other users.")
+    async def commissions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: Annotated[EntryState, strawberry.lazy(_EARNINGS)] | None = None,
+    ) -> Connection[Annotated[Commission, strawberry.lazy(_EARNINGS)]] | None:
+        if not self._own(info):
+            return None
+        entries: Connection[Commission] = await _commissions_of_user(
+            info, self.pk, status, first, after
+        )
+        return entries
+
+    @strawberry.field(
+        description="Your commission balance in `currency` (the platform's by default); "
+        "null for other users."
+    )
+    async def balance(
+        self, info: Info, currency: str | None = None
+    ) -> Annotated[Balance, strawberry.lazy(_EARNINGS)] | None:
+        if not self._own(info):
+            return None
+        balance: Balance = await _balance_of_user(info, self.pk, currency)
+        return balance
+
+    @strawberry.field(description="Your withdrawals, newest first; null for other users.")
+    async def withdrawals(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Withdrawal, strawberry.lazy(_EARNINGS)]] | None:
+        if not self._own(info):
+            return None
+        withdrawals: Connection[Withdrawal] = await _withdrawals_of_user(
+            info, self.pk, first, after
+        )
+        return withdrawals
 
     def _own(self, info: Info) -> bool:
         user = info.context.viewer.user
