@@ -21,6 +21,7 @@ from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.groupbuys.order_models import Order, PaymentTransaction
+from pintuan.referrals.models import Rebind, ShareLink
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 from tests import factories
@@ -39,6 +40,8 @@ class World:
     group_id: str
     order_id: str  # a paid order bought alone, ready to complete
     callers: dict[str, dict[str, str]]
+    newbie_id: str  # a user no one invited
+    customer_id: str
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,18 @@ def paying(target: dict[str, Any]) -> dict[str, Any]:
 
 
 OPERATIONS = [
+    Operation(
+        "shareLinkCreate",
+        with_input("shareLinkCreate", "ShareLinkCreateInput", "shareLink { code }"),
+        lambda w: {"i": {"productId": to_global_id(NodeType.PRODUCT, w.product.id)}},
+        "signed_in",
+    ),
+    Operation(
+        "referralRebind",
+        with_input("referralRebind", "ReferralRebindInput", "user { id }"),
+        lambda w: {"i": {"userId": w.newbie_id, "inviterId": w.customer_id, "reason": "support"}},
+        "admin",
+    ),
     Operation(
         "merchantCreate",
         with_input("merchantCreate", "MerchantCreateInput", "merchant { id }"),
@@ -295,7 +310,7 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     shopper = factories.bearer(await factories.user(), settings)
     group_id = (await start(gql, shopper, selling.id))["group"]["id"]
     order_id = (await buy(gql, shopper, selling.variant_id))["order"]["id"]
-    await factories.user("newbie@example.com")
+    newbie = await factories.user("newbie@example.com")
     accounts = {
         "customer": await factories.user(),
         "other_staff": await factories.user(staff_of=other_shop),
@@ -305,7 +320,19 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     callers: dict[str, dict[str, str]] = {"anonymous": {}} | {
         role: factories.bearer(account, settings) for role, account in accounts.items()
     }
-    return World(shop, product, variant, key, offer, selling, group_id, order_id, callers)
+    return World(
+        shop,
+        product,
+        variant,
+        key,
+        offer,
+        selling,
+        group_id,
+        order_id,
+        callers,
+        to_global_id(NodeType.USER, newbie.id),
+        to_global_id(NodeType.USER, accounts["customer"].id),
+    )
 
 
 async def snapshot() -> list[Any]:
@@ -323,6 +350,8 @@ async def snapshot() -> list[Any]:
         OfferAllowance,
         Order,
         PaymentTransaction,
+        Rebind,
+        ShareLink,
     )
     return [sorted(map(str, await model.all().values())) for model in tables]
 

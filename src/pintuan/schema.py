@@ -48,6 +48,8 @@ from pintuan.graphql.text import (
 from pintuan.groupbuys.graphql.mutations import GroupBuyMutation
 from pintuan.groupbuys.graphql.queries import GroupBuyQuery
 from pintuan.groupbuys.graphql.subscriptions import LiveSubscription
+from pintuan.referrals.graphql.shares import ShareMutation
+from pintuan.referrals.graphql.tree import ReferralTreeMutation
 from pintuan.settings import Settings
 
 Query = merge_types(
@@ -55,7 +57,15 @@ Query = merge_types(
     (CatalogQuery, GroupBuyQuery, AccountQuery, MerchantAdminQuery, NodeQuery, SystemQuery),
 )
 Mutation = merge_types(
-    "Mutation", (AccountMutation, GroupBuyMutation, MerchantAdminMutation, CatalogAdminMutation)
+    "Mutation",
+    (
+        AccountMutation,
+        GroupBuyMutation,
+        MerchantAdminMutation,
+        CatalogAdminMutation,
+        ReferralTreeMutation,
+        ShareMutation,
+    ),
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))
 if provided.missing():

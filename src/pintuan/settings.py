@@ -12,6 +12,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite://pintuan.db"
+CHOICES = {
+    "referral_bind_mode": {"REGISTER_ONLY", "FIRST_SHARE_IF_UNBOUND"},
+    "attribution_rule": {"FIRST_TOUCH", "LAST_TOUCH"},
+}
 MIN_SECRET_KEY_BYTES = 32
 
 
@@ -69,6 +73,17 @@ class Settings:
     sweep_interval_seconds: int = 5
     run_outbox_consumer: bool = True
     outbox_poll_milliseconds: int = 200
+    referral_bind_mode: str = "REGISTER_ONLY"
+    attribution_rule: str = "FIRST_TOUCH"
+    attribution_window_days: int = 30
+    share_url_base: str = "http://localhost:8000/s/"
+
+    def __post_init__(self) -> None:
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise SettingsError(
+                    f"PINTUAN_{name.upper()} must be one of {', '.join(sorted(allowed))}"
+                )
 
     @property
     def allowed_origins_list(self) -> list[str]:
