@@ -184,6 +184,26 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
             "input": {"variantId": s.variant, "groupBuyId": missing(NodeType.GROUP_BUY), **PAY}
         },
     ),
+    ("referralRebind", "userId"): (
+        "admin",
+        lambda s: {"input": {"userId": missing(NodeType.USER), "inviterId": s.user, "reason": "r"}},
+    ),
+    ("referralRebind", "inviterId"): (
+        "admin",
+        lambda s: {"input": {"userId": s.user, "inviterId": missing(NodeType.USER), "reason": "r"}},
+    ),
+    ("shareLinkCreate", "productId"): (
+        "customer",
+        lambda s: {"input": {"productId": missing(NodeType.PRODUCT)}},
+    ),
+    ("shareLinkCreate", "groupBuyId"): (
+        "customer",
+        lambda s: {"input": {"groupBuyId": missing(NodeType.GROUP_BUY)}},
+    ),
+    ("shareLinkCreate", "groupId"): (
+        "customer",
+        lambda s: {"input": {"groupId": missing(NodeType.GROUP)}},
+    ),
 }
 # Names that are not IDs but name things the same way.
 OTHER_NAMES: dict[tuple[str, str], tuple[str, Arguments]] = {
@@ -192,6 +212,7 @@ OTHER_NAMES: dict[tuple[str, str], tuple[str, Arguments]] = {
         lambda s: {"input": {"merchantId": s.merchant, "email": "nobody@example.com"}},
     ),
     ("groupJoin", "shareCode"): ("customer", lambda s: {"input": {"shareCode": "NOPE0000", **PAY}}),
+    ("shareVisit", "code"): ("customer", lambda s: {"code": "NOPE0000"}),
 }
 INPUT_TYPES = {
     "productCreate": "ProductCreateInput!",
@@ -206,6 +227,8 @@ INPUT_TYPES = {
     "groupStart": "GroupStartInput!",
     "groupJoin": "GroupJoinInput!",
     "orderCreate": "OrderCreateInput!",
+    "referralRebind": "ReferralRebindInput!",
+    "shareLinkCreate": "ShareLinkCreateInput!",
 }
 
 
@@ -225,6 +248,11 @@ def _document(mutation: str) -> str:
     if mutation in INPUT_TYPES:
         return (
             f"mutation($input: {INPUT_TYPES[mutation]}) {{ {mutation}(input: $input) "
+            "{ userErrors { field code message } } }"
+        )
+    if mutation == "shareVisit":
+        return (
+            "mutation($code: String!) { shareVisit(code: $code) "
             "{ userErrors { field code message } } }"
         )
     return f"mutation($id: ID!) {{ {mutation}(id: $id) {{ userErrors {{ field code message }} }} }}"

@@ -25,6 +25,7 @@ from pintuan.groupbuys.order_models import Order, PaymentTransaction
 from pintuan.referrals import ledger, withdrawals
 from pintuan.referrals.ledger import Earning
 from pintuan.referrals.ledger_models import CommissionEntry, Withdrawal
+from pintuan.referrals.models import Rebind, ShareLink
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 from tests import factories
@@ -44,6 +45,8 @@ class World:
     order_id: str  # a paid order bought alone, ready to complete
     withdrawal_id: str  # requested by a third user, awaiting an admin
     callers: dict[str, dict[str, str]]
+    newbie_id: str  # a user no one invited
+    customer_id: str
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,18 @@ def paying(target: dict[str, Any]) -> dict[str, Any]:
 
 
 OPERATIONS = [
+    Operation(
+        "shareLinkCreate",
+        with_input("shareLinkCreate", "ShareLinkCreateInput", "shareLink { code }"),
+        lambda w: {"i": {"productId": to_global_id(NodeType.PRODUCT, w.product.id)}},
+        "signed_in",
+    ),
+    Operation(
+        "referralRebind",
+        with_input("referralRebind", "ReferralRebindInput", "user { id }"),
+        lambda w: {"i": {"userId": w.newbie_id, "inviterId": w.customer_id, "reason": "support"}},
+        "admin",
+    ),
     Operation(
         "merchantCreate",
         with_input("merchantCreate", "MerchantCreateInput", "merchant { id }"),
@@ -327,7 +342,7 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     shopper = factories.bearer(await factories.user(), settings)
     group_id = (await start(gql, shopper, selling.id))["group"]["id"]
     order_id = (await buy(gql, shopper, selling.variant_id))["order"]["id"]
-    await factories.user("newbie@example.com")
+    newbie = await factories.user("newbie@example.com")
     accounts = {
         "customer": await factories.user(),
         "other_staff": await factories.user(staff_of=other_shop),
@@ -341,7 +356,18 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
         shopper, selling.variant_id, [accounts["customer"], accounts["admin"]], settings, gql
     )
     return World(
-        shop, product, variant, key, offer, selling, group_id, order_id, withdrawal_id, callers
+        shop,
+        product,
+        variant,
+        key,
+        offer,
+        selling,
+        group_id,
+        order_id,
+        withdrawal_id,
+        callers,
+        to_global_id(NodeType.USER, newbie.id),
+        to_global_id(NodeType.USER, accounts["customer"].id),
     )
 
 
@@ -384,6 +410,8 @@ async def snapshot() -> list[Any]:
         PaymentTransaction,
         CommissionEntry,
         Withdrawal,
+        Rebind,
+        ShareLink,
     )
     return [sorted(map(str, await model.all().values())) for model in tables]
 

@@ -4,12 +4,17 @@ so the domain that emits an event never imports the ones that react to it."""
 from __future__ import annotations
 
 from pintuan.core.outbox import Consumer, Handlers
+from pintuan.referrals import reactions as referrals
 from pintuan.settings import Settings
 
 
-def outbox_handlers() -> Handlers:
-    return Handlers()
+def outbox_handlers(settings: Settings) -> Handlers:
+    handlers = Handlers()
+    referrals.register(handlers, settings)
+    return handlers
 
 
 def outbox_consumer(settings: Settings) -> Consumer:
-    return Consumer(outbox_handlers(), poll_seconds=settings.outbox_poll_milliseconds / 1000)
+    return Consumer(
+        outbox_handlers(settings), poll_seconds=settings.outbox_poll_milliseconds / 1000
+    )

@@ -49,6 +49,8 @@ from pintuan.groupbuys.graphql.mutations import GroupBuyMutation
 from pintuan.groupbuys.graphql.queries import GroupBuyQuery
 from pintuan.groupbuys.graphql.subscriptions import LiveSubscription
 from pintuan.referrals.graphql.earnings import EarningsMutation, EarningsQuery
+from pintuan.referrals.graphql.shares import ShareMutation
+from pintuan.referrals.graphql.tree import ReferralTreeMutation
 from pintuan.settings import Settings
 
 Query = merge_types(
@@ -71,6 +73,8 @@ Mutation = merge_types(
         MerchantAdminMutation,
         CatalogAdminMutation,
         EarningsMutation,
+        ReferralTreeMutation,
+        ShareMutation,
     ),
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))

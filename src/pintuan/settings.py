@@ -14,6 +14,10 @@ from typing import Any
 from pintuan.core.money import is_supported_currency
 
 DEFAULT_DATABASE_URL = "sqlite://pintuan.db"
+CHOICES = {
+    "referral_bind_mode": {"REGISTER_ONLY", "FIRST_SHARE_IF_UNBOUND"},
+    "attribution_rule": {"FIRST_TOUCH", "LAST_TOUCH"},
+}
 MIN_SECRET_KEY_BYTES = 32
 
 
@@ -79,8 +83,17 @@ class Settings:
     commission_currency: str = "CNY"
     # The smallest withdrawal, in minor units of its currency.
     withdrawal_minimum: int = 1000
+    referral_bind_mode: str = "REGISTER_ONLY"
+    attribution_rule: str = "FIRST_TOUCH"
+    attribution_window_days: int = 30
+    share_url_base: str = "http://localhost:8000/s/"
 
     def __post_init__(self) -> None:
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise SettingsError(
+                    f"PINTUAN_{name.upper()} must be one of {', '.join(sorted(allowed))}"
+                )
         if not is_supported_currency(self.commission_currency):
             raise SettingsError(
                 f"PINTUAN_COMMISSION_CURRENCY: unknown currency {self.commission_currency!r}"

@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "pintuan.groupbuys.models",
     "pintuan.groupbuys.order_models",
     "pintuan.referrals.ledger_models",
+    "pintuan.referrals.models",
 ]
 
 

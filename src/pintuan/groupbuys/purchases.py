@@ -164,6 +164,7 @@ class PurchaseRequest:
     quantity: int
     idempotency_key: str
     payment_token: str
+    ref: str | None = None  # a share code, stored with the order for whoever reads it
 
     def check(self) -> None:
         if not 1 <= self.quantity <= MAX_QUANTITY:
@@ -184,6 +185,8 @@ class PurchaseRequest:
                 f"Give a payment token of 1 to {MAX_PAYMENT_TOKEN} characters.",
                 "paymentToken",
             )
+        if self.ref is not None and codes.parse(self.ref) is None:
+            raise DomainError(ErrorCode.INVALID, "That is not a share code.", "ref")
 
     def fingerprint(self, action: str, target: int, offer_id: int | None = None) -> str:
         """Tells a true retry from a different request that reuses the key.
@@ -232,6 +235,7 @@ async def _insert_order(
         "quantity": request.quantity,
         "idempotency_key": request.idempotency_key,
         "request_hash": fingerprint,
+        "ref": codes.parse(request.ref) if request.ref is not None else None,
         "status": OrderStatus.PENDING_PAYMENT.value,
         "created_at": now,
     }

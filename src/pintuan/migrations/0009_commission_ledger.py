@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('pintuan', '0007_outbox')]
+    dependencies = [('pintuan', '0008_referral_tree')]
 
     initial = False
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from pintuan.groupbuys.graphql.types import Group, Order
     from pintuan.groupbuys.models import GroupStatus
     from pintuan.referrals.graphql.earnings import Balance, Commission, Withdrawal
+    from pintuan.referrals.graphql.shares import ShareLink
+    from pintuan.referrals.graphql.tree import TeamLevel, TeamMember
     from pintuan.referrals.ledger_models import EntryState
 
 
@@ -35,6 +37,13 @@ _commissions_of_user = provided.declare("User.commissions")
 _balance_of_user = provided.declare("User.balance")
 _withdrawals_of_user = provided.declare("User.withdrawals")
 _EARNINGS = "pintuan.referrals.graphql.earnings"
+_inviter_of_user = provided.declare("User.inviter")
+_upline_of_user = provided.declare("User.upline")
+_team_of_user = provided.declare("User.team")
+_team_summary_of_user = provided.declare("User.teamSummary")
+_share_links_of_user = provided.declare("User.shareLinks")
+TREE_TYPES = "pintuan.referrals.graphql.tree"
+SHARE_TYPES = "pintuan.referrals.graphql.shares"
 
 
 @strawberry.enum(description="CUSTOMER applies to everyone; the others are granted.")
@@ -141,6 +150,59 @@ class User(Node):
             info, self.pk, first, after
         )
         return withdrawals
+
+    @strawberry.field(description="Who invited you; null for other users, or if no one did.")
+    async def inviter(self, info: Info) -> User | None:
+        if not self._private(info):
+            return None
+        found: User | None = await _inviter_of_user(info, self.row)
+        return found
+
+    @strawberry.field(
+        description="Your inviter, theirs, and so on, nearest first, to `depth` "
+        "levels (at most 3); null for other users."
+    )
+    async def upline(self, info: Info, depth: int = 3) -> list[User] | None:
+        if not self._private(info):
+            return None
+        found: list[User] = await _upline_of_user(info, self.pk, depth)
+        return found
+
+    @strawberry.field(
+        description="Everyone up to `depth` levels below you (at most 3), in "
+        "order of joining; null for other users."
+    )
+    async def team(
+        self, info: Info, depth: int = 3, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[TeamMember, strawberry.lazy(TREE_TYPES)]] | None:
+        if not self._private(info):
+            return None
+        found: Connection[TeamMember] = await _team_of_user(info, self.pk, depth, first, after)
+        return found
+
+    @strawberry.field(
+        description="Members and sales per level of your team, to `depth` "
+        "levels (at most 3); null for other users."
+    )
+    async def team_summary(
+        self, info: Info, depth: int = 3
+    ) -> list[Annotated[TeamLevel, strawberry.lazy(TREE_TYPES)]] | None:
+        if not self._private(info):
+            return None
+        found: list[TeamLevel] = await _team_summary_of_user(info, self.pk, depth)
+        return found
+
+    @strawberry.field(
+        description="Your share links, newest first, with their visits and "
+        "sales; null for other users."
+    )
+    async def share_links(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[ShareLink, strawberry.lazy(SHARE_TYPES)]] | None:
+        if not self._private(info):
+            return None
+        found: Connection[ShareLink] = await _share_links_of_user(info, self.pk, first, after)
+        return found
 
     def _own(self, info: Info) -> bool:
         user = info.context.viewer.user
