@@ -36,6 +36,7 @@ from pintuan.schema import export_sdl
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
+from tests.test_commission_plans import RESELLER_INPUT
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 MISSING = 987_654
@@ -178,6 +179,22 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
             "input": {"variantId": s.variant, "groupBuyId": missing(NodeType.GROUP_BUY), **PAY}
         },
     ),
+    ("commissionPlanCreate", "merchantId"): (
+        "admin",
+        lambda s: {"input": {"merchantId": missing(NodeType.MERCHANT), "reseller": RESELLER_INPUT}},
+    ),
+    ("commissionPlanPublish", "merchantId"): (
+        "admin",
+        lambda s: {"input": {"merchantId": missing(NodeType.MERCHANT), "reseller": RESELLER_INPUT}},
+    ),
+    ("commissionPlanActivate", "id"): (
+        "admin",
+        lambda s: {"id": missing(NodeType.COMMISSION_PLAN)},
+    ),
+    ("resellerPriceSet", "variantId"): (
+        "customer",
+        lambda s: {"input": {"variantId": missing(NodeType.VARIANT), "price": 1}},
+    ),
 }
 # Names that are not IDs but name things the same way.
 OTHER_NAMES: dict[tuple[str, str], tuple[str, Arguments]] = {
@@ -200,6 +217,9 @@ INPUT_TYPES = {
     "groupStart": "GroupStartInput!",
     "groupJoin": "GroupJoinInput!",
     "orderCreate": "OrderCreateInput!",
+    "commissionPlanCreate": "CommissionPlanInput!",
+    "commissionPlanPublish": "CommissionPlanInput!",
+    "resellerPriceSet": "ResellerPriceSetInput!",
 }
 
 

@@ -21,11 +21,15 @@ from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.groupbuys.order_models import Order, PaymentTransaction
+from pintuan.referrals import members, plans
+from pintuan.referrals.plan_models import CommissionPlan, PlanMember, ResellerPrice, TierPromotion
+from pintuan.referrals.terms import LevelRule, ResellerLevel, reseller_terms
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient, empty_tables
 from tests.groupbuy_ops import buy, start
+from tests.test_commission_plans import reseller_input
 
 
 @dataclass
@@ -38,6 +42,7 @@ class World:
     selling: GroupBuy  # on sale, with an open group
     group_id: str
     order_id: str  # a paid order bought alone, ready to complete
+    draft_plan_id: str  # a draft after the shop's active reseller plan
     callers: dict[str, dict[str, str]]
 
 
@@ -205,6 +210,37 @@ OPERATIONS = [
         "staff",
     ),
     Operation(
+        "commissionPlanCreate",
+        with_input("commissionPlanCreate", "CommissionPlanInput", "commissionPlan { id }"),
+        lambda w: {"i": reseller_input(w.shop)},
+        "staff",
+    ),
+    Operation(
+        "commissionPlanPublish",
+        with_input("commissionPlanPublish", "CommissionPlanInput", "commissionPlan { id }"),
+        lambda w: {"i": reseller_input(w.shop)},
+        "staff",
+    ),
+    Operation(
+        "commissionPlanActivate",
+        "mutation($id: ID!) { commissionPlanActivate(id: $id) { commissionPlan { id } "
+        "userErrors { code } } }",
+        lambda w: {"id": w.draft_plan_id},
+        "staff",
+    ),
+    Operation(
+        "commissionPlans",
+        "query($m: ID!) { commissionPlans(merchantId: $m) { edges { node { id } } } }",
+        lambda w: {"m": to_global_id(NodeType.MERCHANT, w.shop.id)},
+        "staff",
+    ),
+    Operation(
+        "resellerPriceSet",
+        with_input("resellerPriceSet", "ResellerPriceSetInput", "resellerPrice { updatedAt }"),
+        lambda w: {"i": {"variantId": to_global_id(NodeType.VARIANT, w.variant.id), "price": 1250}},
+        "signed_in",
+    ),
+    Operation(
         "groupStart",
         with_input("groupStart", "GroupStartInput", "order { id }"),
         lambda w: paying({"groupBuyId": to_global_id(NodeType.GROUP_BUY, w.selling.id)}),
@@ -305,7 +341,13 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     callers: dict[str, dict[str, str]] = {"anonymous": {}} | {
         role: factories.bearer(account, settings) for role, account in accounts.items()
     }
-    return World(shop, product, variant, key, offer, selling, group_id, order_id, callers)
+    terms = reseller_terms(2_000, 3_000, 0, [LevelRule(level, 1) for level in ResellerLevel])
+    await plans.publish_plan(shop.id, terms, "CNY", 3, None)
+    draft = await plans.create_plan(shop.id, terms, "CNY", 2, None)
+    for role in ("customer", "admin"):
+        await members.enroll(accounts[role].id, shop.id, ResellerLevel.V1)
+    draft_id = to_global_id(NodeType.COMMISSION_PLAN, draft.id)
+    return World(shop, product, variant, key, offer, selling, group_id, order_id, draft_id, callers)
 
 
 async def snapshot() -> list[Any]:
@@ -323,6 +365,10 @@ async def snapshot() -> list[Any]:
         OfferAllowance,
         Order,
         PaymentTransaction,
+        CommissionPlan,
+        PlanMember,
+        TierPromotion,
+        ResellerPrice,
     )
     return [sorted(map(str, await model.all().values())) for model in tables]
 

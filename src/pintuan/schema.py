@@ -48,14 +48,30 @@ from pintuan.graphql.text import (
 from pintuan.groupbuys.graphql.mutations import GroupBuyMutation
 from pintuan.groupbuys.graphql.queries import GroupBuyQuery
 from pintuan.groupbuys.graphql.subscriptions import LiveSubscription
+from pintuan.referrals.graphql.plans import CommissionPlanMutation, CommissionPlanQuery
 from pintuan.settings import Settings
 
 Query = merge_types(
     "Query",
-    (CatalogQuery, GroupBuyQuery, AccountQuery, MerchantAdminQuery, NodeQuery, SystemQuery),
+    (
+        CatalogQuery,
+        GroupBuyQuery,
+        AccountQuery,
+        MerchantAdminQuery,
+        CommissionPlanQuery,
+        NodeQuery,
+        SystemQuery,
+    ),
 )
 Mutation = merge_types(
-    "Mutation", (AccountMutation, GroupBuyMutation, MerchantAdminMutation, CatalogAdminMutation)
+    "Mutation",
+    (
+        AccountMutation,
+        GroupBuyMutation,
+        MerchantAdminMutation,
+        CatalogAdminMutation,
+        CommissionPlanMutation,
+    ),
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))
 if provided.missing():

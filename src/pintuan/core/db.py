@@ -13,6 +13,7 @@ MODEL_MODULES = [
     "pintuan.accounts.models",
     "pintuan.groupbuys.models",
     "pintuan.groupbuys.order_models",
+    "pintuan.referrals.plan_models",
 ]
 
 

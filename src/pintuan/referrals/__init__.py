@@ -1,0 +1,1 @@
+"""Referrals: the invite tree, attribution, commission plans, the ledger and withdrawals."""

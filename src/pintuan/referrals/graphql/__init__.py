@@ -1,0 +1,1 @@
+"""The referral domain's GraphQL types, queries and mutations."""
