@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +16,16 @@ from pintuan.referrals import members, plans
 from pintuan.referrals.plan_models import CommissionPlan, PlanMember, ResellerPrice, TierPromotion
 from pintuan.referrals.settle import order_earnings
 from pintuan.referrals.settlement import EarningKind, Line
-from pintuan.referrals.terms import LevelRule, OwnerTier, ResellerLevel, reseller_terms
+from pintuan.referrals.terms import (
+    LevelRule,
+    OwnerTier,
+    PlanKind,
+    ResellerLevel,
+    SelfPurchaseMode,
+    TierRule,
+    reseller_terms,
+    tiered_terms,
+)
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -35,6 +46,8 @@ IN_FORCE = """query($m: ID!, $at: DateTime) { commissionPlan(merchantId: $m, at:
   version tiered { defaultRateBasisPoints } } }"""
 VERSIONS = """query($m: ID!) { commissionPlans(merchantId: $m, first: 10) {
   edges { node { version status } } } }"""
+ENROLL = """mutation($i: PlanMemberEnrollInput!) { planMemberEnroll(input: $i) {
+  member { user { id } tier level } userErrors { field code } } }"""
 PRICE_SET = """mutation($i: ResellerPriceSetInput!) { resellerPriceSet(input: $i) {
   resellerPrice { price { amount } } userErrors { field code } } }"""
 
@@ -54,6 +67,16 @@ RESELLER_INPUT: dict[str, Any] = {
 }
 
 TERMS = reseller_terms(2_000, 3_000, 0, [LevelRule(level, 1) for level in ResellerLevel])
+TIERED_TERMS = tiered_terms(
+    1_000,
+    [],
+    SelfPurchaseMode.COMMISSION,
+    [
+        TierRule(OwnerTier.OWNER, 0, 0, 2_000),
+        TierRule(OwnerTier.GOLD, 1, 50_000, 10_000),
+        TierRule(OwnerTier.SENIOR_GOLD, 50, 5_000_000, 15_000),
+    ],
+)
 
 
 def tiered_input(merchant: Merchant, rate: int = 1_000, **extra: Any) -> dict[str, Any]:
@@ -425,3 +448,90 @@ async def test_merchants_listed_together_read_their_plans_in_one_query(
     listed = [e["node"]["merchant"]["commissionPlan"] for e in body["data"]["products"]["edges"]]
     assert listed == [{"version": 1}] * 3
     assert len([s for s in sql_statements if "commission_plan" in s]) == 1
+
+
+@pytest.mark.usefixtures("needs_concurrency")
+async def test_versions_drafted_at_once_each_take_their_own_number(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    shop, staff = await staffed_shop(settings)
+
+    bodies = await asyncio.gather(
+        *(gql(CREATE, {"i": tiered_input(shop)}, staff) for _ in range(10))
+    )
+
+    assert all("errors" not in body for body in bodies), bodies
+    versions = [b["data"]["commissionPlanCreate"]["commissionPlan"]["version"] for b in bodies]
+    assert sorted(versions) == list(range(1, 11))
+
+
+@pytest.mark.usefixtures("needs_concurrency")
+async def test_drafts_activated_at_once_leave_the_latest_in_force(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    shop, staff = await staffed_shop(settings)
+    drafts = [await plans.create_plan(shop.id, TERMS, "CNY", 3, None) for _ in range(5)]
+
+    bodies = await asyncio.gather(
+        *(
+            gql(ACTIVATE, {"id": to_global_id(NodeType.COMMISSION_PLAN, d.id)}, staff)
+            for d in drafts
+        )
+    )
+
+    codes = [b["data"]["commissionPlanActivate"]["userErrors"] for b in bodies]
+    assert all(c in ([], [{"field": "id", "code": "PLAN_SUPERSEDED"}]) for c in codes)
+    in_force = await plans.plan_in_force(shop.id, datetime.now(UTC))
+    assert in_force is not None and in_force.version == 5
+    active = await CommissionPlan.filter(status="ACTIVE").order_by("version")
+    stamps = [p.active_from for p in active]
+    assert all(a and b and a <= b for a, b in itertools.pairwise(stamps)), stamps
+
+
+@pytest.mark.usefixtures("needs_concurrency")
+async def test_a_promotion_raced_by_itself_is_recorded_once() -> None:
+    shop = await factories.merchant()
+    owner = await factories.user()
+    await members.enroll(owner.id, shop.id, OwnerTier.OWNER)
+    row = await plans.publish_plan(shop.id, TIERED_TERMS, "CNY", 3, None)
+    plan = plans.version_of(row)
+
+    results = await asyncio.gather(
+        *(members.promote(owner.id, plan, team_size=1, team_sales=80_000) for _ in range(10))
+    )
+
+    assert len([r for r in results if r is not None]) == 1
+    assert await TierPromotion.all().count() == 1
+
+
+async def test_staff_enrol_owners_and_resellers_once_each(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    shop, staff = await staffed_shop(settings)
+    person = await factories.user()
+    base = {
+        "merchantId": to_global_id(NodeType.MERCHANT, shop.id),
+        "userId": to_global_id(NodeType.USER, person.id),
+    }
+
+    async def enrol(**rank: str) -> dict[str, Any]:
+        body = await gql(ENROLL, {"i": base | rank}, staff)
+        payload: dict[str, Any] = body["data"]["planMemberEnroll"]
+        return payload
+
+    owner = await enrol(tier="GOLD")
+    reseller = await enrol(level="V3")
+    again = await enrol(tier="OWNER")
+    neither = await enrol()
+    both = await enrol(tier="OWNER", level="V1")
+
+    assert owner == {
+        "member": {"user": {"id": base["userId"]}, "tier": "GOLD", "level": None},
+        "userErrors": [],
+    }
+    assert reseller["member"]["level"] == "V3"
+    assert again["userErrors"] == [{"field": "userId", "code": "ALREADY_ENROLLED"}]
+    assert neither["userErrors"] == both["userErrors"] == [{"field": "tier", "code": "INVALID"}]
+    assert await members.ranks(shop.id, PlanKind.TIERED_OWNER, [person.id]) == {
+        person.id: OwnerTier.GOLD
+    }

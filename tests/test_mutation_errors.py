@@ -191,6 +191,18 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
         "admin",
         lambda s: {"id": missing(NodeType.COMMISSION_PLAN)},
     ),
+    ("planMemberEnroll", "merchantId"): (
+        "admin",
+        lambda s: {
+            "input": {"merchantId": missing(NodeType.MERCHANT), "userId": s.user, "tier": "OWNER"}
+        },
+    ),
+    ("planMemberEnroll", "userId"): (
+        "admin",
+        lambda s: {
+            "input": {"merchantId": s.merchant, "userId": missing(NodeType.USER), "tier": "OWNER"}
+        },
+    ),
     ("resellerPriceSet", "variantId"): (
         "customer",
         lambda s: {"input": {"variantId": missing(NodeType.VARIANT), "price": 1}},
@@ -220,6 +232,7 @@ INPUT_TYPES = {
     "commissionPlanCreate": "CommissionPlanInput!",
     "commissionPlanPublish": "CommissionPlanInput!",
     "resellerPriceSet": "ResellerPriceSetInput!",
+    "planMemberEnroll": "PlanMemberEnrollInput!",
 }
 
 

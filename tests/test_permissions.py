@@ -43,6 +43,7 @@ class World:
     group_id: str
     order_id: str  # a paid order bought alone, ready to complete
     draft_plan_id: str  # a draft after the shop's active reseller plan
+    newbie_id: str  # a user in no plan
     callers: dict[str, dict[str, str]]
 
 
@@ -229,6 +230,18 @@ OPERATIONS = [
         "staff",
     ),
     Operation(
+        "planMemberEnroll",
+        with_input("planMemberEnroll", "PlanMemberEnrollInput", "member { joinedAt }"),
+        lambda w: {
+            "i": {
+                "merchantId": to_global_id(NodeType.MERCHANT, w.shop.id),
+                "userId": w.newbie_id,
+                "tier": "OWNER",
+            }
+        },
+        "staff",
+    ),
+    Operation(
         "commissionPlans",
         "query($m: ID!) { commissionPlans(merchantId: $m) { edges { node { id } } } }",
         lambda w: {"m": to_global_id(NodeType.MERCHANT, w.shop.id)},
@@ -331,7 +344,7 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     shopper = factories.bearer(await factories.user(), settings)
     group_id = (await start(gql, shopper, selling.id))["group"]["id"]
     order_id = (await buy(gql, shopper, selling.variant_id))["order"]["id"]
-    await factories.user("newbie@example.com")
+    newbie = await factories.user("newbie@example.com")
     accounts = {
         "customer": await factories.user(),
         "other_staff": await factories.user(staff_of=other_shop),
@@ -347,7 +360,20 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     for role in ("customer", "admin"):
         await members.enroll(accounts[role].id, shop.id, ResellerLevel.V1)
     draft_id = to_global_id(NodeType.COMMISSION_PLAN, draft.id)
-    return World(shop, product, variant, key, offer, selling, group_id, order_id, draft_id, callers)
+    newbie_id = to_global_id(NodeType.USER, newbie.id)
+    return World(
+        shop,
+        product,
+        variant,
+        key,
+        offer,
+        selling,
+        group_id,
+        order_id,
+        draft_id,
+        newbie_id,
+        callers,
+    )
 
 
 async def snapshot() -> list[Any]:

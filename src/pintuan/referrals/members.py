@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.referrals.plan_models import PlanMember, TierPromotion
 from pintuan.referrals.terms import (
     OwnerTier,
@@ -29,17 +30,19 @@ def rank_of(kind: PlanKind, value: str) -> Rank:
 
 
 async def enroll(user_id: int, merchant_id: int, rank: Rank) -> PlanMember:
-    """Make ``user_id`` a member at ``rank``; an existing member keeps the rank they hold."""
+    """Make ``user_id`` a member of the merchant's plan of ``rank``'s kind, at ``rank``."""
     kind = PlanKind.TIERED_OWNER if isinstance(rank, OwnerTier) else PlanKind.RESELLER
-    existing = await PlanMember.get_or_none(user_id=user_id, merchant_id=merchant_id, kind=kind)
-    if existing is not None:
-        return existing
+    taken = DomainError(
+        ErrorCode.ALREADY_ENROLLED, "Already a member of this merchant's plan.", "userId"
+    )
+    if await PlanMember.exists(user_id=user_id, merchant_id=merchant_id, kind=kind):
+        raise taken
     try:
         return await PlanMember.create(
             user_id=user_id, merchant_id=merchant_id, kind=kind, rank=rank.value
         )
     except IntegrityError:
-        return await PlanMember.get(user_id=user_id, merchant_id=merchant_id, kind=kind)
+        raise taken from None
 
 
 async def ranks(merchant_id: int, kind: PlanKind, user_ids: Iterable[int]) -> dict[int, Rank]:

@@ -8,12 +8,15 @@ from datetime import datetime
 import strawberry
 
 from pintuan.accounts import merchants
+from pintuan.accounts.graphql.loaders import account_loaders
+from pintuan.accounts.graphql.users import User
 from pintuan.catalog.models import Product
 from pintuan.catalog.models import Variant as VariantModel
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.core.pagination import SortKey, parse_int
 from pintuan.graphql import provided
+from pintuan.graphql.arguments import exactly_one
 from pintuan.graphql.context import Info
 from pintuan.graphql.ids import NodeType, decode_id, to_global_id
 from pintuan.graphql.money import Money
@@ -27,7 +30,7 @@ from pintuan.graphql.permissions import (
     require_merchant,
     unauthenticated,
 )
-from pintuan.referrals import plan_models, plans, reseller_prices
+from pintuan.referrals import members, plan_models, plans, reseller_prices
 from pintuan.referrals.graphql.loaders import plan_loaders
 from pintuan.referrals.plan_models import PlanStatus
 from pintuan.referrals.terms import (
@@ -252,6 +255,27 @@ class ResellerPricePayload(MutationPayload):
     reseller_price: ResellerPrice | None = None
 
 
+@strawberry.input(description="Enrol a user: give exactly one of `tier` and `level`.")
+class PlanMemberEnrollInput:
+    merchant_id: strawberry.ID
+    user_id: strawberry.ID
+    tier: OwnerTier | None = None
+    level: ResellerLevel | None = None
+
+
+@strawberry.type(description="A user's place in a merchant's plan.")
+class PlanMember:
+    user: User
+    tier: OwnerTier | None
+    level: ResellerLevel | None
+    joined_at: datetime
+
+
+@strawberry.type
+class PlanMemberEnrollPayload(MutationPayload):
+    member: PlanMember | None = None
+
+
 async def _product_ids(merchant_id: int, rates: list[ProductRateInput]) -> list[int]:
     ids = [
         decode_id(r.product_id, NodeType.PRODUCT, f"tiered.productRates.{i}.productId")
@@ -370,6 +394,36 @@ class CommissionPlanMutation:
                 variant_id=input.variant_id,
                 price=Money.of(row.price, row.currency),
                 updated_at=row.updated_at,
+            )
+        )
+
+    @mutation(
+        MerchantActor(),
+        description="Enrol a shop owner at a tier or a reseller at a level; tiers then only "
+        "rise by promotion.",
+    )
+    async def plan_member_enroll(
+        self, info: Info, input: PlanMemberEnrollInput
+    ) -> PlanMemberEnrollPayload:
+        merchant_id = decode_id(input.merchant_id, NodeType.MERCHANT, "merchantId")
+        require_merchant(info, merchant_id)
+        found(await merchants.merchant_by_id(merchant_id), "merchant", "merchantId")
+        user = found(
+            await account_loaders(info).user.load(
+                decode_id(input.user_id, NodeType.USER, "userId")
+            ),
+            "user",
+            "userId",
+        )
+        exactly_one(info, {"tier": input.tier, "level": input.level})
+        rank = next(r for r in (input.tier, input.level) if r is not None)
+        row = await members.enroll(user.id, merchant_id, rank)
+        return PlanMemberEnrollPayload(
+            member=PlanMember(
+                user=User.of(user),
+                tier=rank if isinstance(rank, OwnerTier) else None,
+                level=rank if isinstance(rank, ResellerLevel) else None,
+                joined_at=row.joined_at,
             )
         )
 
