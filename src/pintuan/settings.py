@@ -67,6 +67,8 @@ class Settings:
     webhook_secret: str = ""
     run_scheduler: bool = True
     sweep_interval_seconds: int = 5
+    response_cache: bool = True
+    response_cache_max_bytes: int = 64 * 1024 * 1024
 
     @property
     def allowed_origins_list(self) -> list[str]:

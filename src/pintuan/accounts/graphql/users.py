@@ -11,8 +11,10 @@ from starlette.responses import Response
 
 from pintuan.accounts import models, users
 from pintuan.accounts.graphql.loaders import account_loaders
+from pintuan.core import cache_tags
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
+from pintuan.graphql.cache_hints import CacheScope, Hint, cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
 from pintuan.graphql.ids import NodeType, to_global_id
@@ -36,6 +38,10 @@ class Role(StrEnum):
     ADMIN = "ADMIN"
 
 
+@cache_hint(
+    max_age=60,
+    fields={name: Hint(scope=CacheScope.PRIVATE) for name in ("email", "invite_code", "roles")},
+)
 @strawberry.type(description="A person with an account. Private fields are null to others.")
 class User(Node):
     handle: str
@@ -47,6 +53,7 @@ class User(Node):
 
     @classmethod
     def of(cls, u: models.User) -> User:
+        cache_tags.read(cache_tags.entity(NodeType.USER, u.id))
         return cls(
             id=strawberry.ID(to_global_id(NodeType.USER, u.id)),
             handle=u.handle,
@@ -169,6 +176,7 @@ async def _limit_auth_attempts(info: Info) -> None:
     )
 
 
+@cache_hint(fields={"me": Hint(max_age=30, scope=CacheScope.PRIVATE)})
 @strawberry.type
 class AccountQuery:
     @strawberry.field(description="The signed-in user; null when anonymous.")
