@@ -37,6 +37,7 @@ from pintuan.schema import export_sdl
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
+from tests.test_commission_plans import RESELLER_INPUT
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 MISSING = 987_654
@@ -204,6 +205,34 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
         "customer",
         lambda s: {"input": {"groupId": missing(NodeType.GROUP)}},
     ),
+    ("commissionPlanCreate", "merchantId"): (
+        "admin",
+        lambda s: {"input": {"merchantId": missing(NodeType.MERCHANT), "reseller": RESELLER_INPUT}},
+    ),
+    ("commissionPlanPublish", "merchantId"): (
+        "admin",
+        lambda s: {"input": {"merchantId": missing(NodeType.MERCHANT), "reseller": RESELLER_INPUT}},
+    ),
+    ("commissionPlanActivate", "id"): (
+        "admin",
+        lambda s: {"id": missing(NodeType.COMMISSION_PLAN)},
+    ),
+    ("planMemberEnroll", "merchantId"): (
+        "admin",
+        lambda s: {
+            "input": {"merchantId": missing(NodeType.MERCHANT), "userId": s.user, "tier": "OWNER"}
+        },
+    ),
+    ("planMemberEnroll", "userId"): (
+        "admin",
+        lambda s: {
+            "input": {"merchantId": s.merchant, "userId": missing(NodeType.USER), "tier": "OWNER"}
+        },
+    ),
+    ("resellerPriceSet", "variantId"): (
+        "customer",
+        lambda s: {"input": {"variantId": missing(NodeType.VARIANT), "price": 1}},
+    ),
 }
 # Names that are not IDs but name things the same way.
 OTHER_NAMES: dict[tuple[str, str], tuple[str, Arguments]] = {
@@ -229,6 +258,10 @@ INPUT_TYPES = {
     "orderCreate": "OrderCreateInput!",
     "referralRebind": "ReferralRebindInput!",
     "shareLinkCreate": "ShareLinkCreateInput!",
+    "commissionPlanCreate": "CommissionPlanInput!",
+    "commissionPlanPublish": "CommissionPlanInput!",
+    "resellerPriceSet": "ResellerPriceSetInput!",
+    "planMemberEnroll": "PlanMemberEnrollInput!",
 }
 
 

@@ -22,15 +22,18 @@ from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn
 from pintuan.groupbuys import orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.groupbuys.order_models import Order, PaymentTransaction
-from pintuan.referrals import ledger, withdrawals
+from pintuan.referrals import ledger, members, plans, withdrawals
 from pintuan.referrals.ledger import Earning
 from pintuan.referrals.ledger_models import CommissionEntry, Withdrawal
 from pintuan.referrals.models import Rebind, ShareLink
+from pintuan.referrals.plan_models import CommissionPlan, PlanMember, ResellerPrice, TierPromotion
+from pintuan.referrals.terms import LevelRule, ResellerLevel, reseller_terms
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient, empty_tables
 from tests.groupbuy_ops import buy, start
+from tests.test_commission_plans import reseller_input
 
 
 @dataclass
@@ -44,8 +47,9 @@ class World:
     group_id: str
     order_id: str  # a paid order bought alone, ready to complete
     withdrawal_id: str  # requested by a third user, awaiting an admin
+    draft_plan_id: str  # a draft after the shop's active reseller plan
     callers: dict[str, dict[str, str]]
-    newbie_id: str  # a user no one invited
+    newbie_id: str  # a user no one invited, in no plan
     customer_id: str
 
 
@@ -225,6 +229,49 @@ OPERATIONS = [
         "staff",
     ),
     Operation(
+        "commissionPlanCreate",
+        with_input("commissionPlanCreate", "CommissionPlanInput", "commissionPlan { id }"),
+        lambda w: {"i": reseller_input(w.shop)},
+        "staff",
+    ),
+    Operation(
+        "commissionPlanPublish",
+        with_input("commissionPlanPublish", "CommissionPlanInput", "commissionPlan { id }"),
+        lambda w: {"i": reseller_input(w.shop)},
+        "staff",
+    ),
+    Operation(
+        "commissionPlanActivate",
+        "mutation($id: ID!) { commissionPlanActivate(id: $id) { commissionPlan { id } "
+        "userErrors { code } } }",
+        lambda w: {"id": w.draft_plan_id},
+        "staff",
+    ),
+    Operation(
+        "planMemberEnroll",
+        with_input("planMemberEnroll", "PlanMemberEnrollInput", "member { joinedAt }"),
+        lambda w: {
+            "i": {
+                "merchantId": to_global_id(NodeType.MERCHANT, w.shop.id),
+                "userId": w.newbie_id,
+                "tier": "OWNER",
+            }
+        },
+        "staff",
+    ),
+    Operation(
+        "commissionPlans",
+        "query($m: ID!) { commissionPlans(merchantId: $m) { edges { node { id } } } }",
+        lambda w: {"m": to_global_id(NodeType.MERCHANT, w.shop.id)},
+        "staff",
+    ),
+    Operation(
+        "resellerPriceSet",
+        with_input("resellerPriceSet", "ResellerPriceSetInput", "resellerPrice { updatedAt }"),
+        lambda w: {"i": {"variantId": to_global_id(NodeType.VARIANT, w.variant.id), "price": 1250}},
+        "signed_in",
+    ),
+    Operation(
         "groupStart",
         with_input("groupStart", "GroupStartInput", "order { id }"),
         lambda w: paying({"groupBuyId": to_global_id(NodeType.GROUP_BUY, w.selling.id)}),
@@ -355,6 +402,12 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     withdrawal_id = await _earnings(
         shopper, selling.variant_id, [accounts["customer"], accounts["admin"]], settings, gql
     )
+    terms = reseller_terms(2_000, 3_000, 0, [LevelRule(level, 1) for level in ResellerLevel])
+    await plans.publish_plan(shop.id, terms, "CNY", 3, None)
+    draft = await plans.create_plan(shop.id, terms, "CNY", 2, None)
+    for role in ("customer", "admin"):
+        await members.enroll(accounts[role].id, shop.id, ResellerLevel.V1)
+    draft_id = to_global_id(NodeType.COMMISSION_PLAN, draft.id)
     return World(
         shop,
         product,
@@ -365,6 +418,7 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
         group_id,
         order_id,
         withdrawal_id,
+        draft_id,
         callers,
         to_global_id(NodeType.USER, newbie.id),
         to_global_id(NodeType.USER, accounts["customer"].id),
@@ -412,6 +466,10 @@ async def snapshot() -> list[Any]:
         Withdrawal,
         Rebind,
         ShareLink,
+        CommissionPlan,
+        PlanMember,
+        TierPromotion,
+        ResellerPrice,
     )
     return [sorted(map(str, await model.all().values())) for model in tables]
 

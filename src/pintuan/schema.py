@@ -49,6 +49,7 @@ from pintuan.groupbuys.graphql.mutations import GroupBuyMutation
 from pintuan.groupbuys.graphql.queries import GroupBuyQuery
 from pintuan.groupbuys.graphql.subscriptions import LiveSubscription
 from pintuan.referrals.graphql.earnings import EarningsMutation, EarningsQuery
+from pintuan.referrals.graphql.plans import CommissionPlanMutation, CommissionPlanQuery
 from pintuan.referrals.graphql.shares import ShareMutation
 from pintuan.referrals.graphql.tree import ReferralTreeMutation
 from pintuan.settings import Settings
@@ -61,6 +62,7 @@ Query = merge_types(
         AccountQuery,
         MerchantAdminQuery,
         EarningsQuery,
+        CommissionPlanQuery,
         NodeQuery,
         SystemQuery,
     ),
@@ -75,6 +77,7 @@ Mutation = merge_types(
         EarningsMutation,
         ReferralTreeMutation,
         ShareMutation,
+        CommissionPlanMutation,
     ),
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))

@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "pintuan.groupbuys.order_models",
     "pintuan.referrals.ledger_models",
     "pintuan.referrals.models",
+    "pintuan.referrals.plan_models",
 ]
 
 

@@ -20,6 +20,7 @@ class NodeType(StrEnum):
     """The GraphQL types that implement Node, by name."""
 
     API_KEY = "ApiKey"
+    COMMISSION_PLAN = "CommissionPlan"
     GROUP = "Group"
     GROUP_BUY = "GroupBuy"
     MERCHANT = "Merchant"

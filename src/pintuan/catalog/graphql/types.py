@@ -28,8 +28,10 @@ from pintuan.graphql.pagination import Connection, paginate
 
 if TYPE_CHECKING:
     from pintuan.groupbuys.graphql.types import GroupBuy
+    from pintuan.referrals.graphql.plans import CommissionPlan
 
 _offers_of_product = provided.declare("Product.groupBuys")
+_plan_of_merchant = provided.declare("Merchant.commissionPlan")
 
 strawberry.enum(ProductStatus, description="Only ACTIVE products are visible to the public.")
 strawberry.enum(ProductSort, description="Orderings for product lists; ties break by ID.")
@@ -67,6 +69,13 @@ class Merchant(Node):
     ) -> Connection[Product]:
         flt = filter.to_domain() if filter else products.ProductFilter()
         return await _product_connection(info, flt, sort, first, after, merchant_id=self.pk)
+
+    @strawberry.field(description="The version of this merchant's commission plan in force now.")
+    async def commission_plan(
+        self, info: Info
+    ) -> Annotated[CommissionPlan, strawberry.lazy("pintuan.referrals.graphql.plans")] | None:
+        plan: CommissionPlan | None = await _plan_of_merchant(info, self.pk)
+        return plan
 
 
 @cache_hint(inherit=True)
