@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from pintuan.accounts.events import USER_REGISTERED
 from pintuan.core.outbox import Event, Handlers
-from pintuan.groupbuys.events import ORDER_PAID, ORDER_REFUNDED
-from pintuan.referrals import attribution, tree
+from pintuan.groupbuys.events import ORDER_COMPLETED, ORDER_PAID, ORDER_REFUNDED
+from pintuan.referrals import attribution, ledger, settle, tree
 from pintuan.referrals.models import AttributionRule
 from pintuan.settings import Settings
 
@@ -40,6 +40,21 @@ def register(handlers: Handlers, settings: Settings) -> None:
         else:
             await attribution.attribute(order_id, policy)
 
+    async def commissions(event: Event) -> None:
+        """The credit is decided first (once; a no-op if the attribution handler
+        already did), so the earnings know their earner whichever handler runs first."""
+        order_id = int(event.payload["order_id"])
+        if event.topic == ORDER_PAID:
+            await attribution.attribute(order_id, policy)
+            await settle.settle_paid_order(order_id)
+        elif event.topic == ORDER_COMPLETED:
+            await ledger.on_order_completed(order_id)
+        else:
+            await ledger.on_order_refunded(order_id)
+
     handlers.register("referrals.team-members", [USER_REGISTERED], _registered)
     handlers.register("referrals.team-sales", [ORDER_PAID, ORDER_REFUNDED], _sold)
     handlers.register("referrals.attribution", [ORDER_PAID, ORDER_REFUNDED], credit)
+    handlers.register(
+        "referrals.commissions", [ORDER_PAID, ORDER_COMPLETED, ORDER_REFUNDED], commissions
+    )

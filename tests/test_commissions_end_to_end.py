@@ -1,0 +1,154 @@
+"""From a share to money: an order bought through an owner's link earns, through the
+outbox, the plan in force, the tree and the ledger, with no call from group buys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+
+from pintuan.accounts.models import Merchant, User
+from pintuan.core.outbox import Consumer
+from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
+from pintuan.groupbuys.expiry import expire_group
+from pintuan.groupbuys.models import GroupBuy
+from pintuan.reactions import outbox_handlers
+from pintuan.referrals import settle
+from pintuan.referrals.ledger_models import CommissionEntry
+from pintuan.settings import Settings
+from tests import factories
+from tests.conftest import GraphQLClient
+from tests.groupbuy_ops import purchase
+from tests.ledger_ops import COMPLETE, balance, release_after_freeze
+from tests.test_commission_plans import ENROLL, PUBLISH, tiered_input
+from tests.test_share_links import buy_with, link_to, visit
+
+PRICE = 20_000  # ¥200.00: the offer's solo price, what an order bought alone pays
+RATE = 1_000  # 10%
+
+
+async def consume(settings: Settings) -> None:
+    consumer = Consumer(outbox_handlers(settings))
+    while await consumer.run_once():
+        pass
+
+
+async def entries() -> set[tuple[int, str, int, str]]:
+    rows = await CommissionEntry.all()
+    return {(e.beneficiary_id, e.kind, e.amount, e.state.value) for e in rows}
+
+
+class Shop:
+    def __init__(self, merchant: Merchant, staff: dict[str, str], offer: GroupBuy) -> None:
+        self.merchant, self.staff, self.offer = merchant, staff, offer
+
+    async def enrol(self, gql: GraphQLClient, user: User) -> None:
+        variables = {
+            "i": {
+                "merchantId": to_global_id(NodeType.MERCHANT, self.merchant.id),
+                "userId": to_global_id(NodeType.USER, user.id),
+                "tier": "OWNER",
+            }
+        }
+        assert (await gql(ENROLL, variables, self.staff))["data"]["planMemberEnroll"][
+            "userErrors"
+        ] == []
+
+
+async def tiered_shop(gql: GraphQLClient, settings: Settings) -> Shop:
+    merchant = await factories.merchant()
+    staff = factories.bearer(await factories.user(staff_of=merchant), settings)
+    offer = await factories.offer(merchant, solo_price=PRICE, group_price=15_000, group_size=3)
+    published = await gql(PUBLISH, {"i": tiered_input(merchant, rate=RATE)}, staff)
+    assert published["data"]["commissionPlanPublish"]["userErrors"] == []
+    return Shop(merchant, staff, offer)
+
+
+async def test_an_order_through_an_owners_link_earns_the_owner_and_their_inviter(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    store = await tiered_shop(gql, settings)
+    a = await factories.user()
+    b = await factories.user(inviter=a)
+    for owner in (a, b):
+        await store.enrol(gql, owner)
+    b_headers = factories.bearer(b, settings)
+    code = await link_to(gql, b_headers, store.offer)
+    shopper = factories.bearer(await factories.user(), settings)
+    await visit(gql, code, shopper)
+
+    bought = await buy_with(gql, shopper, store.offer, code)
+    await consume(settings)
+    replayed = await settle.settle_paid_order(from_global_id(bought["order"]["id"])[1])
+
+    assert await entries() == {
+        (b.id, "SALES_COMMISSION", PRICE * RATE // 10_000, "PENDING"),
+        (a.id, "INVITE_REWARD", 2_000, "PENDING"),  # B's first order; the OWNER tier's reward
+    }
+    assert replayed == 0  # a second delivery of the same event writes nothing
+    assert await balance(gql, b_headers) == (2_000, 0)
+
+    completed = await gql(COMPLETE, {"id": bought["order"]["id"]}, store.staff)
+    completed_at = datetime.fromisoformat(
+        completed["data"]["orderComplete"]["order"]["completedAt"]
+    )
+    await consume(settings)
+    assert await release_after_freeze(completed_at - timedelta(seconds=1), settings) == 0
+    assert await release_after_freeze(completed_at, settings) == 2
+
+    assert await balance(gql, b_headers) == (0, 2_000)
+
+
+async def test_a_members_own_order_with_no_share_earns_under_the_self_purchase_rule(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    store = await tiered_shop(gql, settings)
+    owner = await factories.user()
+    await store.enrol(gql, owner)
+    stranger = await factories.user()
+
+    await buy_with(gql, factories.bearer(owner, settings), store.offer, None)
+    await buy_with(gql, factories.bearer(stranger, settings), store.offer, None)
+    await consume(settings)
+
+    assert await entries() == {(owner.id, "SELF_PURCHASE", 2_000, "PENDING")}
+
+
+async def test_a_refund_before_completion_reverses_what_the_order_earned(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    store = await tiered_shop(gql, settings)
+    sharer = await factories.user()
+    await store.enrol(gql, sharer)
+    code = await link_to(gql, factories.bearer(sharer, settings), store.offer)
+    target: dict[str, Any] = {
+        "groupBuyId": to_global_id(NodeType.GROUP_BUY, store.offer.id),
+        "ref": code,
+    }
+    buyer = factories.bearer(await factories.user(), settings)
+    started = await purchase(
+        gql, buyer, "groupStart", target, idempotency_key=None, token="tok_visa", quantity=1
+    )
+    await consume(settings)
+    assert await entries() == {(sharer.id, "SALES_COMMISSION", 1_500, "PENDING")}
+
+    group_pk = from_global_id(started["group"]["id"])[1]
+    await factories.time_group(group_pk, datetime.now(UTC) - timedelta(seconds=1))
+    assert await expire_group(group_pk, app.state.runtime)
+    await consume(settings)
+
+    assert await entries() == {(sharer.id, "SALES_COMMISSION", 1_500, "REVERSED")}
+
+
+async def test_a_merchant_without_a_plan_pays_no_one(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    sharer = factories.bearer(await factories.user(), settings)
+    offer = await factories.offer(solo_price=PRICE)
+    code = await link_to(gql, sharer, offer)
+
+    await buy_with(gql, factories.bearer(await factories.user(), settings), offer, code)
+    await consume(settings)
+
+    assert await entries() == set()
