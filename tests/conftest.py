@@ -80,6 +80,7 @@ def settings(database_url: str) -> Settings:
         debug=True,
         secret_key=TEST_SECRET_KEY,
         run_scheduler=False,
+        run_outbox_consumer=False,
     )
 
 

@@ -31,6 +31,7 @@ from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.mutations import UserErrors
 from pintuan.groupbuys.models import Group, GroupBuy
 from pintuan.groupbuys.order_models import Order
+from pintuan.referrals.ledger_models import Withdrawal
 from pintuan.schema import build_schema as build_pintuan_schema
 from pintuan.schema import export_sdl
 from pintuan.settings import Settings
@@ -160,6 +161,11 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
     ("groupBuyUpdate", "id"): ("admin", lambda s: {"input": {"id": missing(NodeType.GROUP_BUY)}}),
     ("groupBuyCancel", "id"): ("admin", lambda s: {"id": missing(NodeType.GROUP_BUY)}),
     ("orderComplete", "id"): ("admin", lambda s: {"id": missing(NodeType.ORDER)}),
+    ("withdrawalMarkPaid", "id"): ("admin", lambda s: {"id": missing(NodeType.WITHDRAWAL)}),
+    ("withdrawalReject", "id"): (
+        "admin",
+        lambda s: {"id": missing(NodeType.WITHDRAWAL), "reason": "No such account."},
+    ),
     ("groupStart", "groupBuyId"): (
         "customer",
         lambda s: {"input": {"groupBuyId": missing(NodeType.GROUP_BUY), **PAY}},
@@ -178,6 +184,26 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
             "input": {"variantId": s.variant, "groupBuyId": missing(NodeType.GROUP_BUY), **PAY}
         },
     ),
+    ("referralRebind", "userId"): (
+        "admin",
+        lambda s: {"input": {"userId": missing(NodeType.USER), "inviterId": s.user, "reason": "r"}},
+    ),
+    ("referralRebind", "inviterId"): (
+        "admin",
+        lambda s: {"input": {"userId": s.user, "inviterId": missing(NodeType.USER), "reason": "r"}},
+    ),
+    ("shareLinkCreate", "productId"): (
+        "customer",
+        lambda s: {"input": {"productId": missing(NodeType.PRODUCT)}},
+    ),
+    ("shareLinkCreate", "groupBuyId"): (
+        "customer",
+        lambda s: {"input": {"groupBuyId": missing(NodeType.GROUP_BUY)}},
+    ),
+    ("shareLinkCreate", "groupId"): (
+        "customer",
+        lambda s: {"input": {"groupId": missing(NodeType.GROUP)}},
+    ),
 }
 # Names that are not IDs but name things the same way.
 OTHER_NAMES: dict[tuple[str, str], tuple[str, Arguments]] = {
@@ -186,6 +212,7 @@ OTHER_NAMES: dict[tuple[str, str], tuple[str, Arguments]] = {
         lambda s: {"input": {"merchantId": s.merchant, "email": "nobody@example.com"}},
     ),
     ("groupJoin", "shareCode"): ("customer", lambda s: {"input": {"shareCode": "NOPE0000", **PAY}}),
+    ("shareVisit", "code"): ("customer", lambda s: {"code": "NOPE0000"}),
 }
 INPUT_TYPES = {
     "productCreate": "ProductCreateInput!",
@@ -200,13 +227,32 @@ INPUT_TYPES = {
     "groupStart": "GroupStartInput!",
     "groupJoin": "GroupJoinInput!",
     "orderCreate": "OrderCreateInput!",
+    "referralRebind": "ReferralRebindInput!",
+    "shareLinkCreate": "ShareLinkCreateInput!",
 }
 
 
+# Mutations taking more than an ID, with the types of their other arguments.
+OTHER_ARGUMENTS = {"withdrawalReject": {"reason": "String!"}}
+
+
 def _document(mutation: str) -> str:
+    if mutation in OTHER_ARGUMENTS:
+        extra = OTHER_ARGUMENTS[mutation]
+        declared = "".join(f", ${name}: {kind}" for name, kind in extra.items())
+        passed = "".join(f", {name}: ${name}" for name in extra)
+        return (
+            f"mutation($id: ID!{declared}) {{ {mutation}(id: $id{passed}) "
+            "{ userErrors { field code message } } }"
+        )
     if mutation in INPUT_TYPES:
         return (
             f"mutation($input: {INPUT_TYPES[mutation]}) {{ {mutation}(input: $input) "
+            "{ userErrors { field code message } } }"
+        )
+    if mutation == "shareVisit":
+        return (
+            "mutation($code: String!) { shareVisit(code: $code) "
             "{ userErrors { field code message } } }"
         )
     return f"mutation($id: ID!) {{ {mutation}(id: $id) {{ userErrors {{ field code message }} }} }}"
@@ -217,7 +263,7 @@ def test_every_id_argument_of_every_mutation_has_a_not_found_case() -> None:
 
 
 async def _rows() -> list[int]:
-    models = (Product, Variant, GroupBuy, Group, Order, ApiKey, MerchantStaff)
+    models = (Product, Variant, GroupBuy, Group, Order, ApiKey, MerchantStaff, Withdrawal)
     return [await model.all().count() for model in models]
 
 

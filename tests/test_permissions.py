@@ -17,10 +17,15 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from pintuan.accounts.models import ApiKey, ApiKeyKind, Merchant, MerchantStaff, User
 from pintuan.catalog.models import Product, ProductTag, Variant
-from pintuan.graphql.ids import NodeType, to_global_id
+from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
 from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn
+from pintuan.groupbuys import orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.groupbuys.order_models import Order, PaymentTransaction
+from pintuan.referrals import ledger, withdrawals
+from pintuan.referrals.ledger import Earning
+from pintuan.referrals.ledger_models import CommissionEntry, Withdrawal
+from pintuan.referrals.models import Rebind, ShareLink
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 from tests import factories
@@ -38,7 +43,10 @@ class World:
     selling: GroupBuy  # on sale, with an open group
     group_id: str
     order_id: str  # a paid order bought alone, ready to complete
+    withdrawal_id: str  # requested by a third user, awaiting an admin
     callers: dict[str, dict[str, str]]
+    newbie_id: str  # a user no one invited
+    customer_id: str
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,18 @@ def paying(target: dict[str, Any]) -> dict[str, Any]:
 
 
 OPERATIONS = [
+    Operation(
+        "shareLinkCreate",
+        with_input("shareLinkCreate", "ShareLinkCreateInput", "shareLink { code }"),
+        lambda w: {"i": {"productId": to_global_id(NodeType.PRODUCT, w.product.id)}},
+        "signed_in",
+    ),
+    Operation(
+        "referralRebind",
+        with_input("referralRebind", "ReferralRebindInput", "user { id }"),
+        lambda w: {"i": {"userId": w.newbie_id, "inviterId": w.customer_id, "reason": "support"}},
+        "admin",
+    ),
     Operation(
         "merchantCreate",
         with_input("merchantCreate", "MerchantCreateInput", "merchant { id }"),
@@ -222,6 +242,33 @@ OPERATIONS = [
         lambda w: paying({"variantId": to_global_id(NodeType.VARIANT, w.selling.variant_id)}),
         "signed_in",
     ),
+    Operation(
+        "withdrawalRequest",
+        'mutation { withdrawalRequest(amount: 1000, idempotencyKey: "k") { '
+        "withdrawal { id } userErrors { code } } }",
+        lambda w: {},
+        "signed_in",
+    ),
+    Operation(
+        "withdrawalMarkPaid",
+        "mutation($id: ID!) { withdrawalMarkPaid(id: $id) { withdrawal { id } "
+        "userErrors { code } } }",
+        lambda w: {"id": w.withdrawal_id},
+        "admin",
+    ),
+    Operation(
+        "withdrawalReject",
+        'mutation($id: ID!) { withdrawalReject(id: $id, reason: "No.") { withdrawal { id } '
+        "userErrors { code } } }",
+        lambda w: {"id": w.withdrawal_id},
+        "admin",
+    ),
+    Operation(
+        "withdrawals",
+        "{ withdrawals { edges { node { id } } } }",
+        lambda w: {},
+        "admin",
+    ),
 ]
 
 # Which least role each permission class lets an entry claim: merchant staff are
@@ -295,7 +342,7 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     shopper = factories.bearer(await factories.user(), settings)
     group_id = (await start(gql, shopper, selling.id))["group"]["id"]
     order_id = (await buy(gql, shopper, selling.variant_id))["order"]["id"]
-    await factories.user("newbie@example.com")
+    newbie = await factories.user("newbie@example.com")
     accounts = {
         "customer": await factories.user(),
         "other_staff": await factories.user(staff_of=other_shop),
@@ -305,7 +352,45 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     callers: dict[str, dict[str, str]] = {"anonymous": {}} | {
         role: factories.bearer(account, settings) for role, account in accounts.items()
     }
-    return World(shop, product, variant, key, offer, selling, group_id, order_id, callers)
+    withdrawal_id = await _earnings(
+        shopper, selling.variant_id, [accounts["customer"], accounts["admin"]], settings, gql
+    )
+    return World(
+        shop,
+        product,
+        variant,
+        key,
+        offer,
+        selling,
+        group_id,
+        order_id,
+        withdrawal_id,
+        callers,
+        to_global_id(NodeType.USER, newbie.id),
+        to_global_id(NodeType.USER, accounts["customer"].id),
+    )
+
+
+async def _earnings(
+    shopper: dict[str, str],
+    variant_id: int,
+    earners: list[User],
+    settings: Settings,
+    gql: GraphQLClient,
+) -> str:
+    """Available commissions for ``earners`` and a third user, who asks for a withdrawal."""
+    requester = await factories.user()
+    order_pk = from_global_id((await buy(gql, shopper, variant_id))["order"]["id"])[1]
+    earnings = [Earning(u.id, "SALES", 1000, 1, "r") for u in [*earners, requester]]
+    await ledger.post_earnings(order_pk, earnings)
+    completed = await orders.complete(order_pk)
+    await ledger.on_order_completed(order_pk)
+    assert completed.completed_at is not None
+    freeze = settings.commission_freeze_seconds
+    await ledger.release_due(completed.completed_at + timedelta(seconds=freeze), freeze)
+    request = withdrawals.WithdrawalRequest(requester.id, 1000, "CNY", "k")
+    withdrawal = await withdrawals.request_withdrawal(request, settings.withdrawal_minimum)
+    return to_global_id(NodeType.WITHDRAWAL, withdrawal.id)
 
 
 async def snapshot() -> list[Any]:
@@ -323,6 +408,10 @@ async def snapshot() -> list[Any]:
         OfferAllowance,
         Order,
         PaymentTransaction,
+        CommissionEntry,
+        Withdrawal,
+        Rebind,
+        ShareLink,
     )
     return [sorted(map(str, await model.all().values())) for model in tables]
 

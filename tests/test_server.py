@@ -31,7 +31,11 @@ async def test_healthz_and_readyz(http: httpx.AsyncClient) -> None:
 
     assert health.status_code == 200
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "live": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "live": "ok"},
+        "outbox": {"pending": 0, "oldestSeconds": 0.0},
+    }
 
 
 async def test_readyz_is_503_when_the_live_layer_is_unreachable(settings: Settings) -> None:

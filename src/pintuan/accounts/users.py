@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from pintuan.accounts import events
 from pintuan.accounts.models import MerchantStaff, RefreshToken, User
 from pintuan.accounts.passwords import hash_password, verify_password
 from pintuan.accounts.tokens import (
@@ -91,15 +92,18 @@ async def register(
         raise DomainError(ErrorCode.EMAIL_TAKEN, "That email is already registered.", "email")
     password_hash = await hash_password(password)
     try:
-        return await User.create(
-            email=email,
-            password_hash=password_hash,
-            handle=_new_handle(email),
-            display_name=name,
-            invite_code=codes.new_code(),
-            inviter=inviter,
-            is_admin=is_admin,
-        )
+        async with in_transaction():
+            user = await User.create(
+                email=email,
+                password_hash=password_hash,
+                handle=_new_handle(email),
+                display_name=name,
+                invite_code=codes.new_code(),
+                inviter=inviter,
+                is_admin=is_admin,
+            )
+            await events.user_registered(user)
+            return user
     except IntegrityError:
         # Lost a race with a concurrent registration of the same email.
         raise DomainError(

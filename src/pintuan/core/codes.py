@@ -14,3 +14,11 @@ LENGTH = 8
 
 def new_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+
+
+def parse(raw: str) -> str | None:
+    """A code as typed (any case, spaces around) in its stored form; None if it is not one."""
+    code = raw.strip().upper()
+    if len(code) == LENGTH and all(c in ALPHABET for c in code):
+        return code
+    return None

@@ -9,10 +9,13 @@ from tortoise.backends.base.config_generator import expand_db_url
 from pintuan.settings import Settings, is_postgres_url
 
 MODEL_MODULES = [
+    "pintuan.core.outbox",
     "pintuan.catalog.models",
     "pintuan.accounts.models",
     "pintuan.groupbuys.models",
     "pintuan.groupbuys.order_models",
+    "pintuan.referrals.ledger_models",
+    "pintuan.referrals.models",
 ]
 
 

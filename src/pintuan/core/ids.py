@@ -27,6 +27,7 @@ class NodeType(StrEnum):
     PRODUCT = "Product"
     USER = "User"
     VARIANT = "Variant"
+    WITHDRAWAL = "Withdrawal"
 
 
 def to_global_id(type_name: NodeType, pk: int) -> str:

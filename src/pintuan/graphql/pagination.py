@@ -19,6 +19,7 @@ from pintuan.core.pagination import (
     keyset_page,
     keyset_values_page,
 )
+from pintuan.graphql.cache_hints import cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError, from_domain
 
@@ -27,6 +28,7 @@ M = TypeVar("M", bound=Model)
 MAX_CURSOR_LENGTH = 500
 
 
+@cache_hint(inherit=True)
 @strawberry.type
 class PageInfo:
     has_next_page: bool
@@ -35,12 +37,14 @@ class PageInfo:
     end_cursor: str | None
 
 
+@cache_hint(inherit=True)
 @strawberry.type
 class Edge(Generic[T]):
     cursor: str
     node: T
 
 
+@cache_hint(inherit=True)
 @strawberry.type
 class Connection(Generic[T]):
     edges: list[Edge[T]]

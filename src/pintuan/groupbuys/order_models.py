@@ -72,6 +72,8 @@ class Order(Model):
     idempotency_key = fields.CharField(max_length=100)
     request_hash = fields.CharField(max_length=64)
     failure_code = fields.CharField(max_length=32, null=True)  # a CancelReason
+    # The share code the buyer arrived with, as given; other domains read it (referrals).
+    ref = fields.CharField(max_length=8, null=True)
     payment_due_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     paid_at = fields.DatetimeField(null=True)

@@ -22,9 +22,11 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from pintuan.catalog.models import Variant
-from pintuan.core import sql
+from pintuan.core import cache_tags, sql
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.ids import NodeType
+from pintuan.groupbuys import events
 from pintuan.groupbuys.announce import announce
 from pintuan.groupbuys.fulfilment import ready_to_fulfil
 from pintuan.groupbuys.ledger import OWED, issue_refund, record_money
@@ -46,6 +48,7 @@ async def _release_offer_stock(order: Order) -> None:
         await GroupBuy.filter(id=order.group_buy_id).update(
             stock_taken=F("stock_taken") - order.quantity
         )
+        cache_tags.wrote(cache_tags.entity(NodeType.GROUP_BUY, order.group_buy_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ async def mark_paid(order: Order, reference: str, gateway: str) -> Settled:
             return Settled(await Order.get(id=order.id), False)
         order.status, order.paid_at = OrderStatus.PAID, now
         await record_money(order, TransactionKind.CHARGE, gateway, reference)
+        await events.order_changed(events.ORDER_PAID, order)
         if order.group_id is not None:
             group = await _count_paid_member(order, now)
         await sql.execute(
@@ -186,6 +190,7 @@ async def cancel_pending(
             await Variant.filter(id=order.variant_id).update(
                 stock_reserved=F("stock_reserved") - order.quantity
             )
+            cache_tags.wrote(cache_tags.entity(NodeType.VARIANT, order.variant_id))
     return Settled(order, bool(changed), closed_group=closed_group)
 
 
@@ -222,6 +227,7 @@ async def refund_paid(order_id: int, runtime: Runtime) -> Settled:
                 stock_on_hand=F("stock_on_hand") + order.quantity
             )
             await record_money(order, TransactionKind.REFUND, runtime.gateway.name, OWED)
+            await events.order_changed(events.ORDER_REFUNDED, order)
     if changed:
         await issue_refund(order, runtime)
     return Settled(order, bool(changed))
@@ -237,11 +243,14 @@ async def complete(order_id: int) -> Order:
     exactly once, however many ask at the same moment.
     """
     completed = 0
-    if await Order.filter(ready_to_fulfil(), id=order_id).exists():
-        completed = await Order.filter(id=order_id, status=OrderStatus.PAID).update(
-            status=OrderStatus.COMPLETED, completed_at=now_utc()
-        )
-    order = await Order.get(id=order_id)
+    async with in_transaction():
+        if await Order.filter(ready_to_fulfil(), id=order_id).exists():
+            completed = await Order.filter(id=order_id, status=OrderStatus.PAID).update(
+                status=OrderStatus.COMPLETED, completed_at=now_utc()
+            )
+        order = await Order.get(id=order_id)
+        if completed:
+            await events.order_changed(events.ORDER_COMPLETED, order)
     if completed:
         return order
     if order.status == OrderStatus.COMPLETED:

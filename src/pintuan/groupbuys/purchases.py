@@ -16,9 +16,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from pintuan.catalog.models import ProductStatus, Variant
-from pintuan.core import codes, sql
+from pintuan.core import cache_tags, codes, sql
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.ids import NodeType
 from pintuan.core.validation import MAX_INT
 from pintuan.groupbuys import offers, orders
 from pintuan.groupbuys.announce import group_state, publish
@@ -123,6 +124,7 @@ async def _hold_offer_stock(offer: GroupBuy, quantity: int, now: datetime) -> No
         ProductStatus.ACTIVE.value,
     )
     if taken:
+        cache_tags.wrote(cache_tags.entity(NodeType.GROUP_BUY, offer.id))
         return
     current = await GroupBuy.get(id=offer.id).select_related("product")
     _require_active(current, now)
@@ -146,6 +148,7 @@ async def _hold_variant_stock(variant_id: int, quantity: int) -> None:
     )
     if not reserved:
         raise _refuse(ErrorCode.OUT_OF_STOCK, "Not enough stock.", "quantity")
+    cache_tags.wrote(cache_tags.entity(NodeType.VARIANT, variant_id))
 
 
 def _payment_due(runtime: Runtime, group: Group | None, now: datetime) -> datetime:
@@ -161,6 +164,7 @@ class PurchaseRequest:
     quantity: int
     idempotency_key: str
     payment_token: str
+    ref: str | None = None  # a share code, stored with the order for whoever reads it
 
     def check(self) -> None:
         if not 1 <= self.quantity <= MAX_QUANTITY:
@@ -181,6 +185,8 @@ class PurchaseRequest:
                 f"Give a payment token of 1 to {MAX_PAYMENT_TOKEN} characters.",
                 "paymentToken",
             )
+        if self.ref is not None and codes.parse(self.ref) is None:
+            raise DomainError(ErrorCode.INVALID, "That is not a share code.", "ref")
 
     def fingerprint(self, action: str, target: int, offer_id: int | None = None) -> str:
         """Tells a true retry from a different request that reuses the key.
@@ -229,6 +235,7 @@ async def _insert_order(
         "quantity": request.quantity,
         "idempotency_key": request.idempotency_key,
         "request_hash": fingerprint,
+        "ref": codes.parse(request.ref) if request.ref is not None else None,
         "status": OrderStatus.PENDING_PAYMENT.value,
         "created_at": now,
     }

@@ -16,9 +16,11 @@ from pintuan.catalog import models, products
 from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.models import ProductStatus
 from pintuan.catalog.products import PRODUCT_VIEW, ProductSort, ProductView, VariantView
+from pintuan.core import cache_tags
 from pintuan.core.errors import DomainError
 from pintuan.graphql import provided
 from pintuan.graphql.arguments import exactly_one
+from pintuan.graphql.cache_hints import Hint, cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import from_domain
 from pintuan.graphql.ids import NodeType, decode_id, to_global_id
@@ -37,6 +39,7 @@ strawberry.enum(ProductStatus, description="Only ACTIVE products are visible to 
 strawberry.enum(ProductSort, description="Orderings for product lists; ties break by ID.")
 
 
+@cache_hint(max_age=300)
 @strawberry.type(description="A brand or supplier selling through Pintuan.")
 class Merchant(Node):
     handle: str
@@ -50,6 +53,7 @@ class Merchant(Node):
 
     @classmethod
     def of_view(cls, m: MerchantView) -> Merchant:
+        cache_tags.read(cache_tags.entity(NodeType.MERCHANT, m["id"]))
         return cls(
             id=strawberry.ID(to_global_id(NodeType.MERCHANT, m["id"])),
             handle=m["handle"],
@@ -73,12 +77,14 @@ class Merchant(Node):
         return await _product_connection(info, flt, sort, first, after, merchant_id=self.pk)
 
 
+@cache_hint(inherit=True)
 @strawberry.type(description="One option a variant is defined by, such as Colour: Red.")
 class VariantOption:
     name: str
     value: str
 
 
+@cache_hint(max_age=60, fields={"available": Hint(max_age=5)})
 @strawberry.type(description="A purchasable version of a product with its own price and stock.")
 class Variant(Node):
     sku: str
@@ -95,6 +101,7 @@ class Variant(Node):
 
     @classmethod
     def of_view(cls, v: VariantView) -> Variant:
+        cache_tags.read(cache_tags.entity(NodeType.VARIANT, v["id"]))
         return cls(
             id=strawberry.ID(to_global_id(NodeType.VARIANT, v["id"])),
             sku=v["sku"],
@@ -112,12 +119,14 @@ class Variant(Node):
         return Product.of(product)
 
 
+@cache_hint(inherit=True)
 @strawberry.type(description="The lowest and highest variant prices of a product.")
 class PriceRange:
     min: Money
     max: Money
 
 
+@cache_hint(max_age=60)
 @strawberry.type(description="An item in the catalog.")
 class Product(Node):
     handle: str
@@ -136,6 +145,7 @@ class Product(Node):
 
     @classmethod
     def of_view(cls, p: ProductView) -> Product:
+        cache_tags.read(cache_tags.entity(NodeType.PRODUCT, p["id"]))
         return cls(
             id=strawberry.ID(to_global_id(NodeType.PRODUCT, p["id"])),
             handle=p["handle"],
@@ -252,6 +262,9 @@ async def _product_connection(
         raise from_domain(exc) from None
     if merchant_id is not None:
         query = query.filter(merchant_id=merchant_id)
+    cache_tags.read(cache_tags.listing(NodeType.PRODUCT))
+    if flt.search:
+        cache_tags.read(cache_tags.listing(NodeType.PRODUCT, "search"))
     sort_key = products.SORT_KEYS[sort]
     connection = await paginate_values(
         info, query, sort_key, sort.value, PRODUCT_VIEW, _product_of_values, first, after
@@ -261,6 +274,7 @@ async def _product_connection(
     return connection
 
 
+@cache_hint(fields={"products": Hint(max_age=60)})
 @strawberry.type
 class CatalogQuery:
     @strawberry.field(

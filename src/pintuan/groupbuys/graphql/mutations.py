@@ -66,6 +66,9 @@ class GroupStartInput:
     idempotency_key: str
     payment_token: str
     quantity: int = 1
+    ref: str | None = strawberry.field(
+        default=None, description="The share code the buyer arrived with, if any."
+    )
 
 
 @strawberry.input(description="Name the group by groupId or by shareCode.")
@@ -75,6 +78,9 @@ class GroupJoinInput:
     group_id: strawberry.ID | None = None
     share_code: str | None = None
     quantity: int = 1
+    ref: str | None = strawberry.field(
+        default=None, description="The share code the buyer arrived with, if any."
+    )
 
 
 @strawberry.input(
@@ -89,6 +95,9 @@ class OrderCreateInput:
     payment_token: str
     quantity: int = 1
     group_buy_id: strawberry.ID | None = None
+    ref: str | None = strawberry.field(
+        default=None, description="The share code the buyer arrived with, if any."
+    )
 
 
 @strawberry.type
@@ -118,12 +127,14 @@ async def _offer(info: Info, id: strawberry.ID) -> models.GroupBuy:
 
 
 def _request(
-    info: Info, quantity: int, idempotency_key: str, payment_token: str
+    info: Info, input: GroupStartInput | GroupJoinInput | OrderCreateInput
 ) -> purchases.PurchaseRequest:
     user = info.context.viewer.user
     if user is None:
         raise ApiError(ApiErrorCode.UNAUTHENTICATED, "Sign in to buy.")
-    return purchases.PurchaseRequest(user.id, quantity, idempotency_key, payment_token)
+    return purchases.PurchaseRequest(
+        user.id, input.quantity, input.idempotency_key, input.payment_token, input.ref
+    )
 
 
 Terms = TypeVar("Terms", offers.OfferTerms, offers.OfferChanges)
@@ -175,12 +186,12 @@ class GroupBuyMutation:
     @mutation(SignedIn(), description="Start a group as its leader.")
     async def group_start(self, info: Info, input: GroupStartInput) -> PurchasePayload:
         offer_id = decode_id(input.group_buy_id, NodeType.GROUP_BUY, "groupBuyId")
-        request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
+        request = _request(info, input)
         return PurchasePayload.of(await purchases.start_group(offer_id, request, runtime_of(info)))
 
     @mutation(SignedIn())
     async def group_join(self, info: Info, input: GroupJoinInput) -> PurchasePayload:
-        request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
+        request = _request(info, input)
         named_by = exactly_one(info, {"groupId": input.group_id, "shareCode": input.share_code})
         try:
             purchase = await purchases.join_group(await _group_id(input), request, runtime_of(info))
@@ -197,7 +208,7 @@ class GroupBuyMutation:
             if input.group_buy_id is None
             else decode_id(input.group_buy_id, NodeType.GROUP_BUY, "groupBuyId")
         )
-        request = _request(info, input.quantity, input.idempotency_key, input.payment_token)
+        request = _request(info, input)
         runtime = runtime_of(info)
         return PurchasePayload.of(await purchases.buy_alone(variant_id, request, runtime, offer_id))
 

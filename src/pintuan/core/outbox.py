@@ -1,0 +1,267 @@
+"""The transactional outbox: events written with the change that causes them, delivered
+at least once to the handlers registered for their topic.
+
+``emit`` inserts an event on the caller's transaction, so the event exists exactly
+when the change does. A consumer claims a batch of due events inside one
+transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent consumers
+take disjoint batches; SQLite serialises transactions, so one consumer at a time
+holds the batch anyway) and hands each event to every handler of its topic that
+has no receipt for it yet. Each delivery runs in a savepoint that first inserts
+the (handler, event) receipt, then runs the handler: the handler's writes and
+its receipt commit together or not at all, and the receipt's unique key stops a
+second delivery. A handler that raises rolls back its own savepoint and the
+event is retried after a growing delay; the other handlers' deliveries stand.
+A consumer killed mid-batch rolls the whole batch back, so the next one redoes it.
+
+Events are delivered in order of their id, except that an event waiting for a
+retry does not hold back later ones: handlers must not rely on order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from tortoise import connections, fields
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from pintuan.core import sql
+from pintuan.core.clock import now_utc
+
+log = logging.getLogger("pintuan.outbox")
+
+JsonValue = int | str | bool | None
+MAX_ERROR_CHARS = 2000
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 300.0
+
+
+class OutboxEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    topic = fields.CharField(max_length=64)
+    payload: dict[str, Any] = fields.JSONField()
+    created_at = fields.DatetimeField()
+    # Not before: a failed delivery moves it on by the retry delay.
+    available_at = fields.DatetimeField()
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_event"
+        indexes = (("delivered_at", "available_at"),)
+
+
+class OutboxReceipt(Model):
+    # One handler has applied one event: the unique pair makes delivery idempotent.
+    id = fields.BigIntField(primary_key=True)
+    handler = fields.CharField(max_length=100)
+    event: fields.ForeignKeyRelation[OutboxEvent] = fields.ForeignKeyField(
+        "pintuan.OutboxEvent", related_name="receipts", on_delete=fields.CASCADE
+    )
+    event_id: int
+    delivered_at = fields.DatetimeField()
+
+    class Meta:
+        table = "outbox_receipt"
+        unique_together = (("handler", "event"),)
+
+
+async def emit(topic: str, payload: Mapping[str, JsonValue]) -> None:
+    """Record an event on the current transaction: call it inside the transaction
+    that makes the change, so the event commits, or rolls back, with it."""
+    now = now_utc()
+    await sql.execute(
+        'INSERT INTO "outbox_event" ("topic", "payload", "created_at", "available_at", '
+        '"attempts") VALUES ($1, $2, $3, $3, 0)',
+        topic,
+        orjson.dumps(dict(payload)).decode(),
+        now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What a handler is given."""
+
+    id: int
+    topic: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class Handlers:
+    """Which named handlers react to which topics. A handler's name keys its
+    receipts, so it must stay the same across releases."""
+
+    def __init__(self) -> None:
+        self._by_topic: dict[str, list[tuple[str, Handler]]] = defaultdict(list)
+        self._names: set[str] = set()
+
+    def register(self, name: str, topics: Iterable[str], handler: Handler) -> None:
+        if name in self._names:
+            raise ValueError(f"an outbox handler named {name!r} is already registered")
+        self._names.add(name)
+        for topic in topics:
+            self._by_topic[topic].append((name, handler))
+
+    def of(self, topic: str) -> list[tuple[str, Handler]]:
+        return self._by_topic.get(topic, [])
+
+
+@dataclass(frozen=True, slots=True)
+class Lag:
+    pending: int
+    oldest_seconds: float  # age of the oldest undelivered event; 0 when none
+
+
+async def lag(now: datetime | None = None) -> Lag:
+    """How far delivery is behind: undelivered events and the age of the oldest."""
+    [row] = await sql.rows(
+        'SELECT COUNT(*) AS "pending", MIN("created_at") AS "oldest" FROM "outbox_event" '
+        'WHERE "delivered_at" IS NULL'
+    )
+    oldest = row["oldest"]
+    if oldest is None:
+        return Lag(0, 0.0)
+    if isinstance(oldest, str):  # SQLite returns an aggregate's timestamp as text
+        oldest = datetime.fromisoformat(oldest)
+    age = ((now or now_utc()) - oldest).total_seconds()
+    return Lag(int(row["pending"]), max(0.0, age))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Doubling from one second, capped at five minutes."""
+    seconds = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** min(attempts - 1, 30))
+    return timedelta(seconds=seconds)
+
+
+class Consumer:
+    def __init__(
+        self,
+        handlers: Handlers,
+        *,
+        batch_size: int = 100,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.handlers = handlers
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Claim and deliver one batch of due events; returns how many were claimed."""
+        moment = now or now_utc()
+        async with in_transaction():
+            events = await self._claim(moment)
+            if not events:
+                return 0
+            done = await _receipts([event.id for event, _ in events])
+            for event, attempts in events:
+                await self._deliver(event, attempts, done[event.id], moment)
+        return len(events)
+
+    async def run(self) -> None:
+        """Deliver until cancelled, polling when there is nothing to do."""
+        task = asyncio.current_task()
+        while True:
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+            try:
+                claimed = await self.run_once()
+            except Exception:  # keep consuming; the batch rolled back and is claimed again
+                log.exception("outbox batch failed")
+                claimed = 0
+            if claimed < self.batch_size:
+                await asyncio.sleep(self.poll_seconds)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """``run`` as a task for as long as the block runs."""
+        task = asyncio.create_task(self.run(), name="outbox-consumer")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def _claim(self, now: datetime) -> list[tuple[Event, int]]:
+        """Due events with their attempts so far, locked until this transaction ends."""
+        locking = (
+            " FOR UPDATE SKIP LOCKED"
+            if connections.get("default").capabilities.dialect == "postgres"
+            else ""
+        )
+        rows = await sql.rows(
+            'SELECT "id", "topic", "payload", "created_at", "attempts" FROM "outbox_event" '
+            'WHERE "delivered_at" IS NULL AND "available_at" <= $1 '
+            f'ORDER BY "id" LIMIT $2{locking}',
+            now,
+            self.batch_size,
+        )
+        return [(_event(row), int(row["attempts"])) for row in rows]
+
+    async def _deliver(self, event: Event, attempts: int, done: set[str], now: datetime) -> None:
+        failure: str | None = None
+        for name, handler in self.handlers.of(event.topic):
+            if name in done:
+                continue
+            try:
+                async with in_transaction():
+                    await sql.execute(
+                        'INSERT INTO "outbox_receipt" ("handler", "event_id", "delivered_at") '
+                        "VALUES ($1, $2, $3)",
+                        name,
+                        event.id,
+                        now,
+                    )
+                    await handler(event)
+            except Exception as exc:
+                log.warning("outbox handler %s failed on event %d", name, event.id, exc_info=True)
+                failure = f"{name}: {exc!r}"[:MAX_ERROR_CHARS]
+        if failure is None:
+            await sql.execute(
+                'UPDATE "outbox_event" SET "delivered_at" = $1 WHERE "id" = $2', now, event.id
+            )
+            return
+        await sql.execute(
+            'UPDATE "outbox_event" SET "attempts" = "attempts" + 1, "last_error" = $1, '
+            '"available_at" = $2 WHERE "id" = $3',
+            failure,
+            now + retry_delay(attempts + 1),
+            event.id,
+        )
+
+
+async def _receipts(event_ids: list[int]) -> dict[int, set[str]]:
+    """The handlers that already applied each event (a retried event keeps its receipts)."""
+    marks = ", ".join(f"${n}" for n in range(1, len(event_ids) + 1))
+    rows = await sql.rows(
+        f'SELECT "handler", "event_id" FROM "outbox_receipt" WHERE "event_id" IN ({marks})',
+        *event_ids,
+    )
+    done: dict[int, set[str]] = {event_id: set() for event_id in event_ids}
+    for row in rows:
+        done[int(row["event_id"])].add(str(row["handler"]))
+    return done
+
+
+def _event(row: dict[str, Any]) -> Event:
+    payload = row["payload"]
+    if isinstance(payload, str | bytes):
+        payload = orjson.loads(payload)
+    created_at = row["created_at"]
+    if isinstance(created_at, str):
+        created_at = datetime.fromisoformat(created_at)
+    return Event(int(row["id"]), str(row["topic"]), dict(payload), created_at)

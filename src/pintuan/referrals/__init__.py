@@ -1,0 +1,1 @@
+"""Referrals: the invitation tree, share links and attribution of orders to sharers."""

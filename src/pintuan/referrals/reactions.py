@@ -1,0 +1,45 @@
+"""What the referral domain does when accounts and group buys report a change."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pintuan.accounts.events import USER_REGISTERED
+from pintuan.core.outbox import Event, Handlers
+from pintuan.groupbuys.events import ORDER_PAID, ORDER_REFUNDED
+from pintuan.referrals import attribution, tree
+from pintuan.referrals.models import AttributionRule
+from pintuan.settings import Settings
+
+
+async def _registered(event: Event) -> None:
+    await tree.count_registration(int(event.payload["user_id"]))
+
+
+async def _sold(event: Event) -> None:
+    sign = -1 if event.topic == ORDER_REFUNDED else 1
+    await tree.count_sale(int(event.payload["buyer_id"]), sign * int(event.payload["total"]))
+
+
+def policy_of(settings: Settings) -> attribution.Policy:
+    return attribution.Policy(
+        rule=AttributionRule(settings.attribution_rule),
+        window=timedelta(days=settings.attribution_window_days),
+        bind_unbound_buyers=settings.referral_bind_mode == "FIRST_SHARE_IF_UNBOUND",
+    )
+
+
+def register(handlers: Handlers, settings: Settings) -> None:
+    """Handler names key their receipts: never rename one."""
+    policy = policy_of(settings)
+
+    async def credit(event: Event) -> None:
+        order_id = int(event.payload["order_id"])
+        if event.topic == ORDER_REFUNDED:
+            await attribution.reverse(order_id)
+        else:
+            await attribution.attribute(order_id, policy)
+
+    handlers.register("referrals.team-members", [USER_REGISTERED], _registered)
+    handlers.register("referrals.team-sales", [ORDER_PAID, ORDER_REFUNDED], _sold)
+    handlers.register("referrals.attribution", [ORDER_PAID, ORDER_REFUNDED], credit)

@@ -1,0 +1,262 @@
+"""The referral tree: who is above whom, team sizes and sales, and binding a user
+to an inviter without ever making a cycle.
+
+``app_user.inviter_id`` is the truth; nodes and counters follow it. Everything
+that changes a chain (a bind) takes the tree lock exclusively; everything that
+reads a chain to count on it (a registration, a sale) takes it shared, so a
+count always lands on the chain as it is when the count commits, and a bind
+moves counts that no concurrent count is changing. SQLite serialises
+transactions, so the lock is PostgreSQL's advisory lock and a no-op there.
+
+Counters move with a subtree: when a user is bound elsewhere, what they and
+their first two levels contribute to each old ancestor is taken off and put on
+the new ones, so a counter always equals the sum over the current team.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tortoise import connections
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from pintuan.accounts.models import User
+from pintuan.core import sql, validation
+from pintuan.core.clock import now_utc
+from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.referrals.models import TREE_DEPTH, BindSource, Rebind, ReferralNode, TeamCounter
+
+TREE_LOCK = 0x70696E74  # the advisory lock key every tree change shares
+MAX_REASON = 500
+
+Chain = list[int | None]  # ancestor ids, nearest first, TREE_DEPTH long
+
+
+def check_depth(depth: int) -> int:
+    if not 1 <= depth <= TREE_DEPTH:
+        raise DomainError(ErrorCode.INVALID, f"Depth runs from 1 to {TREE_DEPTH}.", "depth")
+    return depth
+
+
+async def lock_tree(*, exclusive: bool) -> None:
+    """Hold the tree lock until the current transaction ends."""
+    if connections.get("default").capabilities.dialect != "postgres":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await sql.rows(f"SELECT {function}($1)", TREE_LOCK)
+
+
+async def chain(user_id: int) -> Chain:
+    """The user's ancestors from the truth, in one statement of primary-key reads."""
+    rows = await sql.rows(
+        'SELECT "u1"."inviter_id" AS "a1", "u2"."inviter_id" AS "a2", "u3"."inviter_id" AS "a3" '
+        'FROM "app_user" AS "u1" LEFT JOIN "app_user" AS "u2" ON "u2"."id" = "u1"."inviter_id" '
+        'LEFT JOIN "app_user" AS "u3" ON "u3"."id" = "u2"."inviter_id" WHERE "u1"."id" = $1',
+        user_id,
+    )
+    if not rows:
+        return [None] * TREE_DEPTH
+    return [rows[0]["a1"], rows[0]["a2"], rows[0]["a3"]]
+
+
+async def upline(user_id: int, depth: int) -> list[int]:
+    """Ancestor ids, nearest first, up to ``depth`` levels: the node's one row, or the
+    truth while the user's registration is still being consumed."""
+    node = await ReferralNode.get_or_none(user_id=user_id)
+    ancestors = node.ancestors() if node else await chain(user_id)
+    return [a for a in ancestors[:depth] if a is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class TeamLevel:
+    level: int
+    members: int
+    sales: int
+
+
+async def team_summary(user_id: int, depth: int) -> list[TeamLevel]:
+    """Members and sales at each level below the user, to ``depth``: one indexed read."""
+    counters = await TeamCounter.filter(
+        ancestor_id=user_id, level__gte=1, level__lte=depth
+    ).order_by("level")
+    found = {c.level: c for c in counters}
+    empty = TeamCounter(members=0, sales=0)
+    return [
+        TeamLevel(level, found.get(level, empty).members, found.get(level, empty).sales)
+        for level in range(1, depth + 1)
+    ]
+
+
+def team(user_id: int, depth: int) -> QuerySet[ReferralNode]:
+    """Nodes of the users within ``depth`` levels below ``user_id``."""
+    levels = [
+        Q(ancestor_1_id=user_id),
+        Q(ancestor_2_id=user_id),
+        Q(ancestor_3_id=user_id),
+    ]
+    return ReferralNode.filter(Q(*levels[:depth], join_type=Q.OR))
+
+
+async def _add(counts: Iterable[tuple[int | None, int, int, int]]) -> None:
+    """Add (members, sales) to each (ancestor, level) counter, making those it lacks."""
+    totals: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for ancestor, level, members, sales in counts:
+        if ancestor is not None and (members or sales):
+            totals[(ancestor, level)][0] += members
+            totals[(ancestor, level)][1] += sales
+    if not totals:
+        return
+    values: list[object] = []
+    rows = []
+    for n, ((ancestor, level), (members, sales)) in enumerate(sorted(totals.items())):
+        rows.append(f"(${4 * n + 1}, ${4 * n + 2}, ${4 * n + 3}, ${4 * n + 4})")
+        values += [ancestor, level, members, sales]
+    await sql.execute(
+        'INSERT INTO "team_counter" ("ancestor_id", "level", "members", "sales") VALUES '
+        + ", ".join(rows)
+        + ' ON CONFLICT ("ancestor_id", "level") DO UPDATE SET '
+        '"members" = "team_counter"."members" + "excluded"."members", '
+        '"sales" = "team_counter"."sales" + "excluded"."sales"',
+        *values,
+    )
+
+
+async def count_registration(user_id: int) -> None:
+    """A registered user joins the team of each ancestor (once: the node marks it)."""
+    async with in_transaction():
+        await lock_tree(exclusive=False)
+        if await ReferralNode.get_or_none(user_id=user_id) is not None:
+            return
+        ancestors = await chain(user_id)
+        bound = ancestors[0] is not None
+        await ReferralNode.create(
+            user_id=user_id,
+            ancestor_1_id=ancestors[0],
+            ancestor_2_id=ancestors[1],
+            ancestor_3_id=ancestors[2],
+            bound_via=BindSource.REGISTRATION if bound else None,
+            bound_at=now_utc() if bound else None,
+        )
+        await _add((a, level, 1, 0) for level, a in enumerate(ancestors, 1))
+
+
+async def count_sale(buyer_id: int, amount: int) -> None:
+    """A buyer's paid (positive) or refunded (negative) total, on them and their upline."""
+    async with in_transaction():
+        await lock_tree(exclusive=False)
+        ancestors = await chain(buyer_id)
+        await _add(
+            [(buyer_id, 0, 0, amount)]
+            + [(a, level, 0, amount) for level, a in enumerate(ancestors, 1)]
+        )
+
+
+async def _refuse_cycle(user_id: int, inviter_id: int) -> None:
+    """Walk the whole chain above the new inviter, three levels per statement."""
+    if inviter_id == user_id:
+        raise DomainError(ErrorCode.SELF_REFERRAL, "No one can be their own inviter.", "inviterId")
+    current: int | None = inviter_id
+    while current is not None:
+        above = await chain(current)
+        if user_id in above:
+            raise DomainError(
+                ErrorCode.REFERRAL_CYCLE,
+                "That inviter is in the user's own team: binding would make a cycle.",
+                "inviterId",
+            )
+        current = above[-1]
+
+
+async def _subtree_counts(user_id: int) -> list[tuple[int, int]]:
+    """(members, sales) the user's branch holds at distance 0, 1, ... below the user."""
+    counted = await ReferralNode.exists(user_id=user_id)
+    found = {
+        c.level: c for c in await TeamCounter.filter(ancestor_id=user_id, level__lt=TREE_DEPTH)
+    }
+    own = found.get(0)
+    counts = [(1 if counted else 0, own.sales if own else 0)]
+    for level in range(1, TREE_DEPTH):
+        row = found.get(level)
+        counts.append((row.members, row.sales) if row else (0, 0))
+    return counts
+
+
+def _contributions(
+    ancestors: Chain, branch: list[tuple[int, int]], sign: int
+) -> list[tuple[int | None, int, int, int]]:
+    moves: list[tuple[int | None, int, int, int]] = []
+    for distance, ancestor in enumerate(ancestors, 1):
+        for below, (members, sales) in enumerate(branch[: TREE_DEPTH - distance + 1]):
+            moves.append((ancestor, distance + below, sign * members, sign * sales))
+    return moves
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    admin_id: int
+    reason: str
+
+
+async def bind_first(user_id: int, inviter_id: int) -> bool:
+    """Bind an unbound user (first buying through a share); a bound one is left alone.
+    Returns whether the user was bound."""
+    return await _bind(user_id, inviter_id, BindSource.FIRST_SHARE, None)
+
+
+async def rebind(user_id: int, inviter_id: int, admin_id: int, reason: str) -> None:
+    """An admin moves a user, with their team, under another inviter, recording why."""
+    why = validation.text(reason, "reason", max_length=MAX_REASON)
+    if not await _bind(user_id, inviter_id, BindSource.ADMIN, _Record(admin_id, why)):
+        raise DomainError(
+            ErrorCode.ALREADY_BOUND, "That is already the user's inviter.", "inviterId"
+        )
+
+
+async def _bind(user_id: int, inviter_id: int, source: BindSource, record: _Record | None) -> bool:
+    """Make ``inviter_id`` the user's inviter; returns whether anything changed.
+
+    The chain above the new inviter is checked under the exclusive lock, so two
+    binds at once cannot close a loop.
+    """
+    async with in_transaction():
+        await lock_tree(exclusive=True)
+        found = {u.id: u.inviter_id for u in await User.filter(id__in=[user_id, inviter_id])}
+        if user_id not in found:
+            raise DomainError(ErrorCode.NOT_FOUND, "No such user.", "userId")
+        if inviter_id not in found:
+            raise DomainError(ErrorCode.NOT_FOUND, "No such inviter.", "inviterId")
+        await _refuse_cycle(user_id, inviter_id)
+        old = found[user_id]
+        if old == inviter_id or (record is None and old is not None):
+            return False
+        old_chain = await chain(user_id)
+        new_chain = [inviter_id, *(await chain(inviter_id))[: TREE_DEPTH - 1]]
+        branch = await _subtree_counts(user_id)
+        now = now_utc()
+        await User.filter(id=user_id).update(inviter_id=inviter_id)
+        await ReferralNode.filter(user_id=user_id).update(
+            ancestor_1_id=new_chain[0],
+            ancestor_2_id=new_chain[1],
+            ancestor_3_id=new_chain[2],
+            bound_via=source,
+            bound_at=now,
+        )
+        await ReferralNode.filter(ancestor_1_id=user_id).update(
+            ancestor_2_id=new_chain[0], ancestor_3_id=new_chain[1]
+        )
+        await ReferralNode.filter(ancestor_2_id=user_id).update(ancestor_3_id=new_chain[0])
+        await _add(_contributions(old_chain, branch, -1) + _contributions(new_chain, branch, 1))
+        if record is not None:
+            await Rebind.create(
+                user_id=user_id,
+                old_inviter_id=old,
+                new_inviter_id=inviter_id,
+                admin_id=record.admin_id,
+                reason=record.reason,
+                created_at=now,
+            )
+    return True
