@@ -131,6 +131,7 @@ async def measure(database_url: str, args: argparse.Namespace) -> list[tuple[str
         secret_key="page-cost-" + "k" * 40,
         run_scheduler=False,
         rate_limit_ip_per_minute=10**9,
+        response_cache=False,  # the cost of executing the page, not of a cached copy
     )
     os.environ["PINTUAN_SECRET_KEY"] = settings.secret_key
     graphql = create_app(settings)
