@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypedDict, cast
+
 from tortoise.exceptions import IntegrityError
 
 from pintuan.accounts.models import Merchant, MerchantStaff, User
-from pintuan.core import cache_tags, validation
+from pintuan.core import batch, cache_tags, validation
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.core.ids import NodeType
 
@@ -36,3 +39,26 @@ async def add_staff(merchant: Merchant, user: User) -> MerchantStaff:
 
 async def merchant_by_id(merchant_id: int) -> Merchant | None:
     return await Merchant.get_or_none(id=merchant_id)
+
+
+class MerchantView(TypedDict):
+    """The columns of a merchant that reads show, read as values rather than a model
+    (which parses a timestamp no read shows)."""
+
+    id: int
+    handle: str
+    name: str
+    logo_url: str | None
+
+
+MERCHANT_VIEW = tuple(MerchantView.__annotations__)
+
+
+async def merchant_views(ids: Sequence[int]) -> list[MerchantView | None]:
+    found = await batch.values_by_ids(Merchant.all(), ids, MERCHANT_VIEW)
+    return cast(list[MerchantView | None], found)
+
+
+def merchant_view(merchant: Merchant) -> MerchantView:
+    """A merchant model as the same view, for the writes that hold models."""
+    return cast(MerchantView, {name: getattr(merchant, name) for name in MERCHANT_VIEW})

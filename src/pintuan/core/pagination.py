@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -15,6 +15,7 @@ from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.core.validation import MAX_INT, UNSTORABLE, in_utc
 
 M = TypeVar("M", bound=Model)
+R = TypeVar("R")
 KeyValue = int | str | datetime
 
 
@@ -28,6 +29,9 @@ class SortKey:
 
     def key_of(self, row: Model) -> list[Any]:
         return [_to_json(getattr(row, name)) for name in self.fields]
+
+    def key_of_values(self, row: Mapping[str, Any]) -> list[Any]:
+        return [_to_json(row[name]) for name in self.fields]
 
     def parse(self, raw: Sequence[Any]) -> tuple[KeyValue, ...]:
         if len(raw) != len(self.fields):
@@ -79,8 +83,8 @@ def _to_json(value: Any) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class Page(Generic[M]):
-    items: list[M]
+class Page(Generic[R]):
+    items: list[R]
     keys: list[list[Any]]
     has_next: bool
     has_previous: bool
@@ -98,6 +102,28 @@ def check_page_size(first: int, maximum: int) -> None:
 async def keyset_page(
     query: QuerySet[M], sort: SortKey, first: int, after: Sequence[Any] | None
 ) -> Page[M]:
+    rows = await _window(query, sort, first, after)
+    return _page(rows, first, after, sort.key_of)
+
+
+async def keyset_values_page(
+    query: QuerySet[M],
+    sort: SortKey,
+    first: int,
+    after: Sequence[Any] | None,
+    fields: Sequence[str],
+) -> Page[dict[str, Any]]:
+    """As ``keyset_page``, each row as the values of ``fields`` (the sort's among them)
+    rather than a model: for lists that show a few columns of many rows."""
+    rows = await _window(query, sort, first, after).values(*fields)
+    return _page(rows, first, after, sort.key_of_values)
+
+
+def _window(
+    query: QuerySet[M], sort: SortKey, first: int, after: Sequence[Any] | None
+) -> QuerySet[M]:
+    """The rows after ``after`` in ``sort`` order, one more than a page (to tell whether
+    another page follows)."""
     if after is not None:
         try:
             key = sort.parse(after)
@@ -106,11 +132,16 @@ async def keyset_page(
                 ErrorCode.INVALID_CURSOR, f"The cursor is not valid: {exc}.", "after"
             ) from exc
         query = query.filter(sort.after(key))
-    rows = await query.order_by(*sort.ordering()).limit(first + 1)
+    return query.order_by(*sort.ordering()).limit(first + 1)
+
+
+def _page(
+    rows: list[R], first: int, after: Sequence[Any] | None, key_of: Callable[[R], list[Any]]
+) -> Page[R]:
     items = rows[:first]
     return Page(
         items=items,
-        keys=[sort.key_of(row) for row in items],
+        keys=[key_of(row) for row in items],
         has_next=len(rows) > first,
         has_previous=after is not None,
     )

@@ -6,6 +6,8 @@ each kind per request (and per live event), so this machinery knows no domain.
 
 from __future__ import annotations
 
+from asyncio import Future
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar, cast
 
@@ -17,6 +19,8 @@ from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.errors import ApiError
 
 T = TypeVar("T")
+K = TypeVar("K")
+R = TypeVar("R")
 M = TypeVar("M", bound=Model)
 
 
@@ -39,7 +43,30 @@ def rows(model: type[M]) -> DataLoader[int, M | None]:
 
 async def required(loader: DataLoader[int, T | None], pk: int, what: str) -> T:
     """Load a row another one refers to; a missing one is a top-level NOT_FOUND naming ``what``."""
-    found = await loader.load(pk)
+    return present(await loader.load(pk), what)
+
+
+def present(found: T | None, what: str) -> T:
+    """A row another one refers to, which must exist: NOT_FOUND naming ``what`` otherwise."""
     if found is None:
         raise ApiError(ApiErrorCode.NOT_FOUND, f"No such {what}.")
     return found
+
+
+def loaded(loader: DataLoader[K, T], key: K, convert: Callable[[T], R]) -> R | Awaitable[R]:
+    """``convert`` of what ``loader`` holds for ``key``: at once when a list's resolver
+    has loaded it already (``lookahead``), else an awaitable for when its batch arrives.
+    A value returned at once spares graphql-core a task for the field."""
+    future = loader.load(key)
+    if isinstance(future, Future) and _settled(future):
+        return convert(future.result())
+    return _converted(future, convert)
+
+
+def _settled(future: Future[Any]) -> bool:
+    """Done with a value (not cancelled, no exception: those are raised when awaited)."""
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+async def _converted(pending: Awaitable[T], convert: Callable[[T], R]) -> R:
+    return convert(await pending)

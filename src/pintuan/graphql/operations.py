@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql.errors import with_code
 from pintuan.graphql.fanout import EventExecutor
+from pintuan.graphql.plain import PlainFields
 
 
 def operations_of(document: DocumentNode) -> list[OperationDefinitionNode]:
@@ -47,7 +48,7 @@ class SpecExecutionContext(ExecutionContext):
         return operation.name.value if operation is not None and operation.name else None
 
 
-class CodedExecutor(EventExecutor):
+class CodedExecutor(PlainFields, EventExecutor):
     @classmethod
     def build(
         cls, schema: GraphQLSchema, document: DocumentNode, *args: Any, **kwargs: Any

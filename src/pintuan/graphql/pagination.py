@@ -12,7 +12,13 @@ from tortoise.queryset import QuerySet
 
 from pintuan.core import b64url
 from pintuan.core.errors import ApiErrorCode, DomainError
-from pintuan.core.pagination import Page, SortKey, check_page_size, keyset_page
+from pintuan.core.pagination import (
+    Page,
+    SortKey,
+    check_page_size,
+    keyset_page,
+    keyset_values_page,
+)
 from pintuan.graphql.cache_hints import cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError, from_domain
@@ -125,8 +131,32 @@ async def paginate(
         page = await keyset_page(query, sort, size, decode_cursor(after, ordering))
     except DomainError as exc:
         raise from_domain(exc) from None
+    return build_connection(page, ordering, convert, _counter(query))
+
+
+async def paginate_values(
+    info: Info,
+    query: QuerySet[M],
+    sort: SortKey,
+    ordering: str,
+    fields: Sequence[str],
+    convert: Callable[[dict[str, Any]], T],
+    first: int | None,
+    after: str | None,
+) -> Connection[T]:
+    """As ``paginate``, reading only ``fields`` of each row, without building models."""
+    size = page_size(info, first)
+    try:
+        page = await keyset_values_page(query, sort, size, decode_cursor(after, ordering), fields)
+    except DomainError as exc:
+        raise from_domain(exc) from None
+    return build_connection(page, ordering, convert, _counter(query))
+
+
+def _counter(query: QuerySet[M]) -> Callable[[], Awaitable[int]]:
+    """Counts the rows of ``query`` when called: ``totalCount`` is paid for only when asked."""
 
     async def count() -> int:
         return await query.count()
 
-    return build_connection(page, ordering, convert, count)
+    return count

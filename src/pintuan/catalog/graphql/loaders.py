@@ -19,7 +19,7 @@ class CatalogLoaders:
         default_factory=lambda: DataLoader(products.public_products_by_ids)
     )
     variant: DataLoader[int, Variant | None] = field(default_factory=lambda: rows(Variant))
-    variants_by_product: DataLoader[int, list[Variant]] = field(
+    variants_by_product: DataLoader[int, list[products.VariantView]] = field(
         default_factory=lambda: DataLoader(products.variants_of_products)
     )
 

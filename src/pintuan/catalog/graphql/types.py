@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
 from pintuan.accounts import models as accounts_models
 from pintuan.accounts.graphql.loaders import account_loaders
+from pintuan.accounts.merchants import MerchantView, merchant_view
 from pintuan.catalog import models, products
 from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.models import ProductStatus
-from pintuan.catalog.products import ProductSort
+from pintuan.catalog.products import PRODUCT_VIEW, ProductSort, ProductView, VariantView
 from pintuan.core import cache_tags
 from pintuan.core.errors import DomainError
 from pintuan.graphql import provided
@@ -21,10 +24,11 @@ from pintuan.graphql.cache_hints import Hint, cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import from_domain
 from pintuan.graphql.ids import NodeType, decode_id, to_global_id
-from pintuan.graphql.loaders import required
+from pintuan.graphql.loaders import loaded, present, required
+from pintuan.graphql.lookahead import selected_below
 from pintuan.graphql.money import Money
 from pintuan.graphql.node import Node, register_node
-from pintuan.graphql.pagination import Connection, paginate
+from pintuan.graphql.pagination import Connection, paginate_values
 
 if TYPE_CHECKING:
     from pintuan.groupbuys.graphql.types import GroupBuy
@@ -47,13 +51,17 @@ class Merchant(Node):
 
     @classmethod
     def of(cls, m: accounts_models.Merchant) -> Merchant:
-        cache_tags.read(cache_tags.entity(NodeType.MERCHANT, m.id))
+        return cls.of_view(merchant_view(m))
+
+    @classmethod
+    def of_view(cls, m: MerchantView) -> Merchant:
+        cache_tags.read(cache_tags.entity(NodeType.MERCHANT, m["id"]))
         return cls(
-            id=strawberry.ID(to_global_id(NodeType.MERCHANT, m.id)),
-            handle=m.handle,
-            name=m.name,
-            logo_url=m.logo_url,
-            pk=m.id,
+            id=strawberry.ID(to_global_id(NodeType.MERCHANT, m["id"])),
+            handle=m["handle"],
+            name=m["name"],
+            logo_url=m["logo_url"],
+            pk=m["id"],
         )
 
     @strawberry.field(
@@ -98,16 +106,20 @@ class Variant(Node):
 
     @classmethod
     def of(cls, v: models.Variant) -> Variant:
-        cache_tags.read(cache_tags.entity(NodeType.VARIANT, v.id))
+        return cls.of_view(products.variant_view(v))
+
+    @classmethod
+    def of_view(cls, v: VariantView) -> Variant:
+        cache_tags.read(cache_tags.entity(NodeType.VARIANT, v["id"]))
         return cls(
-            id=strawberry.ID(to_global_id(NodeType.VARIANT, v.id)),
-            sku=v.sku,
-            title=v.title,
-            options=[VariantOption(name=o["name"], value=o["value"]) for o in v.options],
-            price=Money.of(v.price_amount, v.currency),
-            available=v.available,
-            pk=v.id,
-            product_pk=v.product_id,
+            id=strawberry.ID(to_global_id(NodeType.VARIANT, v["id"])),
+            sku=v["sku"],
+            title=v["title"],
+            options=[VariantOption(name=o["name"], value=o["value"]) for o in v["options"]],
+            price=Money.of(v["price_amount"], v["currency"]),
+            available=v["stock_on_hand"] - v["stock_reserved"],
+            pk=v["id"],
+            product_pk=v["product_id"],
         )
 
     @strawberry.field
@@ -138,30 +150,31 @@ class Product(Node):
 
     @classmethod
     def of(cls, p: models.Product) -> Product:
-        cache_tags.read(cache_tags.entity(NodeType.PRODUCT, p.id))
+        return cls.of_view(products.product_view(p))
+
+    @classmethod
+    def of_view(cls, p: ProductView) -> Product:
+        cache_tags.read(cache_tags.entity(NodeType.PRODUCT, p["id"]))
         return cls(
-            id=strawberry.ID(to_global_id(NodeType.PRODUCT, p.id)),
-            handle=p.handle,
-            title=p.title,
-            description=p.description,
-            images=p.images,
-            tags=p.tags,
-            status=p.status,
-            created_at=p.created_at,
-            pk=p.id,
-            merchant_pk=p.merchant_id,
+            id=strawberry.ID(to_global_id(NodeType.PRODUCT, p["id"])),
+            handle=p["handle"],
+            title=p["title"],
+            description=p["description"],
+            images=p["images"],
+            tags=p["tags"],
+            status=p["status"],
+            created_at=p["created_at"],
+            pk=p["id"],
+            merchant_pk=p["merchant_id"],
         )
 
-    @strawberry.field
-    async def merchant(self, info: Info) -> Merchant:
-        merchant = await required(account_loaders(info).merchant, self.merchant_pk, "merchant")
-        return Merchant.of(merchant)
+    @strawberry.field(graphql_type=Merchant)
+    def merchant(self, info: Info) -> Merchant | Awaitable[Merchant]:
+        return loaded(account_loaders(info).merchant, self.merchant_pk, _merchant_of)
 
-    @strawberry.field
-    async def variants(self, info: Info) -> list[Variant]:
-        return [
-            Variant.of(v) for v in await catalog_loaders(info).variants_by_product.load(self.pk)
-        ]
+    @strawberry.field(graphql_type=list[Variant])
+    def variants(self, info: Info) -> list[Variant] | Awaitable[list[Variant]]:
+        return loaded(catalog_loaders(info).variants_by_product, self.pk, _variants_of)
 
     @strawberry.field(description="Group-buy offers on this product, newest first.")
     async def group_buys(
@@ -170,17 +183,47 @@ class Product(Node):
         offers: Connection[GroupBuy] = await _offers_of_product(info, self.pk, None, first, after)
         return offers
 
-    @strawberry.field(description="Null while the product has no variants.")
-    async def price_range(self, info: Info) -> PriceRange | None:
-        variants = await catalog_loaders(info).variants_by_product.load(self.pk)
-        if not variants:
-            return None
-        cheapest = min(variants, key=lambda v: v.price_amount)
-        dearest = max(variants, key=lambda v: v.price_amount)
-        return PriceRange(
-            min=Money.of(cheapest.price_amount, cheapest.currency),
-            max=Money.of(dearest.price_amount, dearest.currency),
-        )
+    @strawberry.field(
+        description="Null while the product has no variants.", graphql_type=PriceRange | None
+    )
+    def price_range(self, info: Info) -> PriceRange | Awaitable[PriceRange | None] | None:
+        return loaded(catalog_loaders(info).variants_by_product, self.pk, _price_range)
+
+
+def _product_of_values(values: dict[str, Any]) -> Product:
+    return Product.of_view(cast(ProductView, values))
+
+
+def _merchant_of(merchant: MerchantView | None) -> Merchant:
+    return Merchant.of_view(present(merchant, "merchant"))
+
+
+def _variants_of(variants: list[VariantView]) -> list[Variant]:
+    return [Variant.of_view(v) for v in variants]
+
+
+def _price_range(variants: list[VariantView]) -> PriceRange | None:
+    if not variants:
+        return None
+    cheapest = min(variants, key=lambda v: v["price_amount"])
+    dearest = max(variants, key=lambda v: v["price_amount"])
+    return PriceRange(
+        min=Money.of(cheapest["price_amount"], cheapest["currency"]),
+        max=Money.of(dearest["price_amount"], dearest["currency"]),
+    )
+
+
+async def load_relations(info: Info, products: Sequence[Product], selected: frozenset[str]) -> None:
+    """Loads the relations of ``products`` that ``selected`` names, one batch each, so
+    that their fields answer at once (see ``pintuan.graphql.lookahead``)."""
+    loads: list[Awaitable[object]] = []
+    if "merchant" in selected:
+        merchants = account_loaders(info).merchant
+        loads.append(merchants.load_many([p.merchant_pk for p in products]))
+    if "variants" in selected or "priceRange" in selected:
+        variants = catalog_loaders(info).variants_by_product
+        loads.append(variants.load_many([p.pk for p in products]))
+    await asyncio.gather(*loads)
 
 
 @strawberry.input(name="ProductFilter", description="All given conditions must hold.")
@@ -231,9 +274,13 @@ async def _product_connection(
     cache_tags.read(cache_tags.listing(NodeType.PRODUCT))
     if flt.search:
         cache_tags.read(cache_tags.listing(NodeType.PRODUCT, "search"))
-    return await paginate(
-        info, query, products.SORT_KEYS[sort], sort.value, Product.of, first, after
+    sort_key = products.SORT_KEYS[sort]
+    connection = await paginate_values(
+        info, query, sort_key, sort.value, PRODUCT_VIEW, _product_of_values, first, after
     )
+    nodes = [edge.node for edge in connection.edges]
+    await load_relations(info, nodes, selected_below(info, "edges", "node"))
+    return connection
 
 
 @cache_hint(fields={"products": Hint(max_age=60)})
@@ -275,7 +322,7 @@ class CatalogQuery:
 
 async def _merchant_node(info: Info, pk: int) -> Merchant | None:
     found = await account_loaders(info).merchant.load(pk)
-    return Merchant.of(found) if found else None
+    return Merchant.of_view(found) if found else None
 
 
 def _visible(info: Info, product: models.Product) -> bool:

@@ -106,7 +106,7 @@ class GroupBuy(Node):
     @strawberry.field
     async def merchant(self, info: Info) -> Merchant:
         merchant = await required(account_loaders(info).merchant, self.merchant_pk, "merchant")
-        return Merchant.of(merchant)
+        return Merchant.of_view(merchant)
 
     @strawberry.field(
         description="Groups one can join: fewest slots left first, then soonest to end."
