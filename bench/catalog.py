@@ -405,28 +405,33 @@ def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[harness.Row, ha
     headers = harness.bearer_headers(env["PINTUAN_SECRET_KEY"], owners.values())
     staff = dict(zip(owners, headers, strict=True))
     plans = {"page": reads[:1], "mix": zipf_plan(reads, products, args.seed)}
-    graphql = harness.pintuan(env, args.port, args.workers, workdir)
+    baseline = harness.uvicorn_app(
+        "bench.catalog:baseline_app", env, args.port + 1, args.workers, workdir
+    )
+    servers: dict[str, Server] = {}
     try:
-        baseline = harness.uvicorn_app(
-            "bench.catalog:baseline_app", env, args.port + 1, args.workers, workdir
-        )
-        try:
-            harness.run(agree(graphql.url, baseline.url, reads))
-            print("answers verified: both targets agree on a sample of pages and products")
-            results = []
-            for mode in args.modes:
-                ours = harness.run(measure(f"{mode}: graphql", graphql, plans[mode], staff, args))
-                theirs = harness.run(
-                    measure(f"{mode}: baseline", baseline, plans[mode], staff, args)
-                )
-                results += [(ours, theirs), (theirs, theirs)]
-            return results
-        finally:
-            baseline.stop()
+        for n, cache in enumerate(args.cache):
+            cache_env = {**env, "PINTUAN_RESPONSE_CACHE": "true" if cache == "on" else "false"}
+            port = args.port + 2 * n
+            servers[cache] = harness.pintuan(cache_env, port, args.workers, workdir)
+        for server in servers.values():
+            harness.run(agree(server.url, baseline.url, reads))
+        print("answers verified: every target agrees on a sample of pages and products")
+        results = []
+        for mode in args.modes:
+            theirs = harness.run(measure(f"{mode}: baseline", baseline, plans[mode], staff, args))
+            for cache, server in servers.items():
+                name = f"{mode}: graphql, cache {cache}"
+                ours = harness.run(measure(name, server, plans[mode], staff, args))
+                results.append((ours, theirs))
+            results.append((theirs, theirs))
+        return results
     finally:
-        graphql.stop()
-        for line in harness.log_problems(graphql)[:8]:
-            print(f"server log: {line[:200]}")
+        for server in servers.values():
+            server.stop()
+            for line in harness.log_problems(server)[:8]:
+                print(f"server log: {line[:200]}")
+        baseline.stop()
         if not args.keep_database:
             harness.run(harness.drop(database_url, args.redis_url))
 
@@ -443,13 +448,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--products", type=int, default=10_000)
     parser.add_argument("--modes", nargs="+", choices=["page", "mix"], default=["page", "mix"])
     parser.add_argument(
+        "--cache",
+        nargs="+",
+        choices=["off", "on"],
+        default=["off", "on"],
+        help="the response cache of the GraphQL server (one server each)",
+    )
+    parser.add_argument(
         "--duration", type=float, default=10.0, help="measured seconds per target and mode"
     )
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers per server")
     parser.add_argument(
-        "--port", type=int, default=8765, help="GraphQL; the baseline uses the next"
+        "--port",
+        type=int,
+        default=8765,
+        help="GraphQL; the baseline uses the next, a second GraphQL server the one after",
     )
     parser.add_argument("--seed", type=int, default=1, help="of the mix's random draws")
     parser.add_argument("--keep-database", action="store_true")

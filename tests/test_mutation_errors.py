@@ -31,11 +31,13 @@ from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.mutations import UserErrors
 from pintuan.groupbuys.models import Group, GroupBuy
 from pintuan.groupbuys.order_models import Order
+from pintuan.referrals.ledger_models import Withdrawal
 from pintuan.schema import build_schema as build_pintuan_schema
 from pintuan.schema import export_sdl
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
+from tests.test_commission_plans import RESELLER_INPUT
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 MISSING = 987_654
@@ -160,6 +162,11 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
     ("groupBuyUpdate", "id"): ("admin", lambda s: {"input": {"id": missing(NodeType.GROUP_BUY)}}),
     ("groupBuyCancel", "id"): ("admin", lambda s: {"id": missing(NodeType.GROUP_BUY)}),
     ("orderComplete", "id"): ("admin", lambda s: {"id": missing(NodeType.ORDER)}),
+    ("withdrawalMarkPaid", "id"): ("admin", lambda s: {"id": missing(NodeType.WITHDRAWAL)}),
+    ("withdrawalReject", "id"): (
+        "admin",
+        lambda s: {"id": missing(NodeType.WITHDRAWAL), "reason": "No such account."},
+    ),
     ("groupStart", "groupBuyId"): (
         "customer",
         lambda s: {"input": {"groupBuyId": missing(NodeType.GROUP_BUY), **PAY}},
@@ -198,6 +205,34 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
         "customer",
         lambda s: {"input": {"groupId": missing(NodeType.GROUP)}},
     ),
+    ("commissionPlanCreate", "merchantId"): (
+        "admin",
+        lambda s: {"input": {"merchantId": missing(NodeType.MERCHANT), "reseller": RESELLER_INPUT}},
+    ),
+    ("commissionPlanPublish", "merchantId"): (
+        "admin",
+        lambda s: {"input": {"merchantId": missing(NodeType.MERCHANT), "reseller": RESELLER_INPUT}},
+    ),
+    ("commissionPlanActivate", "id"): (
+        "admin",
+        lambda s: {"id": missing(NodeType.COMMISSION_PLAN)},
+    ),
+    ("planMemberEnroll", "merchantId"): (
+        "admin",
+        lambda s: {
+            "input": {"merchantId": missing(NodeType.MERCHANT), "userId": s.user, "tier": "OWNER"}
+        },
+    ),
+    ("planMemberEnroll", "userId"): (
+        "admin",
+        lambda s: {
+            "input": {"merchantId": s.merchant, "userId": missing(NodeType.USER), "tier": "OWNER"}
+        },
+    ),
+    ("resellerPriceSet", "variantId"): (
+        "customer",
+        lambda s: {"input": {"variantId": missing(NodeType.VARIANT), "price": 1}},
+    ),
 }
 # Names that are not IDs but name things the same way.
 OTHER_NAMES: dict[tuple[str, str], tuple[str, Arguments]] = {
@@ -223,10 +258,26 @@ INPUT_TYPES = {
     "orderCreate": "OrderCreateInput!",
     "referralRebind": "ReferralRebindInput!",
     "shareLinkCreate": "ShareLinkCreateInput!",
+    "commissionPlanCreate": "CommissionPlanInput!",
+    "commissionPlanPublish": "CommissionPlanInput!",
+    "resellerPriceSet": "ResellerPriceSetInput!",
+    "planMemberEnroll": "PlanMemberEnrollInput!",
 }
 
 
+# Mutations taking more than an ID, with the types of their other arguments.
+OTHER_ARGUMENTS = {"withdrawalReject": {"reason": "String!"}}
+
+
 def _document(mutation: str) -> str:
+    if mutation in OTHER_ARGUMENTS:
+        extra = OTHER_ARGUMENTS[mutation]
+        declared = "".join(f", ${name}: {kind}" for name, kind in extra.items())
+        passed = "".join(f", {name}: ${name}" for name in extra)
+        return (
+            f"mutation($id: ID!{declared}) {{ {mutation}(id: $id{passed}) "
+            "{ userErrors { field code message } } }"
+        )
     if mutation in INPUT_TYPES:
         return (
             f"mutation($input: {INPUT_TYPES[mutation]}) {{ {mutation}(input: $input) "
@@ -245,7 +296,7 @@ def test_every_id_argument_of_every_mutation_has_a_not_found_case() -> None:
 
 
 async def _rows() -> list[int]:
-    models = (Product, Variant, GroupBuy, Group, Order, ApiKey, MerchantStaff)
+    models = (Product, Variant, GroupBuy, Group, Order, ApiKey, MerchantStaff, Withdrawal)
     return [await model.all().count() for model in models]
 
 

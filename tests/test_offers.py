@@ -23,6 +23,11 @@ UPDATE = f"mutation($i: GroupBuyUpdateInput!) {{ groupBuyUpdate(input: $i) {{ {F
 CANCEL = f"mutation($id: ID!) {{ groupBuyCancel(id: $id) {{ {FIELDS} }} }}"
 
 
+ADJUST_STOCK = (
+    """mutation($i: StockAdjustInput!) { stockAdjust(input: $i) { userErrors { code } } }"""
+)
+
+
 def iso(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).isoformat()
 
@@ -77,13 +82,18 @@ async def test_stock_remaining_is_what_the_variant_can_still_supply(
         shown = (await gql(query, {"id": offer["id"]}))["data"]["groupBuy"]
         return shown["stockLimit"], shown["stockRemaining"]
 
+    async def adjust(delta: int) -> None:
+        variables = {"i": {"variantId": to_global_id(NodeType.VARIANT, variant.id), "delta": delta}}
+        adjusted = await gql(ADJUST_STOCK, variables, headers)
+        assert adjusted["data"]["stockAdjust"]["userErrors"] == []
+
     assert await stock() == (40, 40)  # the variant has 50
-    await Variant.filter(id=variant.id).update(stock_on_hand=12)
+    await adjust(-38)
     assert await stock() == (40, 12)
     buyer = factories.bearer(await factories.user(), settings)
     assert (await buy(gql, buyer, variant.id, quantity=5))["userErrors"] == []
     assert await stock() == (40, 7)  # a solo order took 5 of the 12
-    await Variant.filter(id=variant.id).update(stock_on_hand=0)
+    await adjust(-7)
     assert await stock() == (40, 0)
 
 

@@ -17,16 +17,23 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from pintuan.accounts.models import ApiKey, ApiKeyKind, Merchant, MerchantStaff, User
 from pintuan.catalog.models import Product, ProductTag, Variant
-from pintuan.graphql.ids import NodeType, to_global_id
+from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
 from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn
+from pintuan.groupbuys import orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.groupbuys.order_models import Order, PaymentTransaction
+from pintuan.referrals import ledger, members, plans, withdrawals
+from pintuan.referrals.ledger import Earning
+from pintuan.referrals.ledger_models import CommissionEntry, Withdrawal
 from pintuan.referrals.models import Rebind, ShareLink
+from pintuan.referrals.plan_models import CommissionPlan, PlanMember, ResellerPrice, TierPromotion
+from pintuan.referrals.terms import LevelRule, ResellerLevel, reseller_terms
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient, empty_tables
 from tests.groupbuy_ops import buy, start
+from tests.test_commission_plans import reseller_input
 
 
 @dataclass
@@ -39,8 +46,10 @@ class World:
     selling: GroupBuy  # on sale, with an open group
     group_id: str
     order_id: str  # a paid order bought alone, ready to complete
+    withdrawal_id: str  # requested by a third user, awaiting an admin
+    draft_plan_id: str  # a draft after the shop's active reseller plan
     callers: dict[str, dict[str, str]]
-    newbie_id: str  # a user no one invited
+    newbie_id: str  # a user no one invited, in no plan
     customer_id: str
 
 
@@ -220,6 +229,49 @@ OPERATIONS = [
         "staff",
     ),
     Operation(
+        "commissionPlanCreate",
+        with_input("commissionPlanCreate", "CommissionPlanInput", "commissionPlan { id }"),
+        lambda w: {"i": reseller_input(w.shop)},
+        "staff",
+    ),
+    Operation(
+        "commissionPlanPublish",
+        with_input("commissionPlanPublish", "CommissionPlanInput", "commissionPlan { id }"),
+        lambda w: {"i": reseller_input(w.shop)},
+        "staff",
+    ),
+    Operation(
+        "commissionPlanActivate",
+        "mutation($id: ID!) { commissionPlanActivate(id: $id) { commissionPlan { id } "
+        "userErrors { code } } }",
+        lambda w: {"id": w.draft_plan_id},
+        "staff",
+    ),
+    Operation(
+        "planMemberEnroll",
+        with_input("planMemberEnroll", "PlanMemberEnrollInput", "member { joinedAt }"),
+        lambda w: {
+            "i": {
+                "merchantId": to_global_id(NodeType.MERCHANT, w.shop.id),
+                "userId": w.newbie_id,
+                "tier": "OWNER",
+            }
+        },
+        "staff",
+    ),
+    Operation(
+        "commissionPlans",
+        "query($m: ID!) { commissionPlans(merchantId: $m) { edges { node { id } } } }",
+        lambda w: {"m": to_global_id(NodeType.MERCHANT, w.shop.id)},
+        "staff",
+    ),
+    Operation(
+        "resellerPriceSet",
+        with_input("resellerPriceSet", "ResellerPriceSetInput", "resellerPrice { updatedAt }"),
+        lambda w: {"i": {"variantId": to_global_id(NodeType.VARIANT, w.variant.id), "price": 1250}},
+        "signed_in",
+    ),
+    Operation(
         "groupStart",
         with_input("groupStart", "GroupStartInput", "order { id }"),
         lambda w: paying({"groupBuyId": to_global_id(NodeType.GROUP_BUY, w.selling.id)}),
@@ -236,6 +288,33 @@ OPERATIONS = [
         with_input("orderCreate", "OrderCreateInput", "order { id }"),
         lambda w: paying({"variantId": to_global_id(NodeType.VARIANT, w.selling.variant_id)}),
         "signed_in",
+    ),
+    Operation(
+        "withdrawalRequest",
+        'mutation { withdrawalRequest(amount: 1000, idempotencyKey: "k") { '
+        "withdrawal { id } userErrors { code } } }",
+        lambda w: {},
+        "signed_in",
+    ),
+    Operation(
+        "withdrawalMarkPaid",
+        "mutation($id: ID!) { withdrawalMarkPaid(id: $id) { withdrawal { id } "
+        "userErrors { code } } }",
+        lambda w: {"id": w.withdrawal_id},
+        "admin",
+    ),
+    Operation(
+        "withdrawalReject",
+        'mutation($id: ID!) { withdrawalReject(id: $id, reason: "No.") { withdrawal { id } '
+        "userErrors { code } } }",
+        lambda w: {"id": w.withdrawal_id},
+        "admin",
+    ),
+    Operation(
+        "withdrawals",
+        "{ withdrawals { edges { node { id } } } }",
+        lambda w: {},
+        "admin",
     ),
 ]
 
@@ -320,6 +399,15 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
     callers: dict[str, dict[str, str]] = {"anonymous": {}} | {
         role: factories.bearer(account, settings) for role, account in accounts.items()
     }
+    withdrawal_id = await _earnings(
+        shopper, selling.variant_id, [accounts["customer"], accounts["admin"]], settings, gql
+    )
+    terms = reseller_terms(2_000, 3_000, 0, [LevelRule(level, 1) for level in ResellerLevel])
+    await plans.publish_plan(shop.id, terms, "CNY", 3, None)
+    draft = await plans.create_plan(shop.id, terms, "CNY", 2, None)
+    for role in ("customer", "admin"):
+        await members.enroll(accounts[role].id, shop.id, ResellerLevel.V1)
+    draft_id = to_global_id(NodeType.COMMISSION_PLAN, draft.id)
     return World(
         shop,
         product,
@@ -329,10 +417,34 @@ async def build_world(settings: Settings, gql: GraphQLClient) -> World:
         selling,
         group_id,
         order_id,
+        withdrawal_id,
+        draft_id,
         callers,
         to_global_id(NodeType.USER, newbie.id),
         to_global_id(NodeType.USER, accounts["customer"].id),
     )
+
+
+async def _earnings(
+    shopper: dict[str, str],
+    variant_id: int,
+    earners: list[User],
+    settings: Settings,
+    gql: GraphQLClient,
+) -> str:
+    """Available commissions for ``earners`` and a third user, who asks for a withdrawal."""
+    requester = await factories.user()
+    order_pk = from_global_id((await buy(gql, shopper, variant_id))["order"]["id"])[1]
+    earnings = [Earning(u.id, "SALES", 1000, 1, "r") for u in [*earners, requester]]
+    await ledger.post_earnings(order_pk, earnings)
+    completed = await orders.complete(order_pk)
+    await ledger.on_order_completed(order_pk)
+    assert completed.completed_at is not None
+    freeze = settings.commission_freeze_seconds
+    await ledger.release_due(completed.completed_at + timedelta(seconds=freeze), freeze)
+    request = withdrawals.WithdrawalRequest(requester.id, 1000, "CNY", "k")
+    withdrawal = await withdrawals.request_withdrawal(request, settings.withdrawal_minimum)
+    return to_global_id(NodeType.WITHDRAWAL, withdrawal.id)
 
 
 async def snapshot() -> list[Any]:
@@ -350,8 +462,14 @@ async def snapshot() -> list[Any]:
         OfferAllowance,
         Order,
         PaymentTransaction,
+        CommissionEntry,
+        Withdrawal,
         Rebind,
         ShareLink,
+        CommissionPlan,
+        PlanMember,
+        TierPromotion,
+        ResellerPrice,
     )
     return [sorted(map(str, await model.all().values())) for model in tables]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,13 @@ def test_unusable_values_name_the_variable(name: str, value: str) -> None:
 def test_an_unusable_allowed_origin_stops_the_app_from_starting() -> None:
     with pytest.raises(SettingsError, match="PINTUAN_ALLOWED_ORIGINS"):
         create_app(Settings(allowed_origins="https://ok.example, not-an-origin"))
+
+
+def test_every_setting_has_a_row_in_the_readmes_configuration_table(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1] for line in readme.splitlines() if line.startswith("| `PINTUAN_")}
+    documented = " ".join(rows)
+
+    missing = [f.name for f in fields(Settings) if f"`PINTUAN_{f.name.upper()}`" not in documented]
+
+    assert missing == []

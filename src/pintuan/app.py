@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
+from dataclasses import dataclass
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -18,7 +19,10 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.exceptions import NonJsonMessageReceived, WebSocketDisconnected
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 from tortoise import Tortoise, connections
 
@@ -29,17 +33,24 @@ from pintuan.core import json_nesting, outbox
 from pintuan.core.db import tortoise_config
 from pintuan.core.errors import ApiErrorCode
 from pintuan.gc_policy import tune_for_serving
+from pintuan.graphql import persisted
+from pintuan.graphql.cache_policy import Policies
 from pintuan.graphql.context import Context
 from pintuan.graphql.errors import view_refusal
 from pintuan.graphql.fanout import LegacyTransportHandler, LiveTransportHandler
+from pintuan.graphql.response_cache import BYPASS, Outcome, ResponseCache, headers
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
 from pintuan.groupbuys.webhooks import payment_webhook
 from pintuan.http.access import AccessMiddleware, browser_origin, configured_origins
 from pintuan.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from pintuan.live.ratelimit import RateLimiter
+from pintuan.http.responses import error_response
+from pintuan.live.documents import DocumentStore, MemoryDocuments, RedisDocuments
+from pintuan.live.ratelimit import LocalRateLimiter, RedisRateLimiter
+from pintuan.live.response_store import MemoryStore, RedisStore
 from pintuan.live.throttle import SigninThrottle
 from pintuan.reactions import outbox_consumer
+from pintuan.referrals.releases import run_releases
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
 
@@ -91,6 +102,7 @@ class PintuanGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
         )
         self.settings = settings
+        self.policies = Policies(self.schema._schema, settings.max_tokens)  # type: ignore[attr-defined]
 
     def decode_json(self, data: str | bytes) -> object:
         return json_nesting.decode(data)
@@ -120,7 +132,87 @@ class PintuanGraphQL(GraphQL[Context, None]):
         except HTTPException as exc:
             exc.reason = writable(exc.reason)
             response = view_refusal(exc)
+        except persisted.PersistedQueryRefusal as exc:
+            # 200, as Apollo's clients expect before they resend the query with its hash.
+            response = error_response(200, exc.code, exc.message)
+            response.headers.update(headers(BYPASS))
         await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """Not for a persisted query's GET, which has no ``query`` either."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Persisted queries resolved, then answered through the response cache."""
+        caching: Caching = request.app.state.caching
+        request_data, request.state.persisted = await persisted.resolve(
+            caching.documents, request_data
+        )
+
+        def execute() -> Awaitable[ExecutionResult]:
+            return super(PintuanGraphQL, self).execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+
+        result, outcome = await caching.responses.serve(request_data, context.viewer, execute)
+        request.state.cache = outcome
+        sub_response.headers.update(headers(outcome))
+        if outcome.data is not None:
+            sub_response.body = self._encoded(outcome, request.state.persisted, result)
+        etag = outcome.etag if request.method == "GET" else None
+        if etag is not None and etag in request.headers.get("if-none-match", ""):
+            sub_response.status_code = 304
+        return result
+
+    def _extensions(self, outcome: Outcome, persisted_query: str | None) -> dict[str, object]:
+        """In debug mode, what the cache and APQ did, for whoever tunes a client."""
+        if not self.settings.debug:
+            return {}
+        extensions: dict[str, object] = {"responseCache": outcome.report()}
+        if persisted_query is not None:
+            extensions["persistedQuery"] = persisted_query
+        return extensions
+
+    def _encoded(
+        self, outcome: Outcome, persisted_query: str | None, result: ExecutionResult
+    ) -> bytes:
+        """The whole answer around the cache's encoded ``data`` (a hit was not executed,
+        so it reports no cost)."""
+        extensions = {**(result.extensions or {}), **self._extensions(outcome, persisted_query)}
+        tail = b',"extensions":' + orjson.dumps(extensions) if extensions else b""
+        return b'{"data":' + (outcome.data or b"null") + tail + b"}"
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        outcome: Outcome = getattr(request.state, "cache", BYPASS)
+        extensions = self._extensions(outcome, getattr(request.state, "persisted", None))
+        if extensions:
+            processed["extensions"] = {**(processed.get("extensions") or {}), **extensions}
+        return processed
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """A cached or cacheable answer goes out as the cache encoded it, once."""
+        if sub_response.status_code == 304:
+            return Response(status_code=304, headers=dict(sub_response.headers))
+        if sub_response.body:
+            response = Response(sub_response.body, media_type="application/json")
+            response.headers.update(sub_response.headers)
+            return response
+        return super().create_response(response_data, sub_response)
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """Decided by AccessMiddleware, which may consult the API keys."""
@@ -174,20 +266,44 @@ async def _check_live(request: Request) -> None:
     await request.app.state.runtime.redis.ping()
 
 
+@dataclass(frozen=True, slots=True)
+class Caching:
+    responses: ResponseCache
+    documents: DocumentStore
+
+
+def _caching(settings: Settings, runtime: Runtime, policies: Policies) -> Caching:
+    """Shared through Redis when there is one, so every process sees every purge."""
+    if settings.redis_url:
+        store = RedisStore(runtime.redis) if settings.response_cache else None
+        return Caching(ResponseCache(store, policies), RedisDocuments(runtime.redis))
+    memory = MemoryStore(settings.response_cache_max_bytes) if settings.response_cache else None
+    return Caching(ResponseCache(memory, policies), MemoryDocuments())
+
+
 @asynccontextmanager
 async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
-    """The expiry scheduler as a task of this process, unless it is left to workers."""
+    """The expiry scheduler and the commission releases as tasks of this process,
+    unless they are left to workers."""
     if not settings.run_scheduler:
         yield
         return
     runner = ExpiryScheduler(runtime, settings.sweep_interval_seconds)
-    task = asyncio.create_task(runner.run(), name="expiry-scheduler")
+    tasks = [
+        asyncio.create_task(runner.run(), name="expiry-scheduler"),
+        asyncio.create_task(
+            run_releases(settings.commission_freeze_seconds, settings.sweep_interval_seconds),
+            name="commission-releases",
+        ),
+    ]
     try:
         yield
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 def _consuming(settings: Settings) -> AbstractAsyncContextManager[None]:
@@ -214,7 +330,10 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
         try:
             async with Runtime.open(settings) as runtime:
                 app.state.runtime = runtime
-                app.state.limiter = RateLimiter(runtime.redis)
+                app.state.caching = _caching(settings, runtime, graphql.policies)
+                app.state.limiter = (
+                    RedisRateLimiter(runtime.redis) if settings.redis_url else LocalRateLimiter()
+                )
                 app.state.throttle = SigninThrottle(
                     runtime.redis,
                     settings.signin_free_failures,

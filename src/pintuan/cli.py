@@ -24,6 +24,7 @@ from pintuan.demo import seed_demo
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
 from pintuan.reactions import outbox_consumer
+from pintuan.referrals.releases import run_releases
 from pintuan.schema import export_sdl
 from pintuan.settings import Settings, SettingsError
 
@@ -70,12 +71,15 @@ async def _migrate(settings: Settings) -> None:
 
 async def _worker(settings: Settings) -> None:
     async with _database(settings), Runtime.open(settings) as runtime:
-        scheduler = ExpiryScheduler(runtime, settings.sweep_interval_seconds)
+        scheduled = asyncio.gather(
+            ExpiryScheduler(runtime, settings.sweep_interval_seconds).run(),
+            run_releases(settings.commission_freeze_seconds, settings.sweep_interval_seconds),
+        )
         if not settings.run_outbox_consumer:
-            await scheduler.run()
+            await scheduled
             return
         async with outbox_consumer(settings).running():
-            await scheduler.run()
+            await scheduled
 
 
 async def _seed(settings: Settings) -> str:
@@ -124,12 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-scheduler",
         action="store_true",
-        help="leave group expiry to separate `pintuan worker` processes",
+        help="leave group expiry and commission releases to separate `pintuan worker` processes",
     )
 
     commands.add_parser(
         "worker",
-        help="run the expiry scheduler and the outbox consumer (needs PINTUAN_REDIS_URL)",
+        help="run the expiry scheduler, commission releases and the outbox consumer "
+        "(needs PINTUAN_REDIS_URL)",
     )
     commands.add_parser("migrate", help="bring the database to the current schema")
 

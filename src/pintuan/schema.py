@@ -48,13 +48,24 @@ from pintuan.graphql.text import (
 from pintuan.groupbuys.graphql.mutations import GroupBuyMutation
 from pintuan.groupbuys.graphql.queries import GroupBuyQuery
 from pintuan.groupbuys.graphql.subscriptions import LiveSubscription
+from pintuan.referrals.graphql.earnings import EarningsMutation, EarningsQuery
+from pintuan.referrals.graphql.plans import CommissionPlanMutation, CommissionPlanQuery
 from pintuan.referrals.graphql.shares import ShareMutation
 from pintuan.referrals.graphql.tree import ReferralTreeMutation
 from pintuan.settings import Settings
 
 Query = merge_types(
     "Query",
-    (CatalogQuery, GroupBuyQuery, AccountQuery, MerchantAdminQuery, NodeQuery, SystemQuery),
+    (
+        CatalogQuery,
+        GroupBuyQuery,
+        AccountQuery,
+        MerchantAdminQuery,
+        EarningsQuery,
+        CommissionPlanQuery,
+        NodeQuery,
+        SystemQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -63,8 +74,10 @@ Mutation = merge_types(
         GroupBuyMutation,
         MerchantAdminMutation,
         CatalogAdminMutation,
+        EarningsMutation,
         ReferralTreeMutation,
         ShareMutation,
+        CommissionPlanMutation,
     ),
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from pintuan.core.money import is_supported_currency
+
 DEFAULT_DATABASE_URL = "sqlite://pintuan.db"
 CHOICES = {
     "referral_bind_mode": {"REGISTER_ONLY", "FIRST_SHARE_IF_UNBOUND"},
@@ -71,8 +73,16 @@ class Settings:
     webhook_secret: str = ""
     run_scheduler: bool = True
     sweep_interval_seconds: int = 5
+    response_cache: bool = True
+    response_cache_max_bytes: int = 64 * 1024 * 1024
     run_outbox_consumer: bool = True
     outbox_poll_milliseconds: int = 200
+    # How long a completed order's commissions stay PENDING (the return window).
+    commission_freeze_seconds: int = 7 * 24 * 3600
+    # Balances and withdrawals are in this currency unless a request names another.
+    commission_currency: str = "CNY"
+    # The smallest withdrawal, in minor units of its currency.
+    withdrawal_minimum: int = 1000
     referral_bind_mode: str = "REGISTER_ONLY"
     attribution_rule: str = "FIRST_TOUCH"
     attribution_window_days: int = 30
@@ -84,6 +94,10 @@ class Settings:
                 raise SettingsError(
                     f"PINTUAN_{name.upper()} must be one of {', '.join(sorted(allowed))}"
                 )
+        if not is_supported_currency(self.commission_currency):
+            raise SettingsError(
+                f"PINTUAN_COMMISSION_CURRENCY: unknown currency {self.commission_currency!r}"
+            )
 
     @property
     def allowed_origins_list(self) -> list[str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from tortoise.exceptions import IntegrityError
 
 from pintuan.accounts.models import Merchant, MerchantStaff, User
-from pintuan.core import validation
+from pintuan.core import cache_tags, validation
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.ids import NodeType
 
 
 async def create_merchant(handle: str, name: str, logo_url: str | None) -> Merchant:
@@ -24,6 +25,7 @@ async def create_merchant(handle: str, name: str, logo_url: str | None) -> Merch
 async def add_staff(merchant: Merchant, user: User) -> MerchantStaff:
     if await MerchantStaff.exists(merchant_id=merchant.id, user_id=user.id):
         raise DomainError(ErrorCode.ALREADY_STAFF, "Already on this merchant's staff.", "userId")
+    cache_tags.wrote(cache_tags.entity(NodeType.USER, user.id))  # their roles
     try:
         return await MerchantStaff.create(merchant=merchant, user=user)
     except IntegrityError:

@@ -14,8 +14,9 @@ from tortoise.transactions import in_transaction
 
 from pintuan.catalog import products
 from pintuan.catalog.models import Product, ProductStatus, ProductTag, Variant
-from pintuan.core import validation
+from pintuan.core import cache_tags, validation
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.ids import NodeType
 from pintuan.core.money import is_supported_currency
 
 MAX_TAGS = 20
@@ -42,6 +43,31 @@ class VariantChanges:
     options: list[tuple[str, str]] | None = None
     price_amount: int | None = None
     currency: str | None = None
+
+
+# What each product field changes besides the product itself: every list's membership
+# or order, or only what a search matches.
+_LISTED = {"handle", "title", "tags", "status"}
+_SEARCHED = {"title", "description"}
+
+
+def _product_written(product_id: int, fields: set[str]) -> None:
+    tags = [cache_tags.entity(NodeType.PRODUCT, product_id)]
+    if fields & _LISTED:
+        tags.append(cache_tags.listing(NodeType.PRODUCT))
+    if fields & _SEARCHED:
+        tags.append(cache_tags.listing(NodeType.PRODUCT, "search"))
+    cache_tags.wrote(*tags)
+
+
+def _variant_written(variant: Variant, *, priced: bool) -> None:
+    """A variant shows in its product (variants, price range); its price orders lists."""
+    cache_tags.wrote(
+        cache_tags.entity(NodeType.VARIANT, variant.id),
+        cache_tags.entity(NodeType.PRODUCT, variant.product_id),
+    )
+    if priced:
+        cache_tags.wrote(cache_tags.listing(NodeType.PRODUCT))
 
 
 def _tags(tags: list[str]) -> list[str]:
@@ -129,6 +155,7 @@ async def create_product(
             await _replace_tags(product.id, clean_tags)
     except IntegrityError:
         raise DomainError(ErrorCode.HANDLE_TAKEN, "That handle is taken.", "handle") from None
+    _product_written(product.id, _LISTED | _SEARCHED)
     return product
 
 
@@ -160,6 +187,7 @@ async def update_product(product: Product, changes: ProductChanges) -> Product:
                 await _replace_tags(product.id, product.tags)
     except IntegrityError:
         raise DomainError(ErrorCode.HANDLE_TAKEN, "That handle is taken.", "handle") from None
+    _product_written(product.id, set(values))
     return product
 
 
@@ -168,6 +196,7 @@ async def archive_product(product: Product) -> Product:
         raise DomainError(ErrorCode.ARCHIVED, "The product is already archived.", "id")
     product.status = ProductStatus.ARCHIVED
     await product.save(update_fields=["status", "updated_at"])
+    _product_written(product.id, {"status"})
     return product
 
 
@@ -204,6 +233,7 @@ async def create_variant(
             await _refresh_price_range(product.id)
     except IntegrityError:
         raise DomainError(ErrorCode.SKU_TAKEN, "That SKU is taken.", "sku") from None
+    _variant_written(variant, priced=True)
     return variant
 
 
@@ -230,6 +260,7 @@ async def update_variant(variant: Variant, changes: VariantChanges) -> Variant:
             await _refresh_price_range(variant.product_id)
     except IntegrityError:
         raise DomainError(ErrorCode.SKU_TAKEN, "That SKU is taken.", "sku") from None
+    _variant_written(variant, priced="price_amount" in values)
     return variant
 
 
@@ -254,4 +285,6 @@ async def adjust_stock(variant_id: int, delta: int) -> Variant:
             "Stock on hand cannot fall below the stock reserved for orders.",
             "delta",
         )
-    return await Variant.get(id=variant_id)
+    variant = await Variant.get(id=variant_id)
+    _variant_written(variant, priced=False)
+    return variant

@@ -14,7 +14,9 @@ MODEL_MODULES = [
     "pintuan.accounts.models",
     "pintuan.groupbuys.models",
     "pintuan.groupbuys.order_models",
+    "pintuan.referrals.ledger_models",
     "pintuan.referrals.models",
+    "pintuan.referrals.plan_models",
 ]
 
 

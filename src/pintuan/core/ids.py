@@ -20,6 +20,7 @@ class NodeType(StrEnum):
     """The GraphQL types that implement Node, by name."""
 
     API_KEY = "ApiKey"
+    COMMISSION_PLAN = "CommissionPlan"
     GROUP = "Group"
     GROUP_BUY = "GroupBuy"
     MERCHANT = "Merchant"
@@ -27,6 +28,7 @@ class NodeType(StrEnum):
     PRODUCT = "Product"
     USER = "User"
     VARIANT = "Variant"
+    WITHDRAWAL = "Withdrawal"
 
 
 def to_global_id(type_name: NodeType, pk: int) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import strawberry
 
 from pintuan.core.money import format_money
+from pintuan.graphql.cache_hints import cache_hint
 
 
+@cache_hint(inherit=True)
 @strawberry.type(description="An amount in minor units (fen, cents) of an ISO 4217 currency.")
 class Money:
     amount: int

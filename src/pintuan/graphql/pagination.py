@@ -13,6 +13,7 @@ from tortoise.queryset import QuerySet
 from pintuan.core import b64url
 from pintuan.core.errors import ApiErrorCode, DomainError
 from pintuan.core.pagination import Page, SortKey, check_page_size, keyset_page
+from pintuan.graphql.cache_hints import cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError, from_domain
 
@@ -21,6 +22,7 @@ M = TypeVar("M", bound=Model)
 MAX_CURSOR_LENGTH = 500
 
 
+@cache_hint(inherit=True)
 @strawberry.type
 class PageInfo:
     has_next_page: bool
@@ -29,12 +31,14 @@ class PageInfo:
     end_cursor: str | None
 
 
+@cache_hint(inherit=True)
 @strawberry.type
 class Edge(Generic[T]):
     cursor: str
     node: T
 
 
+@cache_hint(inherit=True)
 @strawberry.type
 class Connection(Generic[T]):
     edges: list[Edge[T]]

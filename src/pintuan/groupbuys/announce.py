@@ -10,6 +10,8 @@ import logging
 
 from redis.exceptions import RedisError
 
+from pintuan.core import cache_tags
+from pintuan.core.ids import NodeType
 from pintuan.groupbuys.models import Group
 from pintuan.groupbuys.progress import GroupEvent, GroupState
 from pintuan.groupbuys.runtime import Runtime
@@ -32,6 +34,11 @@ def group_state(group: Group) -> GroupState:
 
 async def publish(runtime: Runtime, event: GroupEvent, state: GroupState) -> None:
     """Tell the live layer about a committed change, as the change left the group."""
+    cache_tags.wrote(
+        cache_tags.entity(NodeType.GROUP, state.group_id),
+        cache_tags.entity(NodeType.GROUP_BUY, state.group_buy_id),
+        cache_tags.listing(NodeType.GROUP),
+    )
     try:
         await runtime.progress.changed(event, state)
     except (RedisError, OSError):

@@ -11,9 +11,10 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from pintuan.catalog.models import Product, ProductStatus, Variant
-from pintuan.core import sql
+from pintuan.core import cache_tags, sql
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.ids import NodeType
 from pintuan.groupbuys import orders
 from pintuan.groupbuys.announce import announce, group_state, publish
 from pintuan.groupbuys.models import Group, GroupBuy, GroupStatus
@@ -71,10 +72,17 @@ def _check_terms(terms: OfferTerms, variant: Variant, now: datetime) -> None:
             raise DomainError(ErrorCode.INVALID, message, field_name)
 
 
+def _offer_written(offer_id: int) -> None:
+    cache_tags.wrote(
+        cache_tags.entity(NodeType.GROUP_BUY, offer_id), cache_tags.listing(NodeType.GROUP_BUY)
+    )
+
+
 async def create_offer(variant: Variant, product: Product, terms: OfferTerms) -> GroupBuy:
     if product.status == ProductStatus.ARCHIVED:
         raise DomainError(ErrorCode.ARCHIVED, "The product is archived.", "variantId")
     _check_terms(terms, variant, now_utc())
+    cache_tags.wrote(cache_tags.listing(NodeType.GROUP_BUY))
     return await GroupBuy.create(
         merchant_id=product.merchant_id,
         product_id=product.id,
@@ -141,6 +149,7 @@ async def update_offer(offer: GroupBuy, changes: OfferChanges, runtime: Runtime)
         )
         for group in await running:
             await run_on(group, updated, runtime)
+    _offer_written(offer.id)
     return updated
 
 
@@ -225,4 +234,5 @@ async def cancel_offer(offer: GroupBuy, runtime: Runtime) -> GroupBuy:
             await orders.settle_group_orders(group.id, runtime, CancelReason.OFFER_CANCELLED)
             await runtime.group_deadlines.cancel(group.id)
             await announce(runtime, GroupEvent.CANCELLED, group.id)
+    _offer_written(offer.id)
     return await GroupBuy.get(id=offer.id)

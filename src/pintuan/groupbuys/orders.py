@@ -22,9 +22,10 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from pintuan.catalog.models import Variant
-from pintuan.core import sql
+from pintuan.core import cache_tags, sql
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.ids import NodeType
 from pintuan.groupbuys import events
 from pintuan.groupbuys.announce import announce
 from pintuan.groupbuys.fulfilment import ready_to_fulfil
@@ -47,6 +48,7 @@ async def _release_offer_stock(order: Order) -> None:
         await GroupBuy.filter(id=order.group_buy_id).update(
             stock_taken=F("stock_taken") - order.quantity
         )
+        cache_tags.wrote(cache_tags.entity(NodeType.GROUP_BUY, order.group_buy_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,7 @@ async def cancel_pending(
             await Variant.filter(id=order.variant_id).update(
                 stock_reserved=F("stock_reserved") - order.quantity
             )
+            cache_tags.wrote(cache_tags.entity(NodeType.VARIANT, order.variant_id))
     return Settled(order, bool(changed), closed_group=closed_group)
 
 

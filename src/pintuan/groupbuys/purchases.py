@@ -16,9 +16,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from pintuan.catalog.models import ProductStatus, Variant
-from pintuan.core import codes, sql
+from pintuan.core import cache_tags, codes, sql
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.ids import NodeType
 from pintuan.core.validation import MAX_INT
 from pintuan.groupbuys import offers, orders
 from pintuan.groupbuys.announce import group_state, publish
@@ -123,6 +124,7 @@ async def _hold_offer_stock(offer: GroupBuy, quantity: int, now: datetime) -> No
         ProductStatus.ACTIVE.value,
     )
     if taken:
+        cache_tags.wrote(cache_tags.entity(NodeType.GROUP_BUY, offer.id))
         return
     current = await GroupBuy.get(id=offer.id).select_related("product")
     _require_active(current, now)
@@ -146,6 +148,7 @@ async def _hold_variant_stock(variant_id: int, quantity: int) -> None:
     )
     if not reserved:
         raise _refuse(ErrorCode.OUT_OF_STOCK, "Not enough stock.", "quantity")
+    cache_tags.wrote(cache_tags.entity(NodeType.VARIANT, variant_id))
 
 
 def _payment_due(runtime: Runtime, group: Group | None, now: datetime) -> datetime:

@@ -22,7 +22,7 @@ from pintuan.live.ratelimit import RateLimiter
 from pintuan.settings import Settings, SettingsError
 
 ALLOWED_HEADERS = "authorization, content-type, x-pintuan-key, x-request-id"
-EXPOSED_HEADERS = "x-request-id, retry-after"
+EXPOSED_HEADERS = "x-request-id, retry-after, etag, age, x-cache"
 PREFLIGHT_MAX_AGE = "600"
 
 

@@ -1,1 +1,1 @@
-"""Referrals: the invitation tree, share links and attribution of orders to sharers."""
+"""Referrals: the invite tree, attribution, commission plans, the ledger and withdrawals."""

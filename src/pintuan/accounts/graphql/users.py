@@ -11,8 +11,10 @@ from starlette.responses import Response
 
 from pintuan.accounts import models, users
 from pintuan.accounts.graphql.loaders import account_loaders
+from pintuan.core import cache_tags
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
+from pintuan.graphql.cache_hints import CacheScope, Hint, cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
 from pintuan.graphql.ids import NodeType, to_global_id
@@ -23,12 +25,18 @@ from pintuan.graphql.pagination import Connection
 if TYPE_CHECKING:
     from pintuan.groupbuys.graphql.types import Group, Order
     from pintuan.groupbuys.models import GroupStatus
+    from pintuan.referrals.graphql.earnings import Balance, Commission, Withdrawal
     from pintuan.referrals.graphql.shares import ShareLink
     from pintuan.referrals.graphql.tree import TeamLevel, TeamMember
+    from pintuan.referrals.ledger_models import EntryState
 
 
 _orders_of_user = provided.declare("User.orders")
 _groups_of_user = provided.declare("User.groups")
+_commissions_of_user = provided.declare("User.commissions")
+_balance_of_user = provided.declare("User.balance")
+_withdrawals_of_user = provided.declare("User.withdrawals")
+_EARNINGS = "pintuan.referrals.graphql.earnings"
 _inviter_of_user = provided.declare("User.inviter")
 _upline_of_user = provided.declare("User.upline")
 _team_of_user = provided.declare("User.team")
@@ -45,6 +53,10 @@ class Role(StrEnum):
     ADMIN = "ADMIN"
 
 
+@cache_hint(
+    max_age=60,
+    fields={name: Hint(scope=CacheScope.PRIVATE) for name in ("email", "invite_code", "roles")},
+)
 @strawberry.type(description="A person with an account. Private fields are null to others.")
 class User(Node):
     handle: str
@@ -56,6 +68,7 @@ class User(Node):
 
     @classmethod
     def of(cls, u: models.User) -> User:
+        cache_tags.read(cache_tags.entity(NodeType.USER, u.id))
         return cls(
             id=strawberry.ID(to_global_id(NodeType.USER, u.id)),
             handle=u.handle,
@@ -99,6 +112,44 @@ class User(Node):
             return None
         groups: Connection[Group] = await _groups_of_user(info, self.pk, status, first, after)
         return groups
+
+    @strawberry.field(description="Your commission entries, newest first; null for other users.")
+    async def commissions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: Annotated[EntryState, strawberry.lazy(_EARNINGS)] | None = None,
+    ) -> Connection[Annotated[Commission, strawberry.lazy(_EARNINGS)]] | None:
+        if not self._own(info):
+            return None
+        entries: Connection[Commission] = await _commissions_of_user(
+            info, self.pk, status, first, after
+        )
+        return entries
+
+    @strawberry.field(
+        description="Your commission balance in `currency` (the platform's by default); "
+        "null for other users."
+    )
+    async def balance(
+        self, info: Info, currency: str | None = None
+    ) -> Annotated[Balance, strawberry.lazy(_EARNINGS)] | None:
+        if not self._own(info):
+            return None
+        balance: Balance = await _balance_of_user(info, self.pk, currency)
+        return balance
+
+    @strawberry.field(description="Your withdrawals, newest first; null for other users.")
+    async def withdrawals(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Withdrawal, strawberry.lazy(_EARNINGS)]] | None:
+        if not self._own(info):
+            return None
+        withdrawals: Connection[Withdrawal] = await _withdrawals_of_user(
+            info, self.pk, first, after
+        )
+        return withdrawals
 
     @strawberry.field(description="Who invited you; null for other users, or if no one did.")
     async def inviter(self, info: Info) -> User | None:
@@ -231,6 +282,7 @@ async def _limit_auth_attempts(info: Info) -> None:
     )
 
 
+@cache_hint(fields={"me": Hint(max_age=30, scope=CacheScope.PRIVATE)})
 @strawberry.type
 class AccountQuery:
     @strawberry.field(description="The signed-in user; null when anonymous.")

@@ -13,9 +13,11 @@ from pintuan.catalog import models, products
 from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.models import ProductStatus
 from pintuan.catalog.products import ProductSort
+from pintuan.core import cache_tags
 from pintuan.core.errors import DomainError
 from pintuan.graphql import provided
 from pintuan.graphql.arguments import exactly_one
+from pintuan.graphql.cache_hints import Hint, cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import from_domain
 from pintuan.graphql.ids import NodeType, decode_id, to_global_id
@@ -26,13 +28,16 @@ from pintuan.graphql.pagination import Connection, paginate
 
 if TYPE_CHECKING:
     from pintuan.groupbuys.graphql.types import GroupBuy
+    from pintuan.referrals.graphql.plans import CommissionPlan
 
 _offers_of_product = provided.declare("Product.groupBuys")
+_plan_of_merchant = provided.declare("Merchant.commissionPlan")
 
 strawberry.enum(ProductStatus, description="Only ACTIVE products are visible to the public.")
 strawberry.enum(ProductSort, description="Orderings for product lists; ties break by ID.")
 
 
+@cache_hint(max_age=300)
 @strawberry.type(description="A brand or supplier selling through Pintuan.")
 class Merchant(Node):
     handle: str
@@ -42,6 +47,7 @@ class Merchant(Node):
 
     @classmethod
     def of(cls, m: accounts_models.Merchant) -> Merchant:
+        cache_tags.read(cache_tags.entity(NodeType.MERCHANT, m.id))
         return cls(
             id=strawberry.ID(to_global_id(NodeType.MERCHANT, m.id)),
             handle=m.handle,
@@ -64,13 +70,22 @@ class Merchant(Node):
         flt = filter.to_domain() if filter else products.ProductFilter()
         return await _product_connection(info, flt, sort, first, after, merchant_id=self.pk)
 
+    @strawberry.field(description="The version of this merchant's commission plan in force now.")
+    async def commission_plan(
+        self, info: Info
+    ) -> Annotated[CommissionPlan, strawberry.lazy("pintuan.referrals.graphql.plans")] | None:
+        plan: CommissionPlan | None = await _plan_of_merchant(info, self.pk)
+        return plan
 
+
+@cache_hint(inherit=True)
 @strawberry.type(description="One option a variant is defined by, such as Colour: Red.")
 class VariantOption:
     name: str
     value: str
 
 
+@cache_hint(max_age=60, fields={"available": Hint(max_age=5)})
 @strawberry.type(description="A purchasable version of a product with its own price and stock.")
 class Variant(Node):
     sku: str
@@ -83,6 +98,7 @@ class Variant(Node):
 
     @classmethod
     def of(cls, v: models.Variant) -> Variant:
+        cache_tags.read(cache_tags.entity(NodeType.VARIANT, v.id))
         return cls(
             id=strawberry.ID(to_global_id(NodeType.VARIANT, v.id)),
             sku=v.sku,
@@ -100,12 +116,14 @@ class Variant(Node):
         return Product.of(product)
 
 
+@cache_hint(inherit=True)
 @strawberry.type(description="The lowest and highest variant prices of a product.")
 class PriceRange:
     min: Money
     max: Money
 
 
+@cache_hint(max_age=60)
 @strawberry.type(description="An item in the catalog.")
 class Product(Node):
     handle: str
@@ -120,6 +138,7 @@ class Product(Node):
 
     @classmethod
     def of(cls, p: models.Product) -> Product:
+        cache_tags.read(cache_tags.entity(NodeType.PRODUCT, p.id))
         return cls(
             id=strawberry.ID(to_global_id(NodeType.PRODUCT, p.id)),
             handle=p.handle,
@@ -209,11 +228,15 @@ async def _product_connection(
         raise from_domain(exc) from None
     if merchant_id is not None:
         query = query.filter(merchant_id=merchant_id)
+    cache_tags.read(cache_tags.listing(NodeType.PRODUCT))
+    if flt.search:
+        cache_tags.read(cache_tags.listing(NodeType.PRODUCT, "search"))
     return await paginate(
         info, query, products.SORT_KEYS[sort], sort.value, Product.of, first, after
     )
 
 
+@cache_hint(fields={"products": Hint(max_age=60)})
 @strawberry.type
 class CatalogQuery:
     @strawberry.field(

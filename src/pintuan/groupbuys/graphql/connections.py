@@ -5,6 +5,8 @@ for the root fields here and, through ``provided``, for ``Product.groupBuys``,
 
 from __future__ import annotations
 
+from pintuan.core import cache_tags
+from pintuan.core.ids import NodeType
 from pintuan.graphql import provided
 from pintuan.graphql.context import Info
 from pintuan.graphql.pagination import Connection, paginate
@@ -22,6 +24,7 @@ async def offer_connection(
     first: int | None,
     after: str | None,
 ) -> Connection[GroupBuy]:
+    cache_tags.read(cache_tags.listing(NodeType.GROUP_BUY))
     return await paginate(
         info,
         lookups.offers(product_id, status),

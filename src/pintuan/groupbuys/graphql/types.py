@@ -14,7 +14,9 @@ from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.accounts.graphql.users import User
 from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.graphql.types import Merchant, Product, Variant
+from pintuan.core import cache_tags
 from pintuan.core.clock import now_utc
+from pintuan.graphql.cache_hints import Hint, cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.loaders import required
@@ -41,6 +43,7 @@ async def _user(info: Info, pk: int) -> User:
     return User.of(user)
 
 
+@cache_hint(max_age=10, fields={"stock_remaining": Hint(max_age=5)})
 @strawberry.type(description="An offer a merchant runs on one variant: two prices, one timer.")
 class GroupBuy(Node):
     solo_price: Money
@@ -60,6 +63,7 @@ class GroupBuy(Node):
 
     @classmethod
     def of(cls, o: models.GroupBuy) -> GroupBuy:
+        cache_tags.read(cache_tags.entity(NodeType.GROUP_BUY, o.id))
         return cls(
             id=strawberry.ID(to_global_id(NodeType.GROUP_BUY, o.id)),
             solo_price=Money.of(o.solo_price, o.currency),
@@ -85,6 +89,7 @@ class GroupBuy(Node):
         )
     )
     async def stock_remaining(self, info: Info) -> int:
+        cache_tags.read(cache_tags.entity(NodeType.VARIANT, self.variant_pk))
         variant = await required(catalog_loaders(info).variant, self.variant_pk, "variant")
         return max(0, min(self.unclaimed, variant.available))
 
@@ -109,6 +114,7 @@ class GroupBuy(Node):
     async def open_groups(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Group]:
+        cache_tags.read(cache_tags.listing(NodeType.GROUP))
         return await paginate(
             info,
             lookups.joinable_groups(self.pk),
@@ -124,6 +130,7 @@ class GroupBuy(Node):
         return await groupbuy_loaders(info).filled_groups.load(self.pk)
 
 
+@cache_hint(inherit=True)
 @strawberry.type
 class GroupMember:
     joined_at: datetime
@@ -136,6 +143,7 @@ class GroupMember:
         return await _user(info, self.user_pk)
 
 
+@cache_hint(max_age=5, fields={"seconds_left": Hint(max_age=1)})
 @strawberry.type(description="One group forming under an offer; share its code to fill it.")
 class Group(Node):
     size: int
@@ -153,6 +161,7 @@ class Group(Node):
 
     @classmethod
     def of(cls, g: models.Group) -> Group:
+        cache_tags.read(cache_tags.entity(NodeType.GROUP, g.id))
         return cls(
             id=strawberry.ID(to_global_id(NodeType.GROUP, g.id)),
             size=g.size,

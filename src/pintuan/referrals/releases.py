@@ -1,0 +1,31 @@
+"""The periodic step that makes commissions available once their freeze window passes.
+
+Any number of processes may run it: ``release_due`` moves each entry by a
+conditional update, so racing runs release it once. A run that fails is logged
+and retried at the next interval; nothing is lost, as the ledger is the schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pintuan.core.clock import now_utc
+from pintuan.referrals.ledger import release_due
+
+log = logging.getLogger("pintuan.referrals.releases")
+
+
+async def run_releases(freeze_seconds: int, interval_seconds: float) -> None:
+    task = asyncio.current_task()
+    while True:
+        # A cancellation swallowed inside a client library's timeout is honoured here.
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        try:
+            released = await release_due(now_utc(), freeze_seconds)
+            if released:
+                log.info("released %d commission entries", released)
+        except Exception:  # keep releasing; the next run retries
+            log.exception("commission release failed")
+        await asyncio.sleep(interval_seconds)
