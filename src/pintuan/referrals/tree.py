@@ -63,12 +63,22 @@ async def chain(user_id: int) -> Chain:
     return [rows[0]["a1"], rows[0]["a2"], rows[0]["a3"]]
 
 
-async def upline(user_id: int, depth: int) -> list[int]:
-    """Ancestor ids, nearest first, up to ``depth`` levels: the node's one row, or the
-    truth while the user's registration is still being consumed."""
-    node = await ReferralNode.get_or_none(user_id=user_id)
-    ancestors = node.ancestors() if node else await chain(user_id)
-    return [a for a in ancestors[:depth] if a is not None]
+async def upline(user_id: int, depth: int) -> list[User]:
+    """Ancestors, nearest first, up to ``depth`` levels, in one statement: by the node's
+    columns, or from the truth while the user's registration is still being consumed."""
+    rows = await sql.rows(
+        'SELECT "ancestor_1_id" AS "a1", "ancestor_2_id" AS "a2", "ancestor_3_id" AS "a3" '
+        'FROM "referral_node" WHERE "user_id" = $1',
+        user_id,
+    )
+    ancestors = [rows[0]["a1"], rows[0]["a2"], rows[0]["a3"]] if rows else await chain(user_id)
+    wanted = [a for a in ancestors[:depth] if a is not None]
+    if not wanted:
+        return []
+    marks = ", ".join(f"${n}" for n in range(1, len(wanted) + 1))
+    found = await sql.instances(User, f'SELECT * FROM "app_user" WHERE "id" IN ({marks})', *wanted)
+    by_id = {user.id: user for user in found}
+    return [by_id[a] for a in wanted if a in by_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +90,14 @@ class TeamLevel:
 
 async def team_summary(user_id: int, depth: int) -> list[TeamLevel]:
     """Members and sales at each level below the user, to ``depth``: one indexed read."""
-    counters = await TeamCounter.filter(
-        ancestor_id=user_id, level__gte=1, level__lte=depth
-    ).order_by("level")
-    found = {c.level: c for c in counters}
-    empty = TeamCounter(members=0, sales=0)
-    return [
-        TeamLevel(level, found.get(level, empty).members, found.get(level, empty).sales)
-        for level in range(1, depth + 1)
-    ]
+    rows = await sql.rows(
+        'SELECT "level", "members", "sales" FROM "team_counter" '
+        'WHERE "ancestor_id" = $1 AND "level" BETWEEN 1 AND $2',
+        user_id,
+        depth,
+    )
+    found = {int(row["level"]): (int(row["members"]), int(row["sales"])) for row in rows}
+    return [TeamLevel(level, *found.get(level, (0, 0))) for level in range(1, depth + 1)]
 
 
 def team(user_id: int, depth: int) -> QuerySet[ReferralNode]:

@@ -64,9 +64,7 @@ async def inviter(info: Info, row: UserRow) -> User | None:
 
 @provided.provide("User.upline")
 async def upline(info: Info, user_id: int, depth: int) -> list[User]:
-    ancestors = await tree.upline(user_id, _depth(depth))
-    rows = await account_loaders(info).user.load_many(ancestors)
-    return [User.of(row) for row in rows if row is not None]
+    return [User.of(row) for row in await tree.upline(user_id, _depth(depth))]
 
 
 @provided.provide("User.team")
