@@ -19,7 +19,7 @@ another of the same order is being handled waits for it, and then sees the
 order and the entries as that one left them.
 
 Rounding: a plan computes each amount in integer minor units of the order's
-currency, rounding down (``floor_share``); the remainder of every split stays
+currency, rounded down by the plans (``rounding.share``); the remainder of every split stays
 with the platform, so the ledger never pays out more than the rates say.
 """
 

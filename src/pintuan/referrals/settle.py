@@ -88,7 +88,7 @@ async def settle_paid_order(order_id: int) -> int:
         paid_at=order.paid_at,
         lines=[line],
         seller_id=seller_id,
-        upline_ids=[u.id for u in await tree.upline(seller_id, LEGAL_MAX_LEVELS - 1)],
+        upline_ids=await tree.upline_ids(seller_id, LEGAL_MAX_LEVELS - 1),
         first_order=not earned_before,
         self_purchase=credit is None,
     )

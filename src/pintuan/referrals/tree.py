@@ -63,16 +63,21 @@ async def chain(user_id: int) -> Chain:
     return [rows[0]["a1"], rows[0]["a2"], rows[0]["a3"]]
 
 
-async def upline(user_id: int, depth: int) -> list[User]:
-    """Ancestors, nearest first, up to ``depth`` levels, in one statement: by the node's
-    columns, or from the truth while the user's registration is still being consumed."""
+async def upline_ids(user_id: int, depth: int) -> list[int]:
+    """Ancestor ids, nearest first, up to ``depth`` levels: by the node's columns, or
+    from the truth while the user's registration is still being consumed."""
     rows = await sql.rows(
         'SELECT "ancestor_1_id" AS "a1", "ancestor_2_id" AS "a2", "ancestor_3_id" AS "a3" '
         'FROM "referral_node" WHERE "user_id" = $1',
         user_id,
     )
     ancestors = [rows[0]["a1"], rows[0]["a2"], rows[0]["a3"]] if rows else await chain(user_id)
-    wanted = [a for a in ancestors[:depth] if a is not None]
+    return [a for a in ancestors[:depth] if a is not None]
+
+
+async def upline(user_id: int, depth: int) -> list[User]:
+    """The ancestors themselves, nearest first, up to ``depth`` levels."""
+    wanted = await upline_ids(user_id, depth)
     if not wanted:
         return []
     marks = ", ".join(f"${n}" for n in range(1, len(wanted) + 1))
