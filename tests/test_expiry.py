@@ -20,7 +20,7 @@ from pintuan.app import create_app
 from pintuan.catalog.models import Variant
 from pintuan.cli import main
 from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
-from pintuan.groupbuys import expiry
+from pintuan.groupbuys import expiry, ledger
 from pintuan.groupbuys.gateways import InstantGateway
 from pintuan.groupbuys.ledger import OWED, record_money
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
@@ -136,6 +136,36 @@ async def test_an_expired_group_fails_and_refunds_each_member_once_with_two_sche
     assert await Order.filter(status=OrderStatus.CANCELLED).count() == 1
 
 
+class SlowCountingGateway(CountingGateway):
+    """Takes a while to return each refund, as a real gateway over the network does:
+    every other caller gets to run while a refund is in flight."""
+
+    async def refund(self, order_id: int, amount: int, currency: str) -> str:
+        await asyncio.sleep(0.05)
+        return await super().refund(order_id, amount, currency)
+
+
+@pytest.mark.usefixtures("needs_concurrency")
+async def test_many_schedulers_and_sweeps_at_once_refund_each_member_once_at_the_gateway(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer, group_id = await open_group(gql, settings, paid=4, pending=1)
+    gateway = SlowCountingGateway()
+    runtime = counting(app.state.runtime, gateway)
+    await run_out_the_clock(runtime, group_id)
+    schedulers = [ExpiryScheduler(runtime, 5) for _ in range(6)]
+
+    for _ in range(3):
+        await runtime.group_deadlines.schedule(group_id, datetime.now(UTC))
+        await asyncio.gather(
+            *(scheduler.tick() for scheduler in schedulers),
+            *(expiry.sweep(runtime) for _ in range(6)),
+        )
+
+    await assert_made_whole(offer, paid=4, returned=gateway.returned)
+    assert await expiry.sweep(runtime) == 0
+
+
 class CrashingGateway(CountingGateway):
     """Dies on its second refund, as a process killed half-way through an expiry would."""
 
@@ -175,6 +205,44 @@ async def test_a_scheduler_killed_mid_expiry_is_finished_by_the_next_without_dou
     assert await expiry.sweep(healthy) == 0  # nothing left to do
 
     await assert_made_whole(offer, paid=3, returned=returned)
+
+
+class HangingGateway(CountingGateway):
+    """Never answers a refund: the process calling it died in the call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.called = asyncio.Event()
+
+    async def refund(self, order_id: int, amount: int, currency: str) -> str:
+        self.called.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_refund_held_by_a_dead_claimer_is_returned_once_its_claim_lapses(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer, group_id = await open_group(gql, settings, paid=1)
+    healthy = counting(app.state.runtime)
+    assert isinstance(healthy.gateway, CountingGateway)
+    hanging = HangingGateway()
+    await run_out_the_clock(healthy, group_id)
+    dead = asyncio.create_task(ExpiryScheduler(replace(healthy, gateway=hanging), 5).tick())
+    try:
+        await asyncio.wait_for(hanging.called.wait(), 5)
+
+        await expiry.sweep(healthy)
+        assert not healthy.gateway.returned  # the claim is live: the refund is in flight
+        lapsed = datetime.now(UTC) - timedelta(seconds=ledger.CLAIM_SECONDS + 1)
+        await PaymentTransaction.filter(kind=TransactionKind.REFUND).update(claimed_at=lapsed)
+        assert await expiry.sweep(healthy) > 0
+        assert await expiry.sweep(healthy) == 0
+    finally:
+        dead.cancel()
+        await asyncio.wait([dead])
+
+    await assert_made_whole(offer, paid=1, returned=healthy.gateway.returned)
 
 
 class PaymentLandingGateway(CountingGateway):

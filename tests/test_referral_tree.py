@@ -4,6 +4,9 @@ never make a cycle and move a branch's counts with it."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -12,10 +15,10 @@ from tortoise.transactions import in_transaction
 
 from pintuan.accounts import events
 from pintuan.accounts.models import User
-from pintuan.core.outbox import Consumer
+from pintuan.core.outbox import Consumer, OutboxEvent
 from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.reactions import outbox_handlers
-from pintuan.referrals.models import Rebind
+from pintuan.referrals.models import Rebind, TeamCounter
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import PG_URL, GraphQLClient
@@ -230,3 +233,55 @@ async def test_two_rebinds_at_once_cannot_make_a_cycle(
         a_above = await User.get(id=a.id)
         b_above = await User.get(id=b.id)
         assert (a_above.inviter_id, b_above.inviter_id).count(None) == 1
+
+
+async def test_concurrent_consumers_count_overlapping_teams_exactly_without_deadlocks(
+    app: Starlette, gql: GraphQLClient, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Registrations and sales of many members sharing their uplines, consumed by several
+    consumers at once: each event is applied on its first delivery (none is retried
+    after a deadlock) and every counter equals the sum over the team it counts."""
+    if not PG_URL:
+        pytest.skip("SQLite runs one transaction at a time: consumers cannot overlap there")
+    rng = random.Random(7)
+    roots = [await member() for _ in range(3)]
+    users = list(roots)
+    for _ in range(60):
+        users.append(await member(rng.choice(users)))
+    item = await factories.offer(solo_price=100)
+    buyers = rng.sample(users, 24)
+    for buyer in buyers:
+        await buy(gql, factories.bearer(buyer, settings), item.variant_id)
+    consumers = [Consumer(outbox_handlers(Settings()), batch_size=4) for _ in range(4)]
+
+    async def drain(consumer: Consumer) -> None:
+        while await consumer.run_once():
+            pass
+
+    with caplog.at_level(logging.WARNING, logger="pintuan.outbox"):
+        await asyncio.gather(*(drain(consumer) for consumer in consumers))
+
+    assert [r.getMessage() for r in caplog.records] == []
+    assert not await OutboxEvent.filter(attempts__gt=0).exists()
+    assert not await OutboxEvent.filter(delivered_at=None).exists()
+    inviter = {u.id: u.inviter_id for u in await User.all()}
+
+    def above(user_id: int) -> list[int]:
+        """The user's ancestors from the truth, nearest first, three levels."""
+        found: list[int] = []
+        while (next_up := inviter[found[-1] if found else user_id]) and len(found) < 3:
+            found.append(next_up)
+        return found
+
+    expected: Counter[tuple[int, int, str]] = Counter()
+    for user_id in inviter:
+        for level, ancestor in enumerate(above(user_id), 1):
+            expected[(ancestor, level, "members")] += 1
+    for buyer in buyers:
+        for level, ancestor in enumerate([buyer.id, *above(buyer.id)]):
+            expected[(ancestor, level, "sales")] += 100
+    counted: Counter[tuple[int, int, str]] = Counter()
+    for row in await TeamCounter.all():
+        counted[(row.ancestor_id, row.level, "members")] += row.members
+        counted[(row.ancestor_id, row.level, "sales")] += row.sales
+    assert +counted == expected

@@ -2,16 +2,22 @@
 at least once to the handlers registered for their topic.
 
 ``emit`` inserts an event on the caller's transaction, so the event exists exactly
-when the change does. A consumer claims a batch of due events inside one
-transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent consumers
-take disjoint batches; SQLite serialises transactions, so one consumer at a time
-holds the batch anyway) and hands each event to every handler of its topic that
-has no receipt for it yet. Each delivery runs in a savepoint that first inserts
-the (handler, event) receipt, then runs the handler: the handler's writes and
-its receipt commit together or not at all, and the receipt's unique key stops a
-second delivery. A handler that raises rolls back its own savepoint and the
-event is retried after a growing delay; the other handlers' deliveries stand.
-A consumer killed mid-batch rolls the whole batch back, so the next one redoes it.
+when the change does. A consumer works through a batch of due events one event
+per transaction: it claims the event (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+so concurrent consumers take different events; SQLite serialises transactions,
+so one consumer at a time holds one anyway) and hands it to every handler of its
+topic that has no receipt for it yet. Each delivery runs in a savepoint that
+first inserts the (handler, event) receipt, then runs the handler: the handler's
+writes and its receipt commit together or not at all, and the receipt's unique
+key stops a second delivery. A handler that raises rolls back its own savepoint
+and the event is retried after a growing delay; the other handlers' deliveries
+stand. A consumer killed mid-event rolls that event back, so the next one redoes it.
+
+One event per transaction, not one batch: the rows a handler locks (team
+counters shared by many uplines) are held until the transaction ends, and a
+batch would take each event's rows in its own order, so two consumers whose
+batches touch the same rows in different orders deadlock. A handler that takes
+its rows in a fixed order within its event cannot.
 
 Events are delivered in order of their id, except that an event waiting for a
 retry does not hold back later ones: handlers must not rely on order.
@@ -160,16 +166,18 @@ class Consumer:
         self.poll_seconds = poll_seconds
 
     async def run_once(self, now: datetime | None = None) -> int:
-        """Claim and deliver one batch of due events; returns how many were claimed."""
+        """Deliver up to a batch of due events, each in its own transaction; returns
+        how many were claimed."""
         moment = now or now_utc()
-        async with in_transaction():
-            events = await self._claim(moment)
-            if not events:
-                return 0
-            done = await _receipts([event.id for event, _ in events])
-            for event, attempts in events:
-                await self._deliver(event, attempts, done[event.id], moment)
-        return len(events)
+        for claimed in range(self.batch_size):
+            async with in_transaction():
+                found = await self._claim(moment)
+                if found is None:
+                    return claimed
+                event, attempts = found
+                done = await _receipts(event.id)
+                await self._deliver(event, attempts, done, moment)
+        return self.batch_size
 
     async def run(self) -> None:
         """Deliver until cancelled, polling when there is nothing to do."""
@@ -179,8 +187,8 @@ class Consumer:
                 raise asyncio.CancelledError
             try:
                 claimed = await self.run_once()
-            except Exception:  # keep consuming; the batch rolled back and is claimed again
-                log.exception("outbox batch failed")
+            except Exception:  # keep consuming; the event rolled back and is claimed again
+                log.exception("outbox delivery failed")
                 claimed = 0
             if claimed < self.batch_size:
                 await asyncio.sleep(self.poll_seconds)
@@ -196,8 +204,9 @@ class Consumer:
             with suppress(asyncio.CancelledError):
                 await task
 
-    async def _claim(self, now: datetime) -> list[tuple[Event, int]]:
-        """Due events with their attempts so far, locked until this transaction ends."""
+    async def _claim(self, now: datetime) -> tuple[Event, int] | None:
+        """The next due event with its attempts so far, locked until this transaction
+        ends; None when none is due (or every due one is another consumer's)."""
         locking = (
             " FOR UPDATE SKIP LOCKED"
             if connections.get("default").capabilities.dialect == "postgres"
@@ -206,11 +215,10 @@ class Consumer:
         rows = await sql.rows(
             'SELECT "id", "topic", "payload", "created_at", "attempts" FROM "outbox_event" '
             'WHERE "delivered_at" IS NULL AND "available_at" <= $1 '
-            f'ORDER BY "id" LIMIT $2{locking}',
+            f'ORDER BY "id" LIMIT 1{locking}',
             now,
-            self.batch_size,
         )
-        return [(_event(row), int(row["attempts"])) for row in rows]
+        return (_event(rows[0]), int(rows[0]["attempts"])) if rows else None
 
     async def _deliver(self, event: Event, attempts: int, done: set[str], now: datetime) -> None:
         failure: str | None = None
@@ -244,17 +252,10 @@ class Consumer:
         )
 
 
-async def _receipts(event_ids: list[int]) -> dict[int, set[str]]:
-    """The handlers that already applied each event (a retried event keeps its receipts)."""
-    marks = ", ".join(f"${n}" for n in range(1, len(event_ids) + 1))
-    rows = await sql.rows(
-        f'SELECT "handler", "event_id" FROM "outbox_receipt" WHERE "event_id" IN ({marks})',
-        *event_ids,
-    )
-    done: dict[int, set[str]] = {event_id: set() for event_id in event_ids}
-    for row in rows:
-        done[int(row["event_id"])].add(str(row["handler"]))
-    return done
+async def _receipts(event_id: int) -> set[str]:
+    """The handlers that already applied the event (a retried event keeps its receipts)."""
+    rows = await sql.rows('SELECT "handler" FROM "outbox_receipt" WHERE "event_id" = $1', event_id)
+    return {str(row["handler"]) for row in rows}
 
 
 def _event(row: dict[str, Any]) -> Event:

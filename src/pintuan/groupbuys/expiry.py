@@ -58,8 +58,7 @@ async def sweep(runtime: Runtime) -> int:
         await orders.settle_group_orders(group_id, runtime, reasons[GroupStatus(status)])
         done += 1
     for order in await ledger.refunds_owed():
-        await ledger.issue_refund(order, runtime)
-        done += 1
+        done += await ledger.issue_refund(order, runtime)
     for order in await Order.filter(status=OrderStatus.PENDING_PAYMENT, payment_due_at__lte=now):
         done += await lapse_payment(order.id, runtime)
     return done

@@ -3,14 +3,17 @@
 The unique ``(order, kind)`` key makes the database refuse a second charge or
 refund. A refund is recorded as OWED inside the transaction that moves its order,
 then returned by the gateway after the commit; a crash in between leaves it owed,
-and the sweep finishes it.
+and the sweep finishes it. Whoever returns it first claims it, so it goes to the
+gateway once however many callers find it owed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from tortoise.expressions import Subquery
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 
 from pintuan.core import sql
 from pintuan.core.clock import now_utc
@@ -19,6 +22,9 @@ from pintuan.groupbuys.runtime import Runtime
 
 # The reference of a refund recorded but not yet returned by the gateway.
 OWED = ""
+# How long a claim on an owed refund keeps other callers away: far longer than a
+# gateway call takes, so only a claimer that died leaves a claim to lapse.
+CLAIM_SECONDS = 300
 
 
 async def record_money(order: Order, kind: TransactionKind, gateway: str, reference: str) -> None:
@@ -36,28 +42,41 @@ async def record_money(order: Order, kind: TransactionKind, gateway: str, refere
     )
 
 
-async def issue_refund(order: Order, runtime: Runtime) -> None:
-    """Return the money of a refund recorded as owed, and note the gateway's reference.
+async def issue_refund(order: Order, runtime: Runtime) -> bool:
+    """Return the money of a refund recorded as owed; True if this call returned it.
 
-    The gateway is idempotent per order, so a sweep that finds the refund owed
-    while its first caller is still waiting on the gateway refunds nothing twice.
+    Many callers can find the same refund owed at once (the caller that recorded
+    it, every scheduler's sweep, in any process), and a gateway call takes a while:
+    only the caller whose conditional update claims the row goes to the gateway.
+    A claim that fails in the gateway is given back for the next sweep; one left by
+    a dead process lapses after ``CLAIM_SECONDS``. The order id is the gateway's
+    idempotency key, so a retry after an unknown outcome returns nothing twice.
     """
-    if not await PaymentTransaction.exists(
-        order_id=order.id, kind=TransactionKind.REFUND, reference=OWED
-    ):
-        return
-    reference = await runtime.gateway.refund(order.id, order.total, order.currency)
-    await sql.execute(
-        'UPDATE "payment_transaction" SET "reference" = $1 '
-        'WHERE "order_id" = $2 AND "kind" = $3 AND "reference" = $4',
-        reference,
-        order.id,
-        TransactionKind.REFUND.value,
-        OWED,
+    now = now_utc()
+    claimed = await _owed_refunds(now).filter(order_id=order.id).update(claimed_at=now)
+    if not claimed:
+        return False
+    owed = PaymentTransaction.filter(
+        order_id=order.id, kind=TransactionKind.REFUND, reference=OWED, claimed_at=now
+    )
+    try:
+        reference = await runtime.gateway.refund(order.id, order.total, order.currency)
+    except BaseException:
+        await owed.update(claimed_at=None)
+        raise
+    await owed.update(reference=reference)
+    return True
+
+
+def _owed_refunds(now: datetime) -> QuerySet[PaymentTransaction]:
+    """Refunds owed that no live claim holds."""
+    lapsed = now - timedelta(seconds=CLAIM_SECONDS)
+    return PaymentTransaction.filter(
+        Q(claimed_at=None) | Q(claimed_at__lte=lapsed), kind=TransactionKind.REFUND, reference=OWED
     )
 
 
 async def refunds_owed() -> Sequence[Order]:
     """Orders whose recorded refund never reached the gateway (a crash in between)."""
-    owed = PaymentTransaction.filter(kind=TransactionKind.REFUND, reference=OWED)
+    owed = _owed_refunds(now_utc())
     return await Order.filter(id__in=Subquery(owed.values("order_id")))

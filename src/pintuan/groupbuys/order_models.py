@@ -114,6 +114,9 @@ class PaymentTransaction(Model):
     gateway = fields.CharField(max_length=32)
     reference = fields.CharField(max_length=100)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # When a caller took an owed refund to the gateway: while that claim is live,
+    # no other caller (another scheduler, a sweep, another process) sends it too.
+    claimed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "payment_transaction"
