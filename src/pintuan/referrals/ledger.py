@@ -74,13 +74,6 @@ class Earning:
             raise ValueError(f"an earning names its rule in 1-{MAX_RULE_LENGTH} characters")
 
 
-def floor_share(amount: int, numerator: int, denominator: int) -> int:
-    """``amount * numerator / denominator`` rounded down to the minor unit."""
-    if amount < 0 or numerator < 0 or denominator <= 0:
-        raise ValueError("shares are of non-negative amounts at non-negative rates")
-    return amount * numerator // denominator
-
-
 async def _insert(*values: object) -> int:
     """Write one entry unless its key exists; 1 if written. (Counted from RETURNING:
     the row count asyncpg reports for an INSERT is not the number of rows.)"""
