@@ -282,3 +282,31 @@ def test_a_handler_name_is_registered_once() -> None:
     handlers.register("marks", [TOPIC], leave_mark)
     with pytest.raises(ValueError, match="already registered"):
         handlers.register("marks", ["other"], leave_mark)
+
+
+async def test_after_commit_callbacks_run_once_the_batch_commits_and_never_for_a_failure(
+    app: Starlette,
+) -> None:
+    [good, bad] = await emit_many(2)
+    seen: list[tuple[int, bool]] = []
+
+    def announcing(event_id: int) -> outbox.AfterCommit:
+        async def announce() -> None:
+            # Read on another connection (PostgreSQL): only committed rows show.
+            delivered = await OutboxEvent.filter(id=event_id).first()
+            seen.append((event_id, delivered is not None and delivered.delivered_at is not None))
+
+        return announce
+
+    async def handler(event: Event) -> None:
+        outbox.after_commit(announcing(event.id))
+        if event.id == bad:
+            raise RuntimeError("rolled back: its announcement must not go out")
+
+    handlers = Handlers()
+    handlers.register("announcer", [TOPIC], handler)
+    await Consumer(handlers).run_once()
+
+    assert seen == [(good, True)]
+    with pytest.raises(RuntimeError):
+        outbox.after_commit(announcing(good))

@@ -24,6 +24,7 @@ from pintuan.demo import seed_demo
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
 from pintuan.reactions import outbox_consumer
+from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.referrals.releases import run_releases
 from pintuan.schema import export_sdl
 from pintuan.settings import Settings, SettingsError
@@ -73,12 +74,16 @@ async def _worker(settings: Settings) -> None:
     async with _database(settings), Runtime.open(settings) as runtime:
         scheduled = asyncio.gather(
             ExpiryScheduler(runtime, settings.sweep_interval_seconds).run(),
-            run_releases(settings.commission_freeze_seconds, settings.sweep_interval_seconds),
+            run_releases(
+                settings.commission_freeze_seconds,
+                settings.sweep_interval_seconds,
+                EarningsFeed(runtime.bus),
+            ),
         )
         if not settings.run_outbox_consumer:
             await scheduled
             return
-        async with outbox_consumer(settings).running():
+        async with outbox_consumer(settings, runtime.bus).running():
             await scheduled
 
 

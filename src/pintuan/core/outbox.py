@@ -13,6 +13,11 @@ second delivery. A handler that raises rolls back its own savepoint and the
 event is retried after a growing delay; the other handlers' deliveries stand.
 A consumer killed mid-batch rolls the whole batch back, so the next one redoes it.
 
+A handler that must tell the world once its writes are visible (a live
+notification) registers it with ``after_commit``: it runs once the batch
+commits, never for a delivery whose savepoint rolled back, and is lost, like
+any live notification, if the process dies in between.
+
 Events are delivered in order of their id, except that an event waiting for a
 retry does not hold back later ones: handlers must not rely on order.
 """
@@ -24,6 +29,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +48,29 @@ JsonValue = int | str | bool | None
 MAX_ERROR_CHARS = 2000
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 300.0
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+_after_commit: ContextVar[list[AfterCommit] | None] = ContextVar(
+    "pintuan_outbox_after_commit", default=None
+)
+
+
+def after_commit(callback: AfterCommit) -> None:
+    """Run ``callback`` once the batch of the delivery calling this has committed;
+    it is dropped if that delivery rolls back. Only handlers may call it."""
+    pending = _after_commit.get()
+    if pending is None:
+        raise RuntimeError("after_commit is for outbox handlers, inside a delivery")
+    pending.append(callback)
+
+
+async def _run_after_commit(callbacks: list[AfterCommit]) -> None:
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:  # a notification never undoes what was committed
+            log.exception("an outbox after-commit callback failed")
 
 
 class OutboxEvent(Model):
@@ -162,13 +191,15 @@ class Consumer:
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim and deliver one batch of due events; returns how many were claimed."""
         moment = now or now_utc()
+        committed: list[AfterCommit] = []
         async with in_transaction():
             events = await self._claim(moment)
             if not events:
                 return 0
             done = await _receipts([event.id for event, _ in events])
             for event, attempts in events:
-                await self._deliver(event, attempts, done[event.id], moment)
+                await self._deliver(event, attempts, done[event.id], moment, committed)
+        await _run_after_commit(committed)
         return len(events)
 
     async def run(self) -> None:
@@ -212,11 +243,20 @@ class Consumer:
         )
         return [(_event(row), int(row["attempts"])) for row in rows]
 
-    async def _deliver(self, event: Event, attempts: int, done: set[str], now: datetime) -> None:
+    async def _deliver(
+        self,
+        event: Event,
+        attempts: int,
+        done: set[str],
+        now: datetime,
+        committed: list[AfterCommit],
+    ) -> None:
         failure: str | None = None
         for name, handler in self.handlers.of(event.topic):
             if name in done:
                 continue
+            pending: list[AfterCommit] = []
+            token = _after_commit.set(pending)
             try:
                 async with in_transaction():
                     await sql.execute(
@@ -230,6 +270,10 @@ class Consumer:
             except Exception as exc:
                 log.warning("outbox handler %s failed on event %d", name, event.id, exc_info=True)
                 failure = f"{name}: {exc!r}"[:MAX_ERROR_CHARS]
+            else:
+                committed.extend(pending)
+            finally:
+                _after_commit.reset(token)
         if failure is None:
             await sql.execute(
                 'UPDATE "outbox_event" SET "delivered_at" = $1 WHERE "id" = $2', now, event.id
