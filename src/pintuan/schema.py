@@ -55,7 +55,7 @@ from pintuan.referrals.graphql.earnings import (
 )
 from pintuan.referrals.graphql.plans import CommissionPlanMutation, CommissionPlanQuery
 from pintuan.referrals.graphql.shares import ShareMutation
-from pintuan.referrals.graphql.tree import ReferralTreeMutation
+from pintuan.referrals.graphql.tree import ReferralTreeMutation, ReferralTreeQuery
 from pintuan.settings import Settings
 
 Query = merge_types(
@@ -67,6 +67,7 @@ Query = merge_types(
         MerchantAdminQuery,
         EarningsQuery,
         CommissionPlanQuery,
+        ReferralTreeQuery,
         NodeQuery,
         SystemQuery,
     ),

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tortoise import connections
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -29,6 +29,7 @@ from pintuan.core import sql, validation
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.referrals.models import TREE_DEPTH, BindSource, Rebind, ReferralNode, TeamCounter
+from pintuan.referrals.plan_models import PlanMember
 
 TREE_LOCK = 0x70696E74  # the advisory lock key every tree change shares
 MAX_REASON = 500
@@ -113,6 +114,28 @@ def team(user_id: int, depth: int) -> QuerySet[ReferralNode]:
         Q(ancestor_3_id=user_id),
     ]
     return ReferralNode.filter(Q(*levels[:depth], join_type=Q.OR))
+
+
+def level_below(user_id: int, level: int, merchant_id: int | None = None) -> QuerySet[ReferralNode]:
+    """Nodes of the users exactly ``level`` levels below ``user_id`` (one indexed range
+    of ``(ancestor_<level>_id, user_id)``); with ``merchant_id``, only that merchant's
+    plan members."""
+    query = ReferralNode.filter(**{f"ancestor_{check_depth(level)}_id": user_id})
+    if merchant_id is not None:
+        members = PlanMember.filter(merchant_id=merchant_id).values("user_id")
+        query = query.filter(user_id__in=Subquery(members))
+    return query
+
+
+async def in_plan_of(user_id: int, merchant_id: int) -> bool:
+    """Whether the user is a member of any plan of the merchant's."""
+    return await PlanMember.exists(user_id=user_id, merchant_id=merchant_id)
+
+
+async def direct_invitees(user_ids: Iterable[int]) -> dict[int, int]:
+    """How many counted users each of ``user_ids`` invited (their level-1 counters)."""
+    rows = await TeamCounter.filter(ancestor_id__in=list(user_ids), level=1)
+    return {row.ancestor_id: row.members for row in rows}
 
 
 async def _add(counts: Iterable[tuple[int | None, int, int, int]]) -> None:
