@@ -310,3 +310,28 @@ async def test_after_commit_callbacks_run_once_the_batch_commits_and_never_for_a
     assert seen == [(good, True)]
     with pytest.raises(RuntimeError):
         outbox.after_commit(announcing(good))
+
+
+async def test_delivered_events_past_the_retention_are_pruned_in_batches_and_undelivered_never(
+    app: Starlette,
+) -> None:
+    *old, recent, failing = await emit_many(7)
+
+    async def fails_on_one(event: Event) -> None:
+        if event.id == failing:
+            raise RuntimeError("never applies")
+
+    handlers = Handlers()
+    handlers.register("marks", [TOPIC], leave_mark)
+    handlers.register("picky", [TOPIC], fails_on_one)
+    await drain(Consumer(handlers))
+    long_ago = datetime.now(UTC) - timedelta(days=10)
+    await OutboxEvent.filter(id__in=old).update(delivered_at=long_ago)
+    await OutboxEvent.filter(id=failing).update(created_at=long_ago - timedelta(days=30))
+
+    pruned = await outbox.prune_delivered(datetime.now(UTC) - timedelta(days=7), batch_size=2)
+
+    assert pruned == len(old) == 5  # batches of two, two and one
+    assert {event.id for event in await OutboxEvent.all()} == {recent, failing}
+    assert {r.event_id for r in await OutboxReceipt.all()} == {recent, failing}
+    assert (await outbox.lag()).pending == 1  # the failing event still waits for its retry

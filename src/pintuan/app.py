@@ -284,8 +284,8 @@ def _caching(settings: Settings, runtime: Runtime, policies: Policies) -> Cachin
 
 @asynccontextmanager
 async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
-    """The expiry scheduler and the commission releases as tasks of this process,
-    unless they are left to workers."""
+    """The expiry scheduler, the commission releases and the outbox's pruning as
+    tasks of this process, unless they are left to workers."""
     if not settings.run_scheduler:
         yield
         return
@@ -299,6 +299,10 @@ async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None
                 EarningsFeed(runtime.bus),
             ),
             name="commission-releases",
+        ),
+        asyncio.create_task(
+            outbox.run_pruning(settings.outbox_retention_seconds, settings.sweep_interval_seconds),
+            name="outbox-pruning",
         ),
     ]
     try:

@@ -17,6 +17,7 @@ from tortoise.migrations.api import migrate
 
 from pintuan.accounts import merchants, users
 from pintuan.accounts.models import Merchant
+from pintuan.core import outbox
 from pintuan.core.db import tortoise_config
 from pintuan.core.errors import DomainError
 from pintuan.core.logs import logging_config
@@ -79,6 +80,7 @@ async def _worker(settings: Settings) -> None:
                 settings.sweep_interval_seconds,
                 EarningsFeed(runtime.bus),
             ),
+            outbox.run_pruning(settings.outbox_retention_seconds, settings.sweep_interval_seconds),
         )
         if not settings.run_outbox_consumer:
             await scheduled

@@ -20,6 +20,10 @@ any live notification, if the process dies in between.
 
 Events are delivered in order of their id, except that an event waiting for a
 retry does not hold back later ones: handlers must not rely on order.
+
+Delivered events (every handler's receipt written, so ``delivered_at`` set) are
+deleted with their receipts once older than the retention (``run_pruning``), in
+batches; an undelivered event is never deleted, however old.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ JsonValue = int | str | bool | None
 MAX_ERROR_CHARS = 2000
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 300.0
+PRUNE_BATCH = 1000
 
 
 AfterCommit = Callable[[], Awaitable[None]]
@@ -168,6 +173,41 @@ async def lag(now: datetime | None = None) -> Lag:
         oldest = datetime.fromisoformat(oldest)
     age = ((now or now_utc()) - oldest).total_seconds()
     return Lag(int(row["pending"]), max(0.0, age))
+
+
+async def prune_delivered(before: datetime, batch_size: int = PRUNE_BATCH) -> int:
+    """Delete events delivered before ``before`` (and, by cascade, their receipts),
+    ``batch_size`` per statement so no statement holds many locks; returns how many."""
+    pruned = 0
+    while True:
+        # Counted from RETURNING: SQLite's row count includes the cascaded receipts.
+        deleted = await sql.rows(
+            'DELETE FROM "outbox_event" WHERE "id" IN (SELECT "id" FROM "outbox_event" '
+            'WHERE "delivered_at" IS NOT NULL AND "delivered_at" < $1 '
+            'ORDER BY "delivered_at" LIMIT $2) RETURNING "id"',
+            before,
+            batch_size,
+        )
+        batch = len(deleted)
+        pruned += batch
+        if batch < batch_size:
+            return pruned
+
+
+async def run_pruning(retention_seconds: int, interval_seconds: float) -> None:
+    """Prune what was delivered more than ``retention_seconds`` ago, every interval.
+    Any number of processes may run it: a row is deleted once."""
+    task = asyncio.current_task()
+    while True:
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        try:
+            pruned = await prune_delivered(now_utc() - timedelta(seconds=retention_seconds))
+            if pruned:
+                log.info("pruned %d delivered outbox events", pruned)
+        except Exception:  # keep pruning; the next run retries
+            log.exception("outbox pruning failed")
+        await asyncio.sleep(interval_seconds)
 
 
 def retry_delay(attempts: int) -> timedelta:
