@@ -25,7 +25,9 @@ from pintuan.demo import seed_demo
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
 from pintuan.reactions import outbox_consumer
+from pintuan.referrals import tree
 from pintuan.referrals.earnings_feed import EarningsFeed
+from pintuan.referrals.reactions import TEAM_SALES
 from pintuan.referrals.releases import run_releases
 from pintuan.schema import export_sdl
 from pintuan.settings import Settings, SettingsError
@@ -115,6 +117,15 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> str:
         return f"Created {args.role} {user.email} (handle {user.handle})."
 
 
+async def _backfill(settings: Settings) -> str:
+    async with _database(settings):
+        done = await tree.backfill(TEAM_SALES)
+    return (
+        f"Created {done.nodes_created} referral tree node(s); "
+        f"recounted {done.counters} team counter(s)."
+    )
+
+
 def _export_schema(args: argparse.Namespace) -> int:
     sdl = export_sdl()
     if args.output:
@@ -144,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(needs PINTUAN_REDIS_URL)",
     )
     commands.add_parser("migrate", help="bring the database to the current schema")
+    commands.add_parser(
+        "referrals-backfill",
+        help="give users from before the referral tree their nodes and recount every "
+        "team counter from users and orders (safe to run again)",
+    )
 
     seed = commands.add_parser("seed", help="load data into the database")
     seed.add_argument("--demo", action="store_true", required=True, help="the demo store")
@@ -177,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print("Database is up to date.")
+    elif args.command == "referrals-backfill":
+        print(asyncio.run(_backfill(settings)))
     elif args.command == "seed":
         print(asyncio.run(_seed(settings)))
     elif args.command == "worker":

@@ -210,6 +210,23 @@ async def run_pruning(retention_seconds: int, interval_seconds: float) -> None:
         await asyncio.sleep(interval_seconds)
 
 
+async def unapplied(handler: str, topics: Iterable[str]) -> list[Event]:
+    """Events of ``topics`` the named handler has not applied yet (no receipt), which
+    it will: a recount must leave their effect to it. Delivered events are applied
+    by every handler, so only undelivered ones (never pruned) are read."""
+    wanted = list(topics)
+    marks = ", ".join(f"${n}" for n in range(2, len(wanted) + 2))
+    rows = await sql.rows(
+        'SELECT "id", "topic", "payload", "created_at" FROM "outbox_event" e '
+        f'WHERE "delivered_at" IS NULL AND "topic" IN ({marks}) AND NOT EXISTS ('
+        'SELECT 1 FROM "outbox_receipt" r WHERE r."event_id" = e."id" AND r."handler" = $1) '
+        'ORDER BY "id"',
+        handler,
+        *wanted,
+    )
+    return [_event(row) for row in rows]
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Doubling from one second, capped at five minutes."""
     seconds = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** min(attempts - 1, 30))

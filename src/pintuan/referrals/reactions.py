@@ -13,6 +13,8 @@ from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.referrals.models import AttributionRule
 from pintuan.settings import Settings
 
+TEAM_SALES = "referrals.team-sales"  # the handler counting sales on the tree
+
 
 async def _registered(event: Event) -> None:
     await tree.count_registration(int(event.payload["user_id"]))
@@ -60,7 +62,7 @@ def register(handlers: Handlers, settings: Settings, feed: EarningsFeed | None =
             outbox.after_commit(lambda: announce(changes))
 
     handlers.register("referrals.team-members", [USER_REGISTERED], _registered)
-    handlers.register("referrals.team-sales", [ORDER_PAID, ORDER_REFUNDED], _sold)
+    handlers.register(TEAM_SALES, [ORDER_PAID, ORDER_REFUNDED], _sold)
     handlers.register("referrals.attribution", [ORDER_PAID, ORDER_REFUNDED], credit)
     handlers.register(
         "referrals.commissions", [ORDER_PAID, ORDER_COMPLETED, ORDER_REFUNDED], commissions
