@@ -15,6 +15,7 @@ from pintuan.accounts.models import User as UserRow
 from pintuan.core.errors import DomainError
 from pintuan.core.pagination import SortKey, parse_int
 from pintuan.graphql import provided
+from pintuan.graphql.cache_hints import CacheScope, cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import from_domain
 from pintuan.graphql.ids import NodeType, decode_id, to_global_id
@@ -34,6 +35,7 @@ from pintuan.referrals.models import TREE_DEPTH, ReferralNode
 TEAM_ORDER = SortKey(("user_id",), False, (parse_int,))
 
 
+@cache_hint(inherit=True)
 @strawberry.type(description="One level of a team: how many are there and what they bought.")
 class TeamLevel:
     level: int
@@ -41,6 +43,7 @@ class TeamLevel:
     sales: int = strawberry.field(description="Paid totals net of refunds, in minor units.")
 
 
+@cache_hint(inherit=True)
 @strawberry.type(description="Someone in your team, `level` levels below you.")
 class TeamMember:
     level: int
@@ -106,6 +109,7 @@ class TreeLoaders:
     invitees: DataLoader[int, int] = field(default_factory=lambda: DataLoader(_invitees))
 
 
+@cache_hint(inherit=True)
 @strawberry.type(description="A user in a referral tree, `level` levels below its root.")
 class ReferralTreeNode:
     level: int
@@ -131,6 +135,7 @@ class ReferralTreeNode:
         return await info.context.loaders.of(TreeLoaders).invitees.load(self.pk)
 
 
+@cache_hint(inherit=True)
 @strawberry.type(
     description=(
         "One level of a referral tree: its counts (the whole team's), and its users page "
@@ -158,6 +163,8 @@ class ReferralTreeLevel:
         return await paginate(info, query, TEAM_ORDER, ordering, node, first, after)
 
 
+# Staff and admins only, and its counts move through the outbox: private, 10 s.
+@cache_hint(max_age=10, scope=CacheScope.PRIVATE)
 @strawberry.type(description="A user's subtree, level by level, to a depth of at most 3.")
 class ReferralTree:
     depth: int
