@@ -101,3 +101,19 @@ def test_several_workers_need_postgres_and_redis(
     monkeypatch.delenv("PINTUAN_REDIS_URL", raising=False)
     assert main(["serve", "--workers", "2"]) == 2
     assert "several workers need" in capsys.readouterr().err
+
+
+def test_referrals_backfill_gives_nodes_once_and_can_run_again(
+    cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("seed", "--demo") == 0
+    capsys.readouterr()
+
+    assert run("referrals-backfill") == 0
+    first = capsys.readouterr().out
+    assert run("referrals-backfill") == 0
+    second = capsys.readouterr().out
+
+    assert first.startswith("Created ") and not first.startswith("Created 0 ")
+    assert second.startswith("Created 0 referral tree node(s); recounted ")
+    assert first.split("; ")[1] == second.split("; ")[1]  # the same counters

@@ -22,9 +22,10 @@ from pintuan.groupbuys.expiry import expire_group
 from pintuan.groupbuys.order_models import Order, OrderKind, OrderStatus
 from pintuan.referrals import ledger
 from pintuan.referrals.balances import Balance, balance_of
-from pintuan.referrals.ledger import Earning, floor_share
+from pintuan.referrals.ledger import Earning
 from pintuan.referrals.ledger_invariants import ledger_violations
 from pintuan.referrals.ledger_models import CommissionEntry
+from pintuan.referrals.rounding import share
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient, empty_tables
@@ -278,13 +279,14 @@ async def test_racing_releases_and_refunds_settle_each_entry_once(
 
 
 def test_shares_round_down_to_the_minor_unit_and_the_platform_keeps_the_rest() -> None:
-    assert floor_share(999, 25, 100) == 249  # 249.75: the 0.75 stays with the platform
-    assert floor_share(1, 1, 3) == 0
-    assert floor_share(3000, 1, 3) == 1000
-    parts = [floor_share(1001, 1, 3) for _ in range(3)]
-    assert sum(parts) == 999 <= 1001
-    with pytest.raises(ValueError):
-        floor_share(-1, 1, 2)
+    assert share([(999, 2_500)]) == 249  # 249.75: the 0.75 stays with the platform
+    assert share([(1, 3_333)]) == 0
+    assert share([(3_000, 3_333)]) == 999  # 999.9, never rounded up
+    parts = [share([(1_001, 3_333)]) for _ in range(3)]
+    assert sum(parts) == 999 <= 1_001
+    # An order's lines are summed exactly before the one floor: 3 x 0.5 is 1, not 0.
+    assert share([(1, 5_000)] * 3) == 1
+    assert share([]) == 0
 
 
 # What becomes of an order in a random history, and what its entries must then be.

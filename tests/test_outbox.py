@@ -283,3 +283,56 @@ def test_a_handler_name_is_registered_once() -> None:
     handlers.register("marks", [TOPIC], leave_mark)
     with pytest.raises(ValueError, match="already registered"):
         handlers.register("marks", ["other"], leave_mark)
+
+
+async def test_after_commit_callbacks_run_once_the_batch_commits_and_never_for_a_failure(
+    app: Starlette,
+) -> None:
+    [good, bad] = await emit_many(2)
+    seen: list[tuple[int, bool]] = []
+
+    def announcing(event_id: int) -> outbox.AfterCommit:
+        async def announce() -> None:
+            # Read on another connection (PostgreSQL): only committed rows show.
+            delivered = await OutboxEvent.filter(id=event_id).first()
+            seen.append((event_id, delivered is not None and delivered.delivered_at is not None))
+
+        return announce
+
+    async def handler(event: Event) -> None:
+        outbox.after_commit(announcing(event.id))
+        if event.id == bad:
+            raise RuntimeError("rolled back: its announcement must not go out")
+
+    handlers = Handlers()
+    handlers.register("announcer", [TOPIC], handler)
+    await Consumer(handlers).run_once()
+
+    assert seen == [(good, True)]
+    with pytest.raises(RuntimeError):
+        outbox.after_commit(announcing(good))
+
+
+async def test_delivered_events_past_the_retention_are_pruned_in_batches_and_undelivered_never(
+    app: Starlette,
+) -> None:
+    *old, recent, failing = await emit_many(7)
+
+    async def fails_on_one(event: Event) -> None:
+        if event.id == failing:
+            raise RuntimeError("never applies")
+
+    handlers = Handlers()
+    handlers.register("marks", [TOPIC], leave_mark)
+    handlers.register("picky", [TOPIC], fails_on_one)
+    await drain(Consumer(handlers))
+    long_ago = datetime.now(UTC) - timedelta(days=10)
+    await OutboxEvent.filter(id__in=old).update(delivered_at=long_ago)
+    await OutboxEvent.filter(id=failing).update(created_at=long_ago - timedelta(days=30))
+
+    pruned = await outbox.prune_delivered(datetime.now(UTC) - timedelta(days=7), batch_size=2)
+
+    assert pruned == len(old) == 5  # batches of two, two and one
+    assert {event.id for event in await OutboxEvent.all()} == {recent, failing}
+    assert {r.event_id for r in await OutboxReceipt.all()} == {recent, failing}
+    assert (await outbox.lag()).pending == 1  # the failing event still waits for its retry

@@ -266,6 +266,13 @@ OPERATIONS = [
         "staff",
     ),
     Operation(
+        "referralTree",
+        "query($u: ID!, $m: ID) { referralTree(userId: $u, merchantId: $m) { depth "
+        "levels { level nodes { edges { node { level } } } } } }",
+        lambda w: {"u": w.customer_id, "m": to_global_id(NodeType.MERCHANT, w.shop.id)},
+        "staff",
+    ),
+    Operation(
         "resellerPriceSet",
         with_input("resellerPriceSet", "ResellerPriceSetInput", "resellerPrice { updatedAt }"),
         lambda w: {"i": {"variantId": to_global_id(NodeType.VARIANT, w.variant.id), "price": 1250}},

@@ -50,6 +50,7 @@ from pintuan.live.ratelimit import LocalRateLimiter, RedisRateLimiter
 from pintuan.live.response_store import MemoryStore, RedisStore
 from pintuan.live.throttle import SigninThrottle
 from pintuan.reactions import outbox_consumer
+from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.referrals.releases import run_releases
 from pintuan.schema import build_schema
 from pintuan.settings import Settings
@@ -283,8 +284,8 @@ def _caching(settings: Settings, runtime: Runtime, policies: Policies) -> Cachin
 
 @asynccontextmanager
 async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
-    """The expiry scheduler and the commission releases as tasks of this process,
-    unless they are left to workers."""
+    """The expiry scheduler, the commission releases and the outbox's pruning as
+    tasks of this process, unless they are left to workers."""
     if not settings.run_scheduler:
         yield
         return
@@ -292,8 +293,16 @@ async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None
     tasks = [
         asyncio.create_task(runner.run(), name="expiry-scheduler"),
         asyncio.create_task(
-            run_releases(settings.commission_freeze_seconds, settings.sweep_interval_seconds),
+            run_releases(
+                settings.commission_freeze_seconds,
+                settings.sweep_interval_seconds,
+                EarningsFeed(runtime.bus),
+            ),
             name="commission-releases",
+        ),
+        asyncio.create_task(
+            outbox.run_pruning(settings.outbox_retention_seconds, settings.sweep_interval_seconds),
+            name="outbox-pruning",
         ),
     ]
     try:
@@ -306,11 +315,11 @@ async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None
                 await task
 
 
-def _consuming(settings: Settings) -> AbstractAsyncContextManager[None]:
+def _consuming(settings: Settings, runtime: Runtime) -> AbstractAsyncContextManager[None]:
     """The outbox consumer as a task of this process, unless it is left to workers."""
     if not settings.run_outbox_consumer:
         return nullcontext()
-    return outbox_consumer(settings).running()
+    return outbox_consumer(settings, runtime.bus).running()
 
 
 def create_served_app() -> Starlette:
@@ -343,7 +352,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 async with (
                     SocketGuard.running(settings.session_check_seconds) as socket_guard,
                     _scheduled(runtime, settings),
-                    _consuming(settings),
+                    _consuming(settings, runtime),
                 ):
                     app.state.socket_guard = socket_guard
                     if tune_gc:

@@ -17,6 +17,7 @@ from tortoise.migrations.api import migrate
 
 from pintuan.accounts import merchants, users
 from pintuan.accounts.models import Merchant
+from pintuan.core import outbox
 from pintuan.core.db import tortoise_config
 from pintuan.core.errors import DomainError
 from pintuan.core.logs import logging_config
@@ -24,6 +25,9 @@ from pintuan.demo import seed_demo
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
 from pintuan.reactions import outbox_consumer
+from pintuan.referrals import tree
+from pintuan.referrals.earnings_feed import EarningsFeed
+from pintuan.referrals.reactions import TEAM_SALES
 from pintuan.referrals.releases import run_releases
 from pintuan.schema import export_sdl
 from pintuan.settings import Settings, SettingsError
@@ -73,12 +77,17 @@ async def _worker(settings: Settings) -> None:
     async with _database(settings), Runtime.open(settings) as runtime:
         scheduled = asyncio.gather(
             ExpiryScheduler(runtime, settings.sweep_interval_seconds).run(),
-            run_releases(settings.commission_freeze_seconds, settings.sweep_interval_seconds),
+            run_releases(
+                settings.commission_freeze_seconds,
+                settings.sweep_interval_seconds,
+                EarningsFeed(runtime.bus),
+            ),
+            outbox.run_pruning(settings.outbox_retention_seconds, settings.sweep_interval_seconds),
         )
         if not settings.run_outbox_consumer:
             await scheduled
             return
-        async with outbox_consumer(settings).running():
+        async with outbox_consumer(settings, runtime.bus).running():
             await scheduled
 
 
@@ -106,6 +115,15 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> str:
         except DomainError as exc:
             raise SystemExit(f"pintuan: {exc.field or 'user'}: {exc.message}") from None
         return f"Created {args.role} {user.email} (handle {user.handle})."
+
+
+async def _backfill(settings: Settings) -> str:
+    async with _database(settings):
+        done = await tree.backfill(TEAM_SALES)
+    return (
+        f"Created {done.nodes_created} referral tree node(s); "
+        f"recounted {done.counters} team counter(s)."
+    )
 
 
 def _export_schema(args: argparse.Namespace) -> int:
@@ -137,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(needs PINTUAN_REDIS_URL)",
     )
     commands.add_parser("migrate", help="bring the database to the current schema")
+    commands.add_parser(
+        "referrals-backfill",
+        help="give users from before the referral tree their nodes and recount every "
+        "team counter from users and orders (safe to run again)",
+    )
 
     seed = commands.add_parser("seed", help="load data into the database")
     seed.add_argument("--demo", action="store_true", required=True, help="the demo store")
@@ -170,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print("Database is up to date.")
+    elif args.command == "referrals-backfill":
+        print(asyncio.run(_backfill(settings)))
     elif args.command == "seed":
         print(asyncio.run(_seed(settings)))
     elif args.command == "worker":

@@ -4,17 +4,20 @@ so the domain that emits an event never imports the ones that react to it."""
 from __future__ import annotations
 
 from pintuan.core.outbox import Consumer, Handlers
+from pintuan.live.bus import EventBus
 from pintuan.referrals import reactions as referrals
+from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.settings import Settings
 
 
-def outbox_handlers(settings: Settings) -> Handlers:
+def outbox_handlers(settings: Settings, bus: EventBus | None = None) -> Handlers:
+    """With a ``bus``, handlers announce what they changed on it (live notifications)."""
     handlers = Handlers()
-    referrals.register(handlers, settings)
+    referrals.register(handlers, settings, EarningsFeed(bus) if bus is not None else None)
     return handlers
 
 
-def outbox_consumer(settings: Settings) -> Consumer:
+def outbox_consumer(settings: Settings, bus: EventBus) -> Consumer:
     return Consumer(
-        outbox_handlers(settings), poll_seconds=settings.outbox_poll_milliseconds / 1000
+        outbox_handlers(settings, bus), poll_seconds=settings.outbox_poll_milliseconds / 1000
     )

@@ -48,10 +48,14 @@ from pintuan.graphql.text import (
 from pintuan.groupbuys.graphql.mutations import GroupBuyMutation
 from pintuan.groupbuys.graphql.queries import GroupBuyQuery
 from pintuan.groupbuys.graphql.subscriptions import LiveSubscription
-from pintuan.referrals.graphql.earnings import EarningsMutation, EarningsQuery
+from pintuan.referrals.graphql.earnings import (
+    EarningsMutation,
+    EarningsQuery,
+    EarningsSubscription,
+)
 from pintuan.referrals.graphql.plans import CommissionPlanMutation, CommissionPlanQuery
 from pintuan.referrals.graphql.shares import ShareMutation
-from pintuan.referrals.graphql.tree import ReferralTreeMutation
+from pintuan.referrals.graphql.tree import ReferralTreeMutation, ReferralTreeQuery
 from pintuan.settings import Settings
 
 Query = merge_types(
@@ -63,6 +67,7 @@ Query = merge_types(
         MerchantAdminQuery,
         EarningsQuery,
         CommissionPlanQuery,
+        ReferralTreeQuery,
         NodeQuery,
         SystemQuery,
     ),
@@ -80,7 +85,9 @@ Mutation = merge_types(
         CommissionPlanMutation,
     ),
 )
-Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))
+Subscription = merge_types(
+    "Subscription", (LiveSubscription, EarningsSubscription, SystemSubscription)
+)
 if provided.missing():
     raise RuntimeError(f"fields declared but provided by no domain: {sorted(provided.missing())}")
 log = logging.getLogger("pintuan.graphql")

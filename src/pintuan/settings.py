@@ -77,6 +77,8 @@ class Settings:
     response_cache_max_bytes: int = 64 * 1024 * 1024
     run_outbox_consumer: bool = True
     outbox_poll_milliseconds: int = 200
+    # Delivered outbox events (and their receipts) are deleted this long after delivery.
+    outbox_retention_seconds: int = 7 * 24 * 3600
     # How long a completed order's commissions stay PENDING (the return window).
     commission_freeze_seconds: int = 7 * 24 * 3600
     # Balances and withdrawals are in this currency unless a request names another.

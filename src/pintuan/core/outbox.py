@@ -19,8 +19,17 @@ batch would take each event's rows in its own order, so two consumers whose
 batches touch the same rows in different orders deadlock. A handler that takes
 its rows in a fixed order within its event cannot.
 
+A handler that must tell the world once its writes are visible (a live
+notification) registers it with ``after_commit``: it runs once the event's
+transaction commits, never for a delivery whose savepoint rolled back, and is lost, like
+any live notification, if the process dies in between.
+
 Events are delivered in order of their id, except that an event waiting for a
 retry does not hold back later ones: handlers must not rely on order.
+
+Delivered events (every handler's receipt written, so ``delivered_at`` set) are
+deleted with their receipts once older than the retention (``run_pruning``), in
+batches; an undelivered event is never deleted, however old.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +58,30 @@ JsonValue = int | str | bool | None
 MAX_ERROR_CHARS = 2000
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 300.0
+PRUNE_BATCH = 1000
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+_after_commit: ContextVar[list[AfterCommit] | None] = ContextVar(
+    "pintuan_outbox_after_commit", default=None
+)
+
+
+def after_commit(callback: AfterCommit) -> None:
+    """Run ``callback`` once the transaction of the delivery calling this has committed;
+    it is dropped if that delivery rolls back. Only handlers may call it."""
+    pending = _after_commit.get()
+    if pending is None:
+        raise RuntimeError("after_commit is for outbox handlers, inside a delivery")
+    pending.append(callback)
+
+
+async def _run_after_commit(callbacks: list[AfterCommit]) -> None:
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:  # a notification never undoes what was committed
+            log.exception("an outbox after-commit callback failed")
 
 
 class OutboxEvent(Model):
@@ -147,6 +181,58 @@ async def lag(now: datetime | None = None) -> Lag:
     return Lag(int(row["pending"]), max(0.0, age))
 
 
+async def prune_delivered(before: datetime, batch_size: int = PRUNE_BATCH) -> int:
+    """Delete events delivered before ``before`` (and, by cascade, their receipts),
+    ``batch_size`` per statement so no statement holds many locks; returns how many."""
+    pruned = 0
+    while True:
+        # Counted from RETURNING: SQLite's row count includes the cascaded receipts.
+        deleted = await sql.rows(
+            'DELETE FROM "outbox_event" WHERE "id" IN (SELECT "id" FROM "outbox_event" '
+            'WHERE "delivered_at" IS NOT NULL AND "delivered_at" < $1 '
+            'ORDER BY "delivered_at" LIMIT $2) RETURNING "id"',
+            before,
+            batch_size,
+        )
+        batch = len(deleted)
+        pruned += batch
+        if batch < batch_size:
+            return pruned
+
+
+async def run_pruning(retention_seconds: int, interval_seconds: float) -> None:
+    """Prune what was delivered more than ``retention_seconds`` ago, every interval.
+    Any number of processes may run it: a row is deleted once."""
+    task = asyncio.current_task()
+    while True:
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        try:
+            pruned = await prune_delivered(now_utc() - timedelta(seconds=retention_seconds))
+            if pruned:
+                log.info("pruned %d delivered outbox events", pruned)
+        except Exception:  # keep pruning; the next run retries
+            log.exception("outbox pruning failed")
+        await asyncio.sleep(interval_seconds)
+
+
+async def unapplied(handler: str, topics: Iterable[str]) -> list[Event]:
+    """Events of ``topics`` the named handler has not applied yet (no receipt), which
+    it will: a recount must leave their effect to it. Delivered events are applied
+    by every handler, so only undelivered ones (never pruned) are read."""
+    wanted = list(topics)
+    marks = ", ".join(f"${n}" for n in range(2, len(wanted) + 2))
+    rows = await sql.rows(
+        'SELECT "id", "topic", "payload", "created_at" FROM "outbox_event" e '
+        f'WHERE "delivered_at" IS NULL AND "topic" IN ({marks}) AND NOT EXISTS ('
+        'SELECT 1 FROM "outbox_receipt" r WHERE r."event_id" = e."id" AND r."handler" = $1) '
+        'ORDER BY "id"',
+        handler,
+        *wanted,
+    )
+    return [_event(row) for row in rows]
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Doubling from one second, capped at five minutes."""
     seconds = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** min(attempts - 1, 30))
@@ -170,13 +256,15 @@ class Consumer:
         how many were claimed."""
         moment = now or now_utc()
         for claimed in range(self.batch_size):
+            committed: list[AfterCommit] = []
             async with in_transaction():
                 found = await self._claim(moment)
                 if found is None:
                     return claimed
                 event, attempts = found
                 done = await _receipts(event.id)
-                await self._deliver(event, attempts, done, moment)
+                await self._deliver(event, attempts, done, moment, committed)
+            await _run_after_commit(committed)
         return self.batch_size
 
     async def run(self) -> None:
@@ -220,11 +308,20 @@ class Consumer:
         )
         return (_event(rows[0]), int(rows[0]["attempts"])) if rows else None
 
-    async def _deliver(self, event: Event, attempts: int, done: set[str], now: datetime) -> None:
+    async def _deliver(
+        self,
+        event: Event,
+        attempts: int,
+        done: set[str],
+        now: datetime,
+        committed: list[AfterCommit],
+    ) -> None:
         failure: str | None = None
         for name, handler in self.handlers.of(event.topic):
             if name in done:
                 continue
+            pending: list[AfterCommit] = []
+            token = _after_commit.set(pending)
             try:
                 async with in_transaction():
                     await sql.execute(
@@ -238,6 +335,10 @@ class Consumer:
             except Exception as exc:
                 log.warning("outbox handler %s failed on event %d", name, event.id, exc_info=True)
                 failure = f"{name}: {exc!r}"[:MAX_ERROR_CHARS]
+            else:
+                committed.extend(pending)
+            finally:
+                _after_commit.reset(token)
         if failure is None:
             await sql.execute(
                 'UPDATE "outbox_event" SET "delivered_at" = $1 WHERE "id" = $2', now, event.id

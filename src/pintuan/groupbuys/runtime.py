@@ -20,6 +20,7 @@ from pintuan.settings import Settings
 class Runtime:
     gateway: PaymentGateway
     redis: Redis
+    bus: EventBus  # this process's one pub/sub fan-out, for every domain's live events
     progress: GroupProgress
     group_deadlines: Deadlines
     payment_deadlines: Deadlines
@@ -35,6 +36,7 @@ class Runtime:
             yield cls(
                 gateway=gateway_named(settings.payment_gateway),
                 redis=redis,
+                bus=bus,
                 progress=GroupProgress(redis, bus),
                 group_deadlines=Deadlines(redis, "deadlines:groups"),
                 payment_deadlines=Deadlines(redis, "deadlines:payments"),

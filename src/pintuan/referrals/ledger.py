@@ -13,6 +13,8 @@ any number of processes, and leave the ledger as one run would:
   entry of the opposite amount, available at once (which may leave the balance
   negative until later earnings net it out).
 - Each state moves by a conditional update, so racing calls move it once.
+- Inside ``journal()`` every entry written or moved is collected as the write
+  left it, so the caller can announce it (``myEarnings``) once it has committed.
 
 The functions that read the order lock its row first: an event handled while
 another of the same order is being handled waits for it, and then sees the
@@ -26,7 +28,9 @@ with the platform, so the ledger never pays out more than the rates say.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,8 +51,39 @@ _INSERT = (
     '"amount", "currency", "plan_version", "rule", "state", "order_completed_at", '
     '"created_at", "available_at", "reversed_at") '
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-    'ON CONFLICT ("order_id", "beneficiary_id", "kind", "entry_type") DO NOTHING RETURNING "id"'
+    'ON CONFLICT ("order_id", "beneficiary_id", "kind", "entry_type") DO NOTHING RETURNING *'
 )
+
+
+@dataclass(frozen=True, slots=True)
+class EntryChange:
+    """An entry as one write left it: newly ``created``, or moved to its ``state``."""
+
+    created: bool
+    entry: CommissionEntry
+
+
+_journal: ContextVar[list[EntryChange] | None] = ContextVar("pintuan_ledger_journal", default=None)
+
+
+@contextmanager
+def journal() -> Iterator[list[EntryChange]]:
+    """Collect the entries the ledger writes or moves inside the block. They are
+    not yet committed when collected: announce them after the caller's commit."""
+    changes: list[EntryChange] = []
+    token = _journal.set(changes)
+    try:
+        yield changes
+    finally:
+        _journal.reset(token)
+
+
+def _noted(created: bool, rows: list[dict[str, object]]) -> int:
+    """Record ``rows`` (whole entries) in the open journal, if any; returns how many."""
+    changes = _journal.get()
+    if changes is not None:
+        changes.extend(EntryChange(created, sql.instance(CommissionEntry, row)) for row in rows)
+    return len(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +109,10 @@ class Earning:
             raise ValueError(f"an earning names its rule in 1-{MAX_RULE_LENGTH} characters")
 
 
-def floor_share(amount: int, numerator: int, denominator: int) -> int:
-    """``amount * numerator / denominator`` rounded down to the minor unit."""
-    if amount < 0 or numerator < 0 or denominator <= 0:
-        raise ValueError("shares are of non-negative amounts at non-negative rates")
-    return amount * numerator // denominator
-
-
 async def _insert(*values: object) -> int:
     """Write one entry unless its key exists; 1 if written. (Counted from RETURNING:
     the row count asyncpg reports for an INSERT is not the number of rows.)"""
-    return len(await sql.rows(_INSERT, *values))
+    return _noted(True, await sql.rows(_INSERT, *values))
 
 
 async def _locked_order(order_id: int) -> Order:
@@ -163,14 +191,15 @@ async def on_order_refunded(order_id: int) -> int:
         order = await _locked_order(order_id)
         if order.status != OrderStatus.REFUNDED:
             return 0
-        changed = await sql.execute(
+        reversed_ = await sql.rows(
             'UPDATE "commission_entry" SET "state" = $1, "reversed_at" = $2 '
-            'WHERE "order_id" = $3 AND "state" = $4',
+            'WHERE "order_id" = $3 AND "state" = $4 RETURNING *',
             EntryState.REVERSED.value,
             now,
             order_id,
             EntryState.PENDING.value,
         )
+        changed = _noted(False, reversed_)
         released = await CommissionEntry.filter(
             order_id=order_id, entry_type=EntryType.EARNING, state=EntryState.AVAILABLE
         )
@@ -200,13 +229,13 @@ async def release_due(now: datetime, freeze_seconds: int) -> int:
     cutoff = now - timedelta(seconds=freeze_seconds)
     released = 0
     while True:
-        batch = await sql.execute(
+        moved = await sql.rows(
             'UPDATE "commission_entry" SET "state" = $1, "available_at" = $2 '
             'WHERE "state" = $3 AND "id" IN ('
             'SELECT e."id" FROM "commission_entry" e JOIN "customer_order" o '
             'ON o."id" = e."order_id" '
             'WHERE e."state" = $3 AND e."order_completed_at" <= $4 AND o."status" = $5 '
-            'ORDER BY e."order_completed_at" LIMIT $6)',
+            'ORDER BY e."order_completed_at" LIMIT $6) RETURNING *',
             EntryState.AVAILABLE.value,
             now,
             EntryState.PENDING.value,
@@ -214,6 +243,7 @@ async def release_due(now: datetime, freeze_seconds: int) -> int:
             OrderStatus.COMPLETED.value,
             RELEASE_BATCH,
         )
+        batch = _noted(False, moved)
         released += batch
         if batch < RELEASE_BATCH:
             return released

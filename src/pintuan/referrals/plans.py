@@ -4,6 +4,9 @@ A merchant's plan is a sequence of versions. Each is written whole as a DRAFT
 and becomes ACTIVE once; an active version never changes. An order settles
 under the version in force when it was paid: the active one with the latest
 ``active_from`` at or before that moment, so a new version never reaches back.
+
+Every write records the merchant's plans tag (``plans_tag``) and the version's
+own, so cached answers that read either are purged once the write commits.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from pintuan.accounts.models import Merchant
+from pintuan.core import cache_tags
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.ids import NodeType
 from pintuan.core.money import is_supported_currency
 from pintuan.referrals.depth import check_max_levels
 from pintuan.referrals.plan_models import CommissionPlan, PlanStatus
@@ -79,18 +84,30 @@ async def _activate(plan: CommissionPlan) -> CommissionPlan:
     return plan
 
 
+def plans_tag(merchant_id: int) -> str:
+    """Read by whatever shows which versions a merchant has or which is in force."""
+    return cache_tags.listing(NodeType.COMMISSION_PLAN, f"merchant-{merchant_id}")
+
+
+def _wrote(plan: CommissionPlan) -> CommissionPlan:
+    cache_tags.wrote(
+        cache_tags.entity(NodeType.COMMISSION_PLAN, plan.id), plans_tag(plan.merchant_id)
+    )
+    return plan
+
+
 async def create_plan(
     merchant_id: int, terms: Terms, currency: str, max_levels: int, created_by_id: int | None
 ) -> CommissionPlan:
     """A new DRAFT version, numbered after every earlier one."""
     async with in_transaction():
-        return await _draft(merchant_id, terms, currency, max_levels, created_by_id)
+        return _wrote(await _draft(merchant_id, terms, currency, max_levels, created_by_id))
 
 
 async def activate_plan(plan: CommissionPlan) -> CommissionPlan:
     """Put a DRAFT in force from now; a version older than the active one is refused."""
     async with in_transaction():
-        return await _activate(plan)
+        return _wrote(await _activate(plan))
 
 
 async def publish_plan(
@@ -98,9 +115,8 @@ async def publish_plan(
 ) -> CommissionPlan:
     """Draft and activate a version in one step."""
     async with in_transaction():
-        return await _activate(
-            await _draft(merchant_id, terms, currency, max_levels, created_by_id)
-        )
+        draft = await _draft(merchant_id, terms, currency, max_levels, created_by_id)
+        return _wrote(await _activate(draft))
 
 
 async def plan_by_id(plan_id: int) -> CommissionPlan | None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pintuan.accounts.events import USER_REGISTERED
+from pintuan.core import outbox
 from pintuan.core.outbox import Event, Handlers
 from pintuan.groupbuys.events import ORDER_COMPLETED, ORDER_PAID, ORDER_REFUNDED
 from pintuan.referrals import attribution, ledger, settle, tree
+from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.referrals.models import AttributionRule
 from pintuan.settings import Settings
+
+TEAM_SALES = "referrals.team-sales"  # the handler counting sales on the tree
 
 
 async def _registered(event: Event) -> None:
@@ -29,8 +33,9 @@ def policy_of(settings: Settings) -> attribution.Policy:
     )
 
 
-def register(handlers: Handlers, settings: Settings) -> None:
-    """Handler names key their receipts: never rename one."""
+def register(handlers: Handlers, settings: Settings, feed: EarningsFeed | None = None) -> None:
+    """Handler names key their receipts: never rename one. With a ``feed``, the
+    ledger entries a delivery wrote or moved are announced once it has committed."""
     policy = policy_of(settings)
 
     async def credit(event: Event) -> None:
@@ -44,16 +49,20 @@ def register(handlers: Handlers, settings: Settings) -> None:
         """The credit is decided first (once; a no-op if the attribution handler
         already did), so the earnings know their earner whichever handler runs first."""
         order_id = int(event.payload["order_id"])
-        if event.topic == ORDER_PAID:
-            await attribution.attribute(order_id, policy)
-            await settle.settle_paid_order(order_id)
-        elif event.topic == ORDER_COMPLETED:
-            await ledger.on_order_completed(order_id)
-        else:
-            await ledger.on_order_refunded(order_id)
+        with ledger.journal() as changes:
+            if event.topic == ORDER_PAID:
+                await attribution.attribute(order_id, policy)
+                await settle.settle_paid_order(order_id)
+            elif event.topic == ORDER_COMPLETED:
+                await ledger.on_order_completed(order_id)
+            else:
+                await ledger.on_order_refunded(order_id)
+        if feed is not None and changes:
+            announce = feed.announce
+            outbox.after_commit(lambda: announce(changes))
 
     handlers.register("referrals.team-members", [USER_REGISTERED], _registered)
-    handlers.register("referrals.team-sales", [ORDER_PAID, ORDER_REFUNDED], _sold)
+    handlers.register(TEAM_SALES, [ORDER_PAID, ORDER_REFUNDED], _sold)
     handlers.register("referrals.attribution", [ORDER_PAID, ORDER_REFUNDED], credit)
     handlers.register(
         "referrals.commissions", [ORDER_PAID, ORDER_COMPLETED, ORDER_REFUNDED], commissions

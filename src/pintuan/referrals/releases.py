@@ -11,21 +11,30 @@ import asyncio
 import logging
 
 from pintuan.core.clock import now_utc
-from pintuan.referrals.ledger import release_due
+from pintuan.referrals.earnings_feed import EarningsFeed
+from pintuan.referrals.ledger import journal, release_due
 
 log = logging.getLogger("pintuan.referrals.releases")
 
 
-async def run_releases(freeze_seconds: int, interval_seconds: float) -> None:
+async def run_releases(
+    freeze_seconds: int, interval_seconds: float, feed: EarningsFeed | None = None
+) -> None:
+    """Release due entries every ``interval_seconds``, announcing each to ``feed``."""
     task = asyncio.current_task()
     while True:
         # A cancellation swallowed inside a client library's timeout is honoured here.
         if task is not None and task.cancelling():
             raise asyncio.CancelledError
         try:
-            released = await release_due(now_utc(), freeze_seconds)
+            # Each batch of the release commits by itself, so its entries are
+            # announced after their commit (or lost with the batch that failed).
+            with journal() as changes:
+                released = await release_due(now_utc(), freeze_seconds)
             if released:
                 log.info("released %d commission entries", released)
+            if feed is not None and changes:
+                await feed.announce(changes)
         except Exception:  # keep releasing; the next run retries
             log.exception("commission release failed")
         await asyncio.sleep(interval_seconds)

@@ -11,6 +11,10 @@ transactions, so the lock is PostgreSQL's advisory lock and a no-op there.
 Counters move with a subtree: when a user is bound elsewhere, what they and
 their first two levels contribute to each old ancestor is taken off and put on
 the new ones, so a counter always equals the sum over the current team.
+
+``backfill`` repairs what the events never told: users from before the tree have
+no node, and orders from before the outbox were never counted. It makes the
+missing nodes and recounts every counter from the truth.
 """
 
 from __future__ import annotations
@@ -20,15 +24,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tortoise import connections
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from pintuan.accounts.models import User
-from pintuan.core import sql, validation
+from pintuan.core import outbox, sql, validation
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.groupbuys.events import ORDER_PAID, ORDER_REFUNDED
+from pintuan.groupbuys.order_models import OrderStatus
 from pintuan.referrals.models import TREE_DEPTH, BindSource, Rebind, ReferralNode, TeamCounter
+from pintuan.referrals.plan_models import PlanMember
 
 TREE_LOCK = 0x70696E74  # the advisory lock key every tree change shares
 MAX_REASON = 500
@@ -113,6 +120,28 @@ def team(user_id: int, depth: int) -> QuerySet[ReferralNode]:
         Q(ancestor_3_id=user_id),
     ]
     return ReferralNode.filter(Q(*levels[:depth], join_type=Q.OR))
+
+
+def level_below(user_id: int, level: int, merchant_id: int | None = None) -> QuerySet[ReferralNode]:
+    """Nodes of the users exactly ``level`` levels below ``user_id`` (one indexed range
+    of ``(ancestor_<level>_id, user_id)``); with ``merchant_id``, only that merchant's
+    plan members."""
+    query = ReferralNode.filter(**{f"ancestor_{check_depth(level)}_id": user_id})
+    if merchant_id is not None:
+        members = PlanMember.filter(merchant_id=merchant_id).values("user_id")
+        query = query.filter(user_id__in=Subquery(members))
+    return query
+
+
+async def in_plan_of(user_id: int, merchant_id: int) -> bool:
+    """Whether the user is a member of any plan of the merchant's."""
+    return await PlanMember.exists(user_id=user_id, merchant_id=merchant_id)
+
+
+async def direct_invitees(user_ids: Iterable[int]) -> dict[int, int]:
+    """How many counted users each of ``user_ids`` invited (their level-1 counters)."""
+    rows = await TeamCounter.filter(ancestor_id__in=list(user_ids), level=1)
+    return {row.ancestor_id: row.members for row in rows}
 
 
 async def _add(counts: Iterable[tuple[int | None, int, int, int]]) -> None:
@@ -274,3 +303,74 @@ async def _bind(user_id: int, inviter_id: int, source: BindSource, record: _Reco
                 created_at=now,
             )
     return True
+
+
+# Each paid or completed order's total, per buyer: what the team-sales counters hold
+# once every paid and refunded event has been counted (a refunded order nets to 0).
+_SOLD = (
+    'SELECT "buyer_id", SUM("unit_price" * "quantity") AS "sales" FROM "customer_order" '
+    f"WHERE \"status\" IN ('{OrderStatus.PAID.value}', '{OrderStatus.COMPLETED.value}') "
+    'GROUP BY "buyer_id"'
+)
+_RECOUNT = (
+    'INSERT INTO "team_counter" ("ancestor_id", "level", "members", "sales") '
+    'SELECT "ancestor_id", "level", SUM("members"), SUM("sales") FROM ('
+    + " UNION ALL ".join(
+        [
+            f'SELECT "ancestor_{n}_id" AS "ancestor_id", {n} AS "level", 1 AS "members", '
+            f'0 AS "sales" FROM "referral_node" WHERE "ancestor_{n}_id" IS NOT NULL'
+            for n in range(1, TREE_DEPTH + 1)
+        ]
+        + [f'SELECT s."buyer_id", 0, 0, s."sales" FROM ({_SOLD}) AS s']
+        + [
+            f'SELECT n."ancestor_{n}_id", {n}, 0, s."sales" FROM ({_SOLD}) AS s '
+            f'JOIN "referral_node" n ON n."user_id" = s."buyer_id" '
+            f'WHERE n."ancestor_{n}_id" IS NOT NULL'
+            for n in range(1, TREE_DEPTH + 1)
+        ]
+    )
+    + ') AS "c" GROUP BY "ancestor_id", "level"'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    nodes_created: int
+    counters: int
+
+
+async def backfill(team_sales_handler: str) -> Backfill:
+    """Give every user without one a node (their chain read from the truth) and
+    recount every counter; running it again changes nothing.
+
+    It holds the tree lock exclusively, so no registration, sale or bind is
+    counted meanwhile. Sales whose events ``team_sales_handler`` has yet to apply
+    are left for it to add: the recount takes their effect off, so nothing is
+    counted twice when they are consumed.
+    """
+    async with in_transaction():
+        await lock_tree(exclusive=True)
+        before = await ReferralNode.all().count()
+        await sql.execute(
+            'INSERT INTO "referral_node" ("user_id", "ancestor_1_id", "ancestor_2_id", '
+            '"ancestor_3_id", "bound_via", "bound_at") '
+            'SELECT u1."id", u1."inviter_id", u2."inviter_id", u3."inviter_id", '
+            f"CASE WHEN u1.\"inviter_id\" IS NULL THEN NULL ELSE '{BindSource.REGISTRATION.value}' "
+            'END, CASE WHEN u1."inviter_id" IS NULL THEN NULL ELSE u1."created_at" END '
+            'FROM "app_user" u1 LEFT JOIN "app_user" u2 ON u2."id" = u1."inviter_id" '
+            'LEFT JOIN "app_user" u3 ON u3."id" = u2."inviter_id" '
+            'WHERE NOT EXISTS (SELECT 1 FROM "referral_node" n WHERE n."user_id" = u1."id")'
+        )
+        created = await ReferralNode.all().count() - before
+        await sql.execute('DELETE FROM "team_counter"')
+        await sql.execute(_RECOUNT)
+        for event in await outbox.unapplied(team_sales_handler, [ORDER_PAID, ORDER_REFUNDED]):
+            sign = 1 if event.topic == ORDER_REFUNDED else -1  # undo what it will add
+            buyer, amount = int(event.payload["buyer_id"]), sign * int(event.payload["total"])
+            ancestors = await chain(buyer)
+            await _add(
+                [(buyer, 0, 0, amount)]
+                + [(a, level, 0, amount) for level, a in enumerate(ancestors, 1)]
+            )
+        counters = await TeamCounter.all().count()
+    return Backfill(created, counters)

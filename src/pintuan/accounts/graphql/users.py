@@ -53,9 +53,21 @@ class Role(StrEnum):
     ADMIN = "ADMIN"
 
 
+# Fields only the user themself (or an admin) sees are private. The referral fields
+# and money are moved by the outbox consumer (binds, team counts, link counts, the
+# ledger), where no request runs to purge a cached answer: they are never cached.
+_PRIVATE = Hint(scope=CacheScope.PRIVATE)
+_UNCACHED = Hint(max_age=0, scope=CacheScope.PRIVATE)
+_REFERRALS = ("inviter", "upline", "team", "team_summary", "share_links")
+_MONEY = ("commissions", "balance", "withdrawals")
+
+
 @cache_hint(
     max_age=60,
-    fields={name: Hint(scope=CacheScope.PRIVATE) for name in ("email", "invite_code", "roles")},
+    fields={
+        **{name: _PRIVATE for name in ("email", "invite_code", "roles", "orders", "groups")},
+        **{name: _UNCACHED for name in (*_REFERRALS, *_MONEY)},
+    },
 )
 @strawberry.type(description="A person with an account. Private fields are null to others.")
 class User(Node):

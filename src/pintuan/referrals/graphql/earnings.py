@@ -3,8 +3,10 @@ a withdrawal, and admins paying or rejecting withdrawals."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -17,6 +19,7 @@ from pintuan.core.pagination import SortKey, parse_int
 from pintuan.graphql import provided
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import ApiError
+from pintuan.graphql.fanout import watch
 from pintuan.graphql.ids import NodeType, decode_id, to_global_id
 from pintuan.graphql.loaders import required, rows
 from pintuan.graphql.money import Money
@@ -24,8 +27,12 @@ from pintuan.graphql.mutations import MutationPayload, found, mutation
 from pintuan.graphql.node import Node, register_node
 from pintuan.graphql.pagination import Connection, paginate
 from pintuan.graphql.permissions import Admin, SignedIn, allow, unauthenticated
-from pintuan.referrals import withdrawals
+from pintuan.groupbuys.graphql.runtime import runtime_of
+from pintuan.live.bus import Event
+from pintuan.live.rooms import Rooms
+from pintuan.referrals import earnings_feed, withdrawals
 from pintuan.referrals.balances import balance_of
+from pintuan.referrals.earnings_feed import EntryNotice
 from pintuan.referrals.ledger_models import (
     CommissionEntry,
     EntryState,
@@ -82,6 +89,50 @@ class Commission:
             available_at=e.available_at,
             reversed_at=e.reversed_at,
         )
+
+
+class CommissionChange(StrEnum):
+    CREATED = "CREATED"
+    AVAILABLE = "AVAILABLE"
+    REVERSED = "REVERSED"
+
+
+strawberry.enum(
+    CommissionChange,
+    description=(
+        "CREATED: a new entry (an earning, or the REVERSAL of one already available); "
+        "AVAILABLE: a pending earning became withdrawable; REVERSED: a pending earning "
+        "was cancelled by a refund."
+    ),
+)
+
+
+@strawberry.type(description="One of your ledger entries, as a committed change left it.")
+class CommissionEvent:
+    change: CommissionChange
+    commission: Commission
+    changed_at: datetime
+
+    @classmethod
+    def of(cls, notice: EntryNotice) -> CommissionEvent:
+        change = CommissionChange.CREATED if notice.created else CommissionChange(notice.state)
+        commission = Commission(
+            order_id=strawberry.ID(to_global_id(NodeType.ORDER, notice.order_id)),
+            kind=notice.kind,
+            entry_type=notice.entry_type,
+            amount=Money.of(notice.amount, notice.currency),
+            status=notice.state,
+            plan_version=notice.plan_version,
+            rule=notice.rule,
+            created_at=notice.created_at,
+            available_at=notice.available_at,
+            reversed_at=notice.reversed_at,
+        )
+        return cls(change=change, commission=commission, changed_at=notice.changed_at)
+
+
+def _event_of(message: Event) -> CommissionEvent:
+    return CommissionEvent.of(EntryNotice.from_json(message))
 
 
 @strawberry.type(
@@ -231,6 +282,24 @@ class EarningsMutation:
         row = await _withdrawal(info, id)
         rejected = await withdrawals.reject(row, _viewer_id(info), reason)
         return WithdrawalPayload(withdrawal=Withdrawal.of(rejected))
+
+
+@strawberry.type
+class EarningsSubscription:
+    @strawberry.subscription(
+        description=(
+            "Your ledger entries as they are created or change state, from any server "
+            "process (signed in). Sent after each change commits; a message lost to an "
+            "outage is not resent: read `me { commissions balance }` on reconnecting."
+        )
+    )
+    async def my_earnings(self, info: Info) -> AsyncGenerator[CommissionEvent, None]:
+        channel = earnings_feed.channel(_viewer_id(info))
+        rooms: Rooms = runtime_of(info).progress.rooms
+        async with watch(info, rooms, channel, _event_of) as feed:
+            async for delivery in feed:
+                if not await feed.push(delivery):
+                    yield delivery.event
 
 
 async def _withdrawal_node(info: Info, pk: int) -> Withdrawal | None:

@@ -12,11 +12,13 @@ from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.accounts.graphql.users import User
 from pintuan.catalog.models import Product
 from pintuan.catalog.models import Variant as VariantModel
+from pintuan.core import cache_tags
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.core.pagination import SortKey, parse_int
 from pintuan.graphql import provided
 from pintuan.graphql.arguments import exactly_one
+from pintuan.graphql.cache_hints import Hint, cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.ids import NodeType, decode_id, to_global_id
 from pintuan.graphql.money import Money
@@ -66,12 +68,14 @@ strawberry.enum(
 NEWEST_VERSION_FIRST = SortKey(("version",), True, (parse_int,))
 
 
+@cache_hint(inherit=True)
 @strawberry.type(description="A product's own commission rate.")
 class ProductRate:
     product_id: strawberry.ID
     rate_basis_points: int
 
 
+@cache_hint(inherit=True)
 @strawberry.type(description="A tier's promotion thresholds (both must be met) and invite reward.")
 class TierRuleTerms:
     tier: OwnerTier
@@ -80,6 +84,7 @@ class TierRuleTerms:
     invite_reward: Money
 
 
+@cache_hint(inherit=True)
 @strawberry.type(
     name="TieredOwnerTerms",
     description="万物心选: rates in basis points (500 = 5%), amounts in minor units.",
@@ -116,12 +121,14 @@ class TieredOwnerTermsType:
         )
 
 
+@cache_hint(inherit=True)
 @strawberry.type(description="A reseller level and how many others it may invite.")
 class ResellerLevelRule:
     level: ResellerLevel
     invite_quota: int
 
 
+@cache_hint(inherit=True)
 @strawberry.type(
     name="ResellerTerms",
     description="爱库存: the markup range over the platform price and the inviter's share.",
@@ -146,6 +153,9 @@ class ResellerTermsType:
         )
 
 
+# Active versions are public terms (drafts reach staff only, in their own audience);
+# every plan write purges the answers that read the merchant's plans.
+@cache_hint(max_age=60)
 @strawberry.type(description="One version of a merchant's commission plan.")
 class CommissionPlan(Node):
     version: int
@@ -161,6 +171,7 @@ class CommissionPlan(Node):
 
     @classmethod
     def of(cls, row: plan_models.CommissionPlan) -> CommissionPlan:
+        cache_tags.read(cache_tags.entity(NodeType.COMMISSION_PLAN, row.id))
         terms = terms_from_json(row.terms)
         return cls(
             id=strawberry.ID(to_global_id(NodeType.COMMISSION_PLAN, row.id)),
@@ -430,10 +441,12 @@ class CommissionPlanMutation:
 
 @provided.provide("Merchant.commissionPlan")
 async def plan_in_force_now(info: Info, merchant_id: int) -> CommissionPlan | None:
+    cache_tags.read(plans.plans_tag(merchant_id))
     row = await plan_loaders(info).in_force_now.load(merchant_id)
     return None if row is None else CommissionPlan.of(row)
 
 
+@cache_hint(fields={"commission_plans": Hint(max_age=60)})
 @strawberry.type
 class CommissionPlanQuery:
     @strawberry.field(
@@ -444,6 +457,7 @@ class CommissionPlanQuery:
         self, info: Info, merchant_id: strawberry.ID, at: datetime | None = None
     ) -> CommissionPlan | None:
         pk = decode_id(merchant_id, NodeType.MERCHANT, "merchantId")
+        cache_tags.read(plans.plans_tag(pk))
         row = await plans.plan_row_in_force(pk, at or now_utc())
         return None if row is None else CommissionPlan.of(row)
 
@@ -460,6 +474,7 @@ class CommissionPlanQuery:
     ) -> Connection[CommissionPlan]:
         pk = decode_id(merchant_id, NodeType.MERCHANT, "merchantId")
         require_merchant(info, pk)
+        cache_tags.read(plans.plans_tag(pk))
         return await paginate(
             info,
             plans.plans_of_merchant(pk),

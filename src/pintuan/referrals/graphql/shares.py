@@ -11,6 +11,7 @@ from pintuan.core.ids import NodeType, to_global_id
 from pintuan.core.pagination import SortKey, parse_int
 from pintuan.graphql import provided
 from pintuan.graphql.arguments import exactly_one
+from pintuan.graphql.cache_hints import cache_hint
 from pintuan.graphql.context import Info
 from pintuan.graphql.ids import decode_id
 from pintuan.graphql.mutations import MutationPayload, mutation
@@ -31,6 +32,7 @@ def _target_id(link: models.ShareLink) -> strawberry.ID:
     return strawberry.ID(to_global_id(TARGET_NODES[link.target], link.target_id))
 
 
+@cache_hint(inherit=True)  # seen only through the sharer's private `shareLinks`
 @strawberry.type(description="A link of yours: send its URL, or pass its code as `ref`.")
 class ShareLink:
     code: str
