@@ -23,7 +23,7 @@ from pintuan.core.logs import logging_config
 from pintuan.demo import seed_demo
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
-from pintuan.reactions import outbox_consumer
+from pintuan.reactions import checkout, outbox_consumer
 from pintuan.referrals.releases import run_releases
 from pintuan.schema import export_sdl
 from pintuan.settings import Settings, SettingsError
@@ -70,7 +70,7 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _worker(settings: Settings) -> None:
-    async with _database(settings), Runtime.open(settings) as runtime:
+    async with _database(settings), Runtime.open(settings, checkout(settings)) as runtime:
         scheduled = asyncio.gather(
             ExpiryScheduler(runtime, settings.sweep_interval_seconds).run(),
             run_releases(settings.commission_freeze_seconds, settings.sweep_interval_seconds),
@@ -83,7 +83,7 @@ async def _worker(settings: Settings) -> None:
 
 
 async def _seed(settings: Settings) -> str:
-    async with _database(settings), Runtime.open(settings) as runtime:
+    async with _database(settings), Runtime.open(settings, checkout(settings)) as runtime:
         return await seed_demo(runtime)
 
 
