@@ -3,14 +3,16 @@
 ``settle_paid_order`` reads the order's ``OrderTerms`` (its seller, the seller's
 upline to the cap, everyone's rank and the plan version in force when it was
 made, see ``referrals.checkout``) and its line, adds what only settlement can
-know (whether this is the seller's first earning order), and runs the pure
+know (whether this is the seller's first earning order, and for a reseller
+their sales through their links before it), and runs the pure
 engine. Reading happens here; the rules live in ``commissions``; the ledger
 keeps the result.
 """
 
 from __future__ import annotations
 
-from pintuan.groupbuys.order_models import Order
+from pintuan.core import sql
+from pintuan.groupbuys.order_models import Order, OrderStatus
 from pintuan.referrals import ledger
 from pintuan.referrals.commissions import earnings
 from pintuan.referrals.ledger_models import CommissionEntry
@@ -18,13 +20,38 @@ from pintuan.referrals.members import rank_of
 from pintuan.referrals.models import OrderTerms
 from pintuan.referrals.plans import plan_by_id, version_of
 from pintuan.referrals.settlement import Ancestor, EarningKind, Line, OrderFacts
-from pintuan.referrals.terms import PlanVersion
+from pintuan.referrals.terms import PlanVersion, ResellerTerms
 
 _OWN_SALES = [EarningKind.SALES_COMMISSION.value, EarningKind.SELF_PURCHASE.value]
 
 
+async def prior_sales(order: Order, seller_id: int) -> int:
+    """What the seller sold for the order's merchant through their links before this
+    order (paid totals of orders paid earlier, refunded ones not counted). Read from
+    the orders, not the ledger, so it is the same whichever order is settled first."""
+    [row] = await sql.rows(
+        'SELECT COALESCE(SUM(o."unit_price" * o."quantity"), 0) AS "sales" '
+        'FROM "order_terms" t JOIN "customer_order" o ON o."id" = t."order_id" '
+        'WHERE t."seller_id" = $1 AND t."link_id" IS NOT NULL AND o."merchant_id" = $2 '
+        'AND o."status" IN ($3, $4) AND o."paid_at" IS NOT NULL '
+        'AND (o."paid_at" < $5 OR (o."paid_at" = $5 AND o."id" < $6))',
+        seller_id,
+        order.merchant_id,
+        OrderStatus.PAID.value,
+        OrderStatus.COMPLETED.value,
+        order.paid_at,
+        order.id,
+    )
+    return int(row["sales"])
+
+
 def facts_of(
-    order: Order, terms: OrderTerms, plan: PlanVersion, *, first_order: bool
+    order: Order,
+    terms: OrderTerms,
+    plan: PlanVersion,
+    *,
+    first_order: bool,
+    seller_prior_sales: int = 0,
 ) -> OrderFacts:
     """The engine's input for ``order``, from its frozen terms alone."""
 
@@ -46,6 +73,7 @@ def facts_of(
         ),
         first_order=first_order,
         self_purchase=terms.link_id is None,
+        seller_prior_sales=seller_prior_sales,
     )
 
 
@@ -70,7 +98,10 @@ async def settle_paid_order(order_id: int) -> int:
         .exists()
     )
     plan = version_of(row)
-    found = earnings(facts_of(order, terms, plan, first_order=not earned_before), plan)
+    shared = isinstance(plan.terms, ResellerTerms) and terms.link_id is not None
+    prior = await prior_sales(order, terms.seller_id) if shared else 0
+    facts = facts_of(order, terms, plan, first_order=not earned_before, seller_prior_sales=prior)
+    found = earnings(facts, plan)
     entries = [
         ledger.Earning(e.beneficiary_id, e.kind.value, e.amount, e.plan_version, e.rule)
         for e in found
