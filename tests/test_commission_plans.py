@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,8 +14,6 @@ from pintuan.catalog.models import Variant
 from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.referrals import members, plans
 from pintuan.referrals.plan_models import CommissionPlan, PlanMember, ResellerPrice, TierPromotion
-from pintuan.referrals.settle import order_earnings
-from pintuan.referrals.settlement import EarningKind, Line
 from pintuan.referrals.terms import (
     LevelRule,
     OwnerTier,
@@ -244,43 +242,6 @@ async def test_staff_of_another_merchant_cannot_publish(
     assert await CommissionPlan.all().count() == 0
 
 
-async def test_an_order_settles_under_the_version_in_force_when_it_was_paid(
-    gql: GraphQLClient, settings: Settings
-) -> None:
-    shop, staff = await staffed_shop(settings)
-    seller = await factories.user()
-    await members.enroll(seller.id, shop.id, OwnerTier.OWNER)
-    first = await gql(PUBLISH, {"i": tiered_input(shop, rate=1_000)}, staff)
-    v1_from = datetime.fromisoformat(
-        first["data"]["commissionPlanPublish"]["commissionPlan"]["activeFrom"]
-    )
-    paid_under_v1 = v1_from + timedelta(microseconds=1)
-    await gql(PUBLISH, {"i": tiered_input(shop, rate=2_000)}, staff)
-
-    async def commission(paid_at: datetime) -> list[tuple[int, int]]:
-        found = await order_earnings(
-            order_id=1,
-            merchant_id=shop.id,
-            paid_at=paid_at,
-            lines=[Line(1, 10_000, 10_000, 1)],
-            seller_id=seller.id,
-            upline_ids=[],
-            first_order=False,
-            self_purchase=False,
-        )
-        return [(e.plan_version, e.amount) for e in found]
-
-    assert await commission(paid_under_v1) == [(1, 1_000)]
-    assert await commission(datetime.now(UTC)) == [(2, 2_000)]
-    assert await commission(v1_from - timedelta(seconds=1)) == []  # before any plan: nothing
-    merchant_id = to_global_id(NodeType.MERCHANT, shop.id)
-    then = await gql(IN_FORCE, {"m": merchant_id, "at": paid_under_v1.isoformat()})
-    assert then["data"]["commissionPlan"] == {
-        "version": 1,
-        "tiered": {"defaultRateBasisPoints": 1_000},
-    }
-
-
 async def test_drafts_are_numbered_activated_once_and_never_behind_the_active_one(
     gql: GraphQLClient, settings: Settings
 ) -> None:
@@ -324,7 +285,7 @@ async def reseller_shop(gql: GraphQLClient, settings: Settings) -> tuple[Merchan
 async def test_a_reseller_sets_a_price_within_the_range_and_earns_the_markup(
     gql: GraphQLClient, settings: Settings
 ) -> None:
-    shop, variant, reseller = await reseller_shop(gql, settings)
+    _, variant, reseller = await reseller_shop(gql, settings)
     headers = factories.bearer(reseller, settings)
     variant_id = to_global_id(NodeType.VARIANT, variant.id)
 
@@ -345,17 +306,7 @@ async def test_a_reseller_sets_a_price_within_the_range_and_earns_the_markup(
         {"resellerPrice": {"price": {"amount": 1_298}}, "userErrors": []},
     ]
     stored = await ResellerPrice.get(reseller_id=reseller.id, variant_id=variant.id)
-    found = await order_earnings(
-        order_id=9,
-        merchant_id=shop.id,
-        paid_at=datetime.now(UTC),
-        lines=[Line(variant.product_id, variant.price_amount, stored.price, 2)],
-        seller_id=reseller.id,
-        upline_ids=[],
-        first_order=True,
-        self_purchase=False,
-    )
-    assert [(e.kind, e.amount) for e in found] == [(EarningKind.RESELLER_MARKUP, 2 * 299)]
+    assert stored.price == 1_298
 
 
 async def test_only_a_reseller_of_a_reseller_plan_sets_a_price(
@@ -384,48 +335,22 @@ async def test_only_a_reseller_of_a_reseller_plan_sets_a_price(
     assert await ResellerPrice.all().count() == 0
 
 
-async def test_the_worked_example_settles_from_the_stored_tree_and_tiers(
+async def test_a_promotion_needs_both_thresholds_is_recorded_once_and_never_undone(
     gql: GraphQLClient, settings: Settings
 ) -> None:
-    """A invites B, B invites C: the same amounts as the pure example, from stored ranks,
-    with B's promotion to gold recorded once."""
     shop, staff = await staffed_shop(settings)
     await gql(PUBLISH, {"i": tiered_input(shop)}, staff)
-    a = await factories.user()
-    b = await factories.user(inviter=a)
-    c = await factories.user(inviter=b)
-    await members.enroll(a.id, shop.id, OwnerTier.GOLD)
-    for owner in (b, c):
-        await members.enroll(owner.id, shop.id, OwnerTier.OWNER)
-
-    async def c_sells() -> set[tuple[int, EarningKind, int]]:
-        found = await order_earnings(
-            order_id=1,
-            merchant_id=shop.id,
-            paid_at=datetime.now(UTC),
-            lines=[Line(1, 20_000, 20_000, 1)],
-            seller_id=c.id,
-            upline_ids=[b.id, a.id],
-            first_order=False,
-            self_purchase=False,
-        )
-        return {(e.beneficiary_id, e.kind, e.amount) for e in found}
-
-    assert await c_sells() == {
-        (c.id, EarningKind.SALES_COMMISSION, 2_000),
-        (a.id, EarningKind.TEAM_SHARE, 500),
-    }
+    b = await factories.user()
+    await members.enroll(b.id, shop.id, OwnerTier.OWNER)
     plan = await plans.plan_in_force(shop.id, datetime.now(UTC))
     assert plan is not None
+
     assert await members.promote(b.id, plan, team_size=1, team_sales=40_000) is None
+    assert await members.promote(b.id, plan, team_size=0, team_sales=80_000) is None
     promoted = await members.promote(b.id, plan, team_size=1, team_sales=80_000)
     assert promoted is not None and (promoted.from_rank, promoted.to_rank) == ("OWNER", "GOLD")
     assert await members.promote(b.id, plan, team_size=1, team_sales=80_000) is None  # upgrade only
 
-    assert await c_sells() == {
-        (c.id, EarningKind.SALES_COMMISSION, 2_000),
-        (b.id, EarningKind.TEAM_SHARE, 500),
-    }
     history = await members.promotions_of(b.id, shop.id)
     assert [(p.from_rank, p.to_rank, p.team_sales) for p in history] == [("OWNER", "GOLD", 80_000)]
     assert await TierPromotion.all().count() == 1

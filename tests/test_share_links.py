@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 
@@ -159,29 +160,51 @@ async def test_an_order_bought_through_a_link_is_credited_to_its_sharer(
     assert await links_of(gql, sharer) == [(0, 1, 1200)]
 
 
-async def test_first_touch_within_the_window_wins_and_last_touch_is_an_option(
-    app: Starlette, gql: GraphQLClient, settings: Settings
-) -> None:
-    first, second, stale = [await factories.user() for _ in range(3)]
+async def three_visits(
+    gql: GraphQLClient, settings: Settings
+) -> tuple[GroupBuy, list[User], list[str], dict[str, str]]:
+    """A buyer visits three sharers' links in turn; the first visit is 31 days old."""
+    stale, first, second = [await factories.user() for _ in range(3)]
     offer = await factories.offer()
     codes = [
         await link_to(gql, factories.bearer(u, settings), offer) for u in (stale, first, second)
     ]
-    buyer_user = await factories.user()
-    buyer = factories.bearer(buyer_user, settings)
+    buyer = factories.bearer(await factories.user(), settings)
     for code in codes:
         await visit(gql, code, buyer)
     await ShareVisit.filter(link__code=codes[0]).update(
         visited_at=datetime.now(UTC) - timedelta(days=31)
     )
+    return offer, [stale, first, second], codes, buyer
+
+
+async def test_first_touch_within_the_window_wins(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    offer, [_, first, _], codes, buyer = await three_visits(gql, settings)
+
     first_touch = await buy_with(gql, buyer, offer, codes[2])
     await consume(settings)
-    last_touch_settings = replace(settings, attribution_rule="LAST_TOUCH")
-    last_touch = await buy_with(gql, buyer, offer, None)
-    await consume(last_touch_settings)
 
     assert await credited_to(first_touch) == first.id  # the stale visit is out of the window
-    assert await credited_to(last_touch) == second.id
+
+
+async def test_last_touch_is_an_option_read_as_the_order_is_made(
+    make_app: Any, settings: Settings
+) -> None:
+    async with (
+        make_app(attribution_rule="LAST_TOUCH") as last_touch_app,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=last_touch_app), base_url="http://t"
+        ) as http,
+    ):
+        gql = GraphQLClient(http)
+        offer, [_, _, second], _, buyer = await three_visits(gql, settings)
+
+        last_touch = await buy_with(gql, buyer, offer, None)
+        await consume(settings)  # the consumer's own rule is not asked again
+
+        assert await credited_to(last_touch) == second.id
 
 
 async def test_visits_after_an_order_was_made_do_not_change_its_credit(

@@ -49,7 +49,7 @@ from pintuan.live.documents import DocumentStore, MemoryDocuments, RedisDocument
 from pintuan.live.ratelimit import LocalRateLimiter, RedisRateLimiter
 from pintuan.live.response_store import MemoryStore, RedisStore
 from pintuan.live.throttle import SigninThrottle
-from pintuan.reactions import outbox_consumer
+from pintuan.reactions import checkout, outbox_consumer
 from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.referrals.releases import run_releases
 from pintuan.schema import build_schema
@@ -337,7 +337,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             config=tortoise_config(settings.database_url), _enable_global_fallback=True
         )
         try:
-            async with Runtime.open(settings) as runtime:
+            async with Runtime.open(settings, checkout(settings)) as runtime:
                 app.state.runtime = runtime
                 app.state.caching = _caching(settings, runtime, graphql.policies)
                 app.state.limiter = (

@@ -24,7 +24,7 @@ from pintuan.core.logs import logging_config
 from pintuan.demo import seed_demo
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
-from pintuan.reactions import outbox_consumer
+from pintuan.reactions import checkout, outbox_consumer
 from pintuan.referrals import tree
 from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.referrals.reactions import TEAM_SALES
@@ -74,7 +74,7 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _worker(settings: Settings) -> None:
-    async with _database(settings), Runtime.open(settings) as runtime:
+    async with _database(settings), Runtime.open(settings, checkout(settings)) as runtime:
         scheduled = asyncio.gather(
             ExpiryScheduler(runtime, settings.sweep_interval_seconds).run(),
             run_releases(
@@ -92,7 +92,7 @@ async def _worker(settings: Settings) -> None:
 
 
 async def _seed(settings: Settings) -> str:
-    async with _database(settings), Runtime.open(settings) as runtime:
+    async with _database(settings), Runtime.open(settings, checkout(settings)) as runtime:
         return await seed_demo(runtime)
 
 

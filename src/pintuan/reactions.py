@@ -1,11 +1,14 @@
-"""Which domain reacts to which outbox events: wired here, in the composition root,
-so the domain that emits an event never imports the ones that react to it."""
+"""Which domain reacts to which outbox events, and who decides what at checkout: wired
+here, in the composition root, so the domain that emits an event or makes a purchase
+never imports the ones that react to it or price it."""
 
 from __future__ import annotations
 
 from pintuan.core.outbox import Consumer, Handlers
+from pintuan.groupbuys.checkout import Checkout
 from pintuan.live.bus import EventBus
 from pintuan.referrals import reactions as referrals
+from pintuan.referrals.checkout import ReferralCheckout
 from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.settings import Settings
 
@@ -21,3 +24,8 @@ def outbox_consumer(settings: Settings, bus: EventBus) -> Consumer:
     return Consumer(
         outbox_handlers(settings, bus), poll_seconds=settings.outbox_poll_milliseconds / 1000
     )
+
+
+def checkout(settings: Settings) -> Checkout:
+    """What every purchase asks before its order is made: the referral domain's quote."""
+    return ReferralCheckout(referrals.policy_of(settings))

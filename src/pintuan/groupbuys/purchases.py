@@ -23,6 +23,7 @@ from pintuan.core.ids import NodeType
 from pintuan.core.validation import MAX_INT
 from pintuan.groupbuys import offers, orders
 from pintuan.groupbuys.announce import group_state, publish
+from pintuan.groupbuys.checkout import Basket
 from pintuan.groupbuys.models import Group, GroupBuy, GroupBuyStatus, GroupStatus
 from pintuan.groupbuys.order_models import CancelReason, Order, OrderKind, OrderStatus
 from pintuan.groupbuys.progress import GroupEvent, GroupState
@@ -210,8 +211,21 @@ async def _claim_order(
     A parallel retry of the same request then stops at the idempotency key's
     unique index while holding no other lock, so it can never deadlock.
     """
-    _check_total(offer.group_price, request.quantity)
-    return await _insert_order(
+    basket = Basket(
+        buyer_id=request.buyer_id,
+        merchant_id=offer.merchant_id,
+        product_id=offer.product_id,
+        variant_id=offer.variant_id,
+        group_buy_id=offer.id,
+        list_price=offer.group_price,
+        at_variant_price=False,
+        currency=offer.currency,
+        ref=_ref(request),
+        at=now,
+    )
+    quote = await runtime.checkout.quote(basket)
+    _check_total(quote.unit_price, request.quantity)
+    order = await _insert_order(
         request,
         fingerprint,
         now,
@@ -220,10 +234,16 @@ async def _claim_order(
         group_id=group.id,
         group_buy_id=offer.id,
         variant_id=offer.variant_id,
-        unit_price=offer.group_price,
+        unit_price=quote.unit_price,
         currency=offer.currency,
         payment_due_at=_payment_due(runtime, group, now),
     )
+    await quote.record(order.id)
+    return order
+
+
+def _ref(request: PurchaseRequest) -> str | None:
+    return codes.parse(request.ref) if request.ref is not None else None
 
 
 async def _insert_order(
@@ -235,7 +255,7 @@ async def _insert_order(
         "quantity": request.quantity,
         "idempotency_key": request.idempotency_key,
         "request_hash": fingerprint,
-        "ref": codes.parse(request.ref) if request.ref is not None else None,
+        "ref": _ref(request),
         "status": OrderStatus.PENDING_PAYMENT.value,
         "created_at": now,
     }
@@ -425,20 +445,33 @@ async def buy_alone(
             if variant is None or variant.product.status != ProductStatus.ACTIVE:
                 raise _refuse(ErrorCode.NOT_FOUND, "No such variant on sale.", "variantId")
             offer = None if offer_id is None else await _solo_offer(offer_id, variant_id, now)
-            unit_price = offer.solo_price if offer else variant.price_amount
-            _check_total(unit_price, request.quantity)
+            basket = Basket(
+                buyer_id=request.buyer_id,
+                merchant_id=variant.product.merchant_id,
+                product_id=variant.product_id,
+                variant_id=variant.id,
+                group_buy_id=offer.id if offer else None,
+                list_price=offer.solo_price if offer else variant.price_amount,
+                at_variant_price=offer is None,
+                currency=offer.currency if offer else variant.currency,
+                ref=_ref(request),
+                at=now,
+            )
+            quote = await runtime.checkout.quote(basket)
+            _check_total(quote.unit_price, request.quantity)
             order = await _insert_order(
                 request,
                 fingerprint,
                 now,
                 kind=OrderKind.SOLO.value,
-                merchant_id=variant.product.merchant_id,
+                merchant_id=basket.merchant_id,
                 variant_id=variant.id,
-                group_buy_id=offer.id if offer else None,
-                unit_price=unit_price,
-                currency=offer.currency if offer else variant.currency,
+                group_buy_id=basket.group_buy_id,
+                unit_price=quote.unit_price,
+                currency=basket.currency,
                 payment_due_at=_payment_due(runtime, None, now),
             )
+            await quote.record(order.id)
             if offer is not None:
                 await _hold_allowance(offer, request.buyer_id, request.quantity)
                 await _hold_offer_stock(offer, request.quantity, now)

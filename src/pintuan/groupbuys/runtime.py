@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from pintuan.groupbuys.checkout import Checkout
 from pintuan.groupbuys.gateways import PaymentGateway, gateway_named
 from pintuan.groupbuys.progress import GroupProgress
 from pintuan.live.bus import EventBus
@@ -25,11 +26,13 @@ class Runtime:
     group_deadlines: Deadlines
     payment_deadlines: Deadlines
     payment_window_seconds: int
+    checkout: Checkout
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, settings: Settings) -> AsyncIterator[Runtime]:
-        """Connect the live layer (real or in-process) for as long as the block runs."""
+    async def open(cls, settings: Settings, checkout: Checkout) -> AsyncIterator[Runtime]:
+        """Connect the live layer (real or in-process) for as long as the block runs;
+        ``checkout`` is what the domains above decide at each purchase."""
         redis = connect(settings)
         bus = EventBus(redis)
         try:
@@ -41,6 +44,7 @@ class Runtime:
                 group_deadlines=Deadlines(redis, "deadlines:groups"),
                 payment_deadlines=Deadlines(redis, "deadlines:payments"),
                 payment_window_seconds=settings.payment_window_seconds,
+                checkout=checkout,
             )
         finally:
             await bus.aclose()

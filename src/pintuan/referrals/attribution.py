@@ -1,11 +1,11 @@
 """Share links, their visits, and which sharer an order is credited to.
 
-Group buys store the share code a purchase arrived with on the order and emit the
-payment; the decision is made here when that event is consumed, as of the
-order's creation: the buyer's visits through share links within the window
-before it, and the order's own code as a touch at that moment; the first (or,
-by setting, the last) wins, never the buyer's own link. It is written once per
-order and never revisited.
+The credit is decided when the order is made (``credit_at``, through the
+purchase's checkout, see ``referrals.checkout``): the buyer's visits through
+share links within the window before it, and the order's own code as a touch at
+that moment; the first (or, by setting, the last) wins, never the buyer's own
+link. It is frozen with the order; once the order is paid, ``attribute`` counts
+it on the link's dashboard, once, and a refund takes it off again.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pintuan.referrals import tree
 from pintuan.referrals.models import (
     AttributionRule,
     OrderAttribution,
+    OrderTerms,
     ShareLink,
     ShareTarget,
     ShareVisit,
@@ -81,9 +82,32 @@ async def visit(raw_code: str, visitor_id: int | None) -> ShareLink:
 
 
 @dataclass(frozen=True, slots=True)
-class _Touch:
+class Touch:
     link: ShareLink
     at: datetime
+
+
+async def credit_at(buyer_id: int, ref: str | None, at: datetime, policy: Policy) -> Touch | None:
+    """The share an order made at ``at`` is credited to: the first (or, by setting, the
+    last) of the buyer's visits within the window before it and the order's own code,
+    never the buyer's own link; None when no share led to it."""
+    visits = (
+        ShareVisit.filter(
+            visitor_id=buyer_id, visited_at__gte=at - policy.window, visited_at__lte=at
+        )
+        .exclude(link__sharer_id=buyer_id)
+        .select_related("link")
+    )
+    first = policy.rule == AttributionRule.FIRST_TOUCH
+    ordering = ("visited_at", "id") if first else ("-visited_at", "-id")
+    touches = [Touch(v.link, v.visited_at) for v in await visits.order_by(*ordering).limit(1)]
+    if ref is not None:
+        link = await ShareLink.get_or_none(code=ref)
+        if link is not None and link.sharer_id != buyer_id:
+            touches.append(Touch(link, at))
+    if not touches:
+        return None
+    return (min if first else max)(touches, key=lambda t: t.at)
 
 
 async def _lock_order(order_id: int) -> Order | None:
@@ -95,61 +119,34 @@ async def _lock_order(order_id: int) -> Order | None:
     return found[0] if found else None
 
 
-async def _touches(order: Order, policy: Policy) -> list[_Touch]:
-    visits = (
-        ShareVisit.filter(
-            visitor_id=order.buyer_id,
-            visited_at__gte=order.created_at - policy.window,
-            visited_at__lte=order.created_at,
-        )
-        .exclude(link__sharer_id=order.buyer_id)
-        .select_related("link")
-    )
-    ordering = (
-        ("visited_at", "id")
-        if policy.rule == AttributionRule.FIRST_TOUCH
-        else (
-            "-visited_at",
-            "-id",
-        )
-    )
-    touches = [_Touch(v.link, v.visited_at) for v in await visits.order_by(*ordering).limit(1)]
-    if order.ref is not None:
-        link = await ShareLink.get_or_none(code=order.ref)
-        if link is not None and link.sharer_id != order.buyer_id:
-            touches.append(_Touch(link, order.created_at))
-    return touches
-
-
 async def attribute(order_id: int, policy: Policy) -> OrderAttribution | None:
-    """Credit a paid order to its sharer, once; None if no share led to it."""
+    """Count a paid order on the link it was credited to when it was made, once; None
+    if no share led to it."""
     async with in_transaction():
         order = await _lock_order(order_id)
         if order is None or await OrderAttribution.exists(order_id=order_id):
             return None
-        touches = await _touches(order, policy)
-        if not touches:
+        terms = await OrderTerms.get_or_none(order_id=order_id)
+        if terms is None or terms.link_id is None or terms.touched_at is None:
             return None
-        pick = min if policy.rule == AttributionRule.FIRST_TOUCH else max
-        touch = pick(touches, key=lambda t: t.at)
         refunded = order.status == OrderStatus.REFUNDED
         credited = await OrderAttribution.create(
             order_id=order.id,
-            sharer_id=touch.link.sharer_id,
-            link_id=touch.link.id,
+            sharer_id=terms.seller_id,
+            link_id=terms.link_id,
             rule=policy.rule,
-            touched_at=touch.at,
+            touched_at=terms.touched_at,
             attributed_at=now_utc(),
             reversed=refunded,
         )
         if not refunded:
-            await ShareLink.filter(id=touch.link.id).update(
+            await ShareLink.filter(id=terms.link_id).update(
                 orders=F("orders") + 1, sales=F("sales") + order.total
             )
         if policy.bind_unbound_buyers:
             # A sharer in the buyer's own team would make a cycle: the buyer stays unbound.
             with suppress(DomainError):
-                await tree.bind_first(order.buyer_id, touch.link.sharer_id)
+                await tree.bind_first(order.buyer_id, terms.seller_id)
         return credited
 
 

@@ -1,8 +1,9 @@
 """Members of a merchant's plan: their rank (tier or reseller level) and promotions.
 
 A shop owner's tier only goes up, and each promotion is recorded with the team
-figures and the plan version that earned it. The rank the engine reads for an
-order is the one recorded when the order is settled.
+figures and the plan version that earned it; the outbox's team counts drive
+promotions (``promotions``). The rank the engine reads for an order is the one
+frozen with it when it was made (``checkout``).
 """
 
 from __future__ import annotations

@@ -165,3 +165,47 @@ class OrderAttribution(Model):
     class Meta:
         table = "order_attribution"
         indexes = (("sharer_id", "order_id"),)
+
+
+class PriceRule(StrEnum):
+    """How the unit price an order was charged was set."""
+
+    LIST = "LIST"  # the variant's or the offer's own price
+    RESELLER_PRICE = "RESELLER_PRICE"  # the credited reseller's price for the variant
+    OWNER_DISCOUNT = "OWNER_DISCOUNT"  # an owner's own purchase, the plan's rate off
+
+
+class OrderTerms(Model):
+    # What an order was bought under, written in the transaction that makes the order:
+    # who sold it (the sharer credited, or the buyer), through which link, the
+    # seller's upline to the level cap and everyone's rank then, the plan version in
+    # force, the platform's unit price and how the charged price was set. The order
+    # settles on these alone: a rebind, a promotion, a new plan version or a new
+    # price after the order was made changes nothing it earns. The ids are a
+    # snapshot, not relations.
+    id = fields.IntField(primary_key=True)
+    order: fields.OneToOneRelation[Order] = fields.OneToOneField(
+        "pintuan.Order", related_name="referral_terms", on_delete=fields.RESTRICT
+    )
+    order_id: int
+    seller_id = fields.IntField()
+    link_id = fields.IntField(null=True)
+    touched_at = fields.DatetimeField(null=True)
+    upline_1_id = fields.IntField(null=True)  # the seller's inviter
+    upline_2_id = fields.IntField(null=True)
+    seller_rank = fields.CharField(max_length=16, null=True)
+    upline_1_rank = fields.CharField(max_length=16, null=True)
+    upline_2_rank = fields.CharField(max_length=16, null=True)
+    plan_id = fields.IntField(null=True)
+    plan_version = fields.IntField(null=True)
+    platform_price = fields.IntField(null=True)  # with the plan: what the markup is over
+    price_rule = fields.CharEnumField(PriceRule, max_length=16)
+
+    class Meta:
+        table = "order_terms"
+        indexes = (("seller_id", "order_id"),)
+
+    def upline(self) -> list[tuple[int, str | None]]:
+        """(ancestor id, rank) nearest first, as frozen."""
+        pairs = [(self.upline_1_id, self.upline_1_rank), (self.upline_2_id, self.upline_2_rank)]
+        return [(user_id, rank) for user_id, rank in pairs if user_id is not None]

@@ -8,7 +8,7 @@ from pintuan.accounts.events import USER_REGISTERED
 from pintuan.core import outbox
 from pintuan.core.outbox import Event, Handlers
 from pintuan.groupbuys.events import ORDER_COMPLETED, ORDER_PAID, ORDER_REFUNDED
-from pintuan.referrals import attribution, ledger, settle, tree
+from pintuan.referrals import attribution, ledger, promotions, settle, tree
 from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.referrals.models import AttributionRule
 from pintuan.settings import Settings
@@ -17,12 +17,20 @@ TEAM_SALES = "referrals.team-sales"  # the handler counting sales on the tree
 
 
 async def _registered(event: Event) -> None:
-    await tree.count_registration(int(event.payload["user_id"]))
+    """Count the new member, then promote the owners above whose team it completes."""
+    user_id = int(event.payload["user_id"])
+    await tree.count_registration(user_id)
+    await promotions.promote_above(user_id)
 
 
 async def _sold(event: Event) -> None:
+    """Count the sale, then promote the owners above the buyer whose team sales it
+    completes (in the same delivery, so a promotion never misses its own count)."""
+    buyer_id = int(event.payload["buyer_id"])
     sign = -1 if event.topic == ORDER_REFUNDED else 1
-    await tree.count_sale(int(event.payload["buyer_id"]), sign * int(event.payload["total"]))
+    await tree.count_sale(buyer_id, sign * int(event.payload["total"]))
+    if sign > 0:
+        await promotions.promote_above(buyer_id)
 
 
 def policy_of(settings: Settings) -> attribution.Policy:

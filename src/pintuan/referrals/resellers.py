@@ -64,7 +64,8 @@ def reseller_earnings(facts: OrderFacts, plan: PlanVersion, terms: ResellerTerms
             )
         )
     inviter_level = SELLER_LEVEL + 1
-    if facts.upline and payable(inviter_level, plan.max_levels):
+    # A reseller's own purchase is not a sale of theirs: it earns their inviter nothing.
+    if not facts.self_purchase and facts.upline and payable(inviter_level, plan.max_levels):
         inviter = facts.upline[0]
         past = facts.seller_prior_sales + facts.paid - terms.invite_share_threshold
         eligible = min(facts.paid, max(0, past))

@@ -1,97 +1,107 @@
-"""An order's earnings, from what the outbox consumer knows about it.
+"""An order's earnings, from what was frozen with it when it was made.
 
-``settle_paid_order`` gathers the order's line, its frozen earner (the sharer it
-was credited to, or the buyer themself when no share led to it), the earner's
-upline from the tree, nearest first, and the flags; ``order_earnings`` looks up
-the plan version in force when the order was paid and the ranks of everyone
-involved, then runs the pure engine. Reading happens here; the rules live in
-``commissions``; the ledger keeps the result.
+``settle_paid_order`` reads the order's ``OrderTerms`` (its seller, the seller's
+upline to the cap, everyone's rank and the plan version in force when it was
+made, see ``referrals.checkout``) and its line, adds what only settlement can
+know (whether this is the seller's first earning order, and for a reseller
+their sales through their links before it), and runs the pure
+engine. Reading happens here; the rules live in ``commissions``; the ledger
+keeps the result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-
-from pintuan.groupbuys.order_models import Order
-from pintuan.referrals import ledger, members, tree
+from pintuan.core import sql
+from pintuan.groupbuys.order_models import Order, OrderStatus
+from pintuan.referrals import ledger
 from pintuan.referrals.commissions import earnings
-from pintuan.referrals.depth import LEGAL_MAX_LEVELS
 from pintuan.referrals.ledger_models import CommissionEntry
-from pintuan.referrals.models import OrderAttribution
-from pintuan.referrals.plans import plan_in_force
-from pintuan.referrals.settlement import Ancestor, Earning, EarningKind, Line, OrderFacts
+from pintuan.referrals.members import rank_of
+from pintuan.referrals.models import OrderTerms
+from pintuan.referrals.plans import plan_by_id, version_of
+from pintuan.referrals.settlement import Ancestor, EarningKind, Line, OrderFacts
+from pintuan.referrals.terms import PlanVersion, ResellerTerms
 
 _OWN_SALES = [EarningKind.SALES_COMMISSION.value, EarningKind.SELF_PURCHASE.value]
 
 
-async def order_earnings(
+async def prior_sales(order: Order, seller_id: int) -> int:
+    """What the seller sold for the order's merchant through their links before this
+    order (paid totals of orders paid earlier, refunded ones not counted). Read from
+    the orders, not the ledger, so it is the same whichever order is settled first."""
+    [row] = await sql.rows(
+        'SELECT COALESCE(SUM(o."unit_price" * o."quantity"), 0) AS "sales" '
+        'FROM "order_terms" t JOIN "customer_order" o ON o."id" = t."order_id" '
+        'WHERE t."seller_id" = $1 AND t."link_id" IS NOT NULL AND o."merchant_id" = $2 '
+        'AND o."status" IN ($3, $4) AND o."paid_at" IS NOT NULL '
+        'AND (o."paid_at" < $5 OR (o."paid_at" = $5 AND o."id" < $6))',
+        seller_id,
+        order.merchant_id,
+        OrderStatus.PAID.value,
+        OrderStatus.COMPLETED.value,
+        order.paid_at,
+        order.id,
+    )
+    return int(row["sales"])
+
+
+def facts_of(
+    order: Order,
+    terms: OrderTerms,
+    plan: PlanVersion,
     *,
-    order_id: int,
-    merchant_id: int,
-    paid_at: datetime,
-    lines: Sequence[Line],
-    seller_id: int,
-    upline_ids: Sequence[int],
     first_order: bool,
-    self_purchase: bool,
     seller_prior_sales: int = 0,
-) -> list[Earning]:
-    """Every earning the order makes under the plan in force at ``paid_at``; none when
-    the merchant had no active plan then. Deterministic: a replayed event gets the
-    same list, so the ledger's (order, beneficiary, kind) key absorbs the replay."""
-    plan = await plan_in_force(merchant_id, paid_at)
-    if plan is None:
-        return []
-    chain = list(upline_ids[: LEGAL_MAX_LEVELS - 1])
-    rank = await members.ranks(merchant_id, plan.kind, [seller_id, *chain])
-    facts = OrderFacts(
-        order_id=order_id,
-        merchant_id=merchant_id,
-        lines=tuple(lines),
-        seller_id=seller_id,
-        seller_rank=rank.get(seller_id),
-        upline=tuple(Ancestor(user_id, rank.get(user_id)) for user_id in chain),
+) -> OrderFacts:
+    """The engine's input for ``order``, from its frozen terms alone."""
+
+    line = Line(
+        product_id=order.variant.product_id,
+        platform_price=order.unit_price if terms.platform_price is None else terms.platform_price,
+        paid_price=order.unit_price,
+        quantity=order.quantity,
+    )
+    return OrderFacts(
+        order_id=order.id,
+        merchant_id=order.merchant_id,
+        lines=(line,),
+        seller_id=terms.seller_id,
+        seller_rank=None if terms.seller_rank is None else rank_of(plan.kind, terms.seller_rank),
+        upline=tuple(
+            Ancestor(user_id, None if rank is None else rank_of(plan.kind, rank))
+            for user_id, rank in terms.upline()
+        ),
         first_order=first_order,
-        self_purchase=self_purchase,
+        self_purchase=terms.link_id is None,
         seller_prior_sales=seller_prior_sales,
     )
-    return earnings(facts, plan)
 
 
 async def settle_paid_order(order_id: int) -> int:
     """Post a paid order's earnings to the ledger; returns how many entries were new.
 
-    Safe to repeat: the ledger keeps the first entry per (order, beneficiary, kind).
-    The earner's "first order" is one before which they had earned on no other
-    order, so a replay after later orders pays no second invite reward.
+    None when no plan was in force as the order was made. Safe to repeat: the
+    ledger keeps the first entry per (order, beneficiary, kind). The seller's
+    "first order" is one before which they had earned on no other order, so a
+    replay after later orders pays no second invite reward.
     """
     order = await Order.get_or_none(id=order_id).select_related("variant")
-    if order is None or order.paid_at is None:
+    terms = await OrderTerms.get_or_none(order_id=order_id)
+    if order is None or order.paid_at is None or terms is None or terms.plan_id is None:
         return 0
-    credit = await OrderAttribution.get_or_none(order_id=order_id)
-    seller_id = order.buyer_id if credit is None else credit.sharer_id
+    row = await plan_by_id(terms.plan_id)
+    if row is None:
+        return 0
     earned_before = (
-        await CommissionEntry.filter(beneficiary_id=seller_id, kind__in=_OWN_SALES)
+        await CommissionEntry.filter(beneficiary_id=terms.seller_id, kind__in=_OWN_SALES)
         .exclude(order_id=order_id)
         .exists()
     )
-    line = Line(
-        product_id=order.variant.product_id,
-        platform_price=order.variant.price_amount,
-        paid_price=order.unit_price,
-        quantity=order.quantity,
-    )
-    found = await order_earnings(
-        order_id=order.id,
-        merchant_id=order.merchant_id,
-        paid_at=order.paid_at,
-        lines=[line],
-        seller_id=seller_id,
-        upline_ids=await tree.upline_ids(seller_id, LEGAL_MAX_LEVELS - 1),
-        first_order=not earned_before,
-        self_purchase=credit is None,
-    )
+    plan = version_of(row)
+    shared = isinstance(plan.terms, ResellerTerms) and terms.link_id is not None
+    prior = await prior_sales(order, terms.seller_id) if shared else 0
+    facts = facts_of(order, terms, plan, first_order=not earned_before, seller_prior_sales=prior)
+    found = earnings(facts, plan)
     entries = [
         ledger.Earning(e.beneficiary_id, e.kind.value, e.amount, e.plan_version, e.rule)
         for e in found
