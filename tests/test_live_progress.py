@@ -37,7 +37,7 @@ from tests.conftest import PG_URL, REDIS_URL, TEST_SECRET_KEY, GraphQLClient
 from tests.groupbuy_ops import UPDATE_OFFER, join, start
 from tests.servers import running_servers
 
-WAIT_SECONDS = 5.0
+WAIT_SECONDS = 15.0  # a bound on liveness, generous for a loaded machine; never a timing claim
 PROGRESS = """subscription($id: ID, $code: String) {
   groupProgress(groupId: $id, shareCode: $code) {
     event memberCount size slotsLeft status expiresAt secondsLeft serverTime changedAt
