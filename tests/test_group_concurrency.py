@@ -11,17 +11,19 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from starlette.applications import Starlette
 
 from pintuan.catalog.models import Variant
+from pintuan.core import contention
 from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, GroupStatus, OfferAllowance
 from pintuan.groupbuys.order_models import Order, OrderStatus, PaymentTransaction
 from pintuan.settings import Settings
 from tests import factories
-from tests.conftest import GraphQLClient
-from tests.groupbuy_ops import UPDATE_OFFER, codes, join, start
+from tests.conftest import PG_URL, GraphQLClient
+from tests.groupbuy_ops import START, UPDATE_OFFER, codes, join, start
 
 pytestmark = pytest.mark.usefixtures("needs_concurrency")
 
@@ -245,3 +247,109 @@ async def test_cancelling_an_offer_while_shoppers_pile_in_leaves_everyone_whole(
     assert (await GroupBuy.get(id=offer.id)).stock_taken == paid
     refunded = await Order.filter(group_buy_id=offer.id, status=OrderStatus.REFUNDED).count()
     assert await PaymentTransaction.filter(kind="REFUND").count() == refunded
+
+
+async def test_starts_and_joins_piling_onto_one_offer_are_all_answered(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    """Shoppers opening and joining groups of one offer at once, the same shoppers
+    several times in parallel, some declined: every request gets its answer (the
+    helpers refuse any top-level error) and the books balance."""
+    offer = await factories.offer(group_size=3, stock=2000, stock_limit=2000, per_user_limit=50)
+    for _ in range(3):
+        leaders = await shoppers(settings, 6)
+        group_ids = [(await start(gql, headers, offer.id))["group"]["id"] for headers in leaders]
+        crowd = await shoppers(settings, 8)
+
+        results = await asyncio.gather(
+            *(
+                start(gql, crowd[i % 8], offer.id, token="tok_visa" if i % 5 else "tok_decline")
+                if i % 2
+                else join(gql, crowd[i % 8], group_ids[i % 6])
+                for i in range(60)
+            )
+        )
+
+        refusals = {code for r in results for code in codes(r)}
+        assert refusals <= {"GROUP_FULL", "GROUP_CLOSED", "PAYMENT_DECLINED", "ALREADY_MEMBER"}
+
+
+async def _blocking_someone(holder: asyncpg.Connection) -> None:
+    """Until another transaction waits for one of ``holder``'s locks."""
+    for _ in range(1500):
+        if await holder.fetchval(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+        ):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("no transaction ever waited")
+
+
+async def _deadlocked_start(
+    gql: GraphQLClient, settings: Settings, offer: GroupBuy
+) -> dict[str, Any]:
+    """A groupStart racing another client, which locks the offer's variant, then waits
+    for the offer row that the start holds while it waits for the variant: PostgreSQL
+    breaks the deadlock by rolling the start's transaction back."""
+    me = (await shoppers(settings, 1))[0]
+    assert PG_URL is not None
+    other = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        await other.execute("SET deadlock_timeout = '60s'")  # the start is the victim
+        async with other.transaction():
+            await other.execute(
+                'UPDATE "variant" SET "stock_on_hand" = "stock_on_hand" WHERE "id" = $1',
+                offer.variant_id,
+            )
+            started = asyncio.create_task(
+                gql(
+                    START,
+                    {
+                        "i": {
+                            "groupBuyId": to_global_id(NodeType.GROUP_BUY, offer.id),
+                            "quantity": 1,
+                            "idempotencyKey": "k",
+                            "paymentToken": "tok_visa",
+                        }
+                    },
+                    me,
+                )
+            )
+            await _blocking_someone(other)  # the start, holding the offer, wants the variant
+            await other.execute(
+                'UPDATE "group_buy" SET "stock_taken" = "stock_taken" WHERE "id" = $1', offer.id
+            )
+        return await started
+    finally:
+        await other.close()
+
+
+async def test_a_start_caught_in_a_deadlock_is_run_again_and_opens_its_group(
+    gql: GraphQLClient, settings: Settings
+) -> None:
+    offer = await factories.offer(group_size=3)
+
+    body = await _deadlocked_start(gql, settings, offer)
+
+    assert "errors" not in body, body
+    result = body["data"]["groupStart"]
+    assert (codes(result), result["order"]["status"]) == ([], "PAID")
+    assert await Group.filter(group_buy_id=offer.id).count() == 1
+    assert (await GroupBuy.get(id=offer.id)).stock_taken == 1
+
+
+async def test_a_start_that_keeps_losing_races_is_told_to_try_again_and_changes_nothing(
+    gql: GraphQLClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contention, "ATTEMPTS", 1)  # every attempt lost
+    offer = await factories.offer(group_size=3)
+
+    body = await _deadlocked_start(gql, settings, offer)
+
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "TRY_AGAIN"
+    assert "deadlock" not in error["message"] and "SELECT" not in error["message"]
+    assert not await Group.filter(group_buy_id=offer.id).exists()
+    assert not await Order.exists()
+    assert (await GroupBuy.get(id=offer.id)).stock_taken == 0

@@ -6,7 +6,8 @@ Where a refusal goes:
   request cannot run as sent. A malformed request (HTTP body, document,
   variables, a malformed ID or the ID of another type), an authentication or
   permission failure (``UNAUTHENTICATED``, ``FORBIDDEN``), a limit (rate,
-  depth, aliases, tokens, cost) or a fault of ours. Queries and subscriptions
+  depth, aliases, tokens, cost), a collision with concurrent requests that
+  rolled everything back (``TRY_AGAIN``) or a fault of ours. Queries and subscriptions
   have no payload, so their refusals come here too: arguments that exclude each
   other are ``INVALID_ARGUMENTS``, a bad cursor ``INVALID_CURSOR``, and so on.
 - **userErrors** in the payload, with ``code`` from the SDL enum ``ErrorCode``:
@@ -31,7 +32,9 @@ from strawberry.extensions.field_extension import AsyncExtensionResolver, FieldE
 from strawberry.permission import BasePermission
 from strawberry.types.field import StrawberryField
 
-from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.contention import lost_race
+from pintuan.core.errors import ApiErrorCode, DomainError, ErrorCode
+from pintuan.graphql.errors import ApiError
 from pintuan.graphql.permissions import allow
 
 T = TypeVar("T")
@@ -57,7 +60,8 @@ def user_errors(errors: Iterable[DomainError]) -> list[UserError]:
 
 class UserErrors(FieldExtension):
     """Answers a ``DomainError`` raised by the mutation with its payload type, empty
-    but for ``userErrors``; any other exception stays a top-level error."""
+    but for ``userErrors``; a transaction that lost a race (see ``core.contention``)
+    is a top-level ``TRY_AGAIN``; any other exception stays a top-level error."""
 
     payload: type[MutationPayload]
 
@@ -74,6 +78,13 @@ class UserErrors(FieldExtension):
             return await next_(source, info, **kwargs)
         except DomainError as exc:
             return self.payload(user_errors=user_errors([exc]))
+        except Exception as exc:
+            if lost_race(exc):  # rolled back whole: safe to send again, and no SQL to show
+                raise ApiError(
+                    ApiErrorCode.TRY_AGAIN,
+                    "This collided with concurrent requests and changed nothing; send it again.",
+                ) from None
+            raise
 
 
 def mutation(*permissions: BasePermission, description: str | None = None) -> Any:

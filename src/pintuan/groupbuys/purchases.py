@@ -3,6 +3,8 @@
 Every hold (a slot, offer stock, variant stock, the per-user allowance) is
 taken by a conditional update inside one transaction, so concurrent requests
 can never overfill a group or oversell stock; a failed check rolls back all.
+A transaction that still loses a race (a deadlock) is rolled back whole by the
+database and run again (``core.contention``); the charge comes after its commit.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from pintuan.catalog.models import ProductStatus, Variant
-from pintuan.core import cache_tags, codes, sql
+from pintuan.core import cache_tags, codes, contention, sql
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
 from pintuan.core.ids import NodeType
@@ -209,7 +211,9 @@ async def _claim_order(
     """Insert the order before taking any hold.
 
     A parallel retry of the same request then stops at the idempotency key's
-    unique index while holding no other lock, so it can never deadlock.
+    unique index holding no row lock but key-share ones (a new group's on its
+    offer, which only ``offers.update_offer``'s FOR UPDATE waits for, holding
+    nothing a purchase needs), so it cannot deadlock.
     """
     basket = Basket(
         buyer_id=request.buyer_id,
@@ -352,8 +356,9 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
     fingerprint = request.fingerprint("start", offer_id)
     if replay := await _replay(request, fingerprint):
         return replay
-    now = now_utc()
-    try:
+
+    async def open_group() -> tuple[GroupBuy, Group, Order, GroupState]:
+        now = now_utc()
         async with in_transaction():
             offer = await sql.by_id(GroupBuy, offer_id)
             if offer is None:
@@ -378,7 +383,10 @@ async def start_group(offer_id: int, request: PurchaseRequest, runtime: Runtime)
             )
             order = await _claim_order(request, fingerprint, offer, group, runtime, now)
             await _hold_allowance(offer, request.buyer_id, request.quantity)
-            joined = await _take_slot(offer, group, order, now, leader=True)
+            return offer, group, order, await _take_slot(offer, group, order, now, leader=True)
+
+    try:
+        offer, group, order, joined = await contention.retrying(open_group)
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
@@ -402,6 +410,14 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
     offer = await sql.by_id(GroupBuy, group.group_buy_id) if group else None
     if group is None or offer is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such group.", "groupId")
+
+    async def take_slot(offer: GroupBuy, group: Group) -> tuple[Order, GroupState]:
+        now = now_utc()
+        async with in_transaction():
+            order = await _claim_order(request, fingerprint, offer, group, runtime, now)
+            await _hold_allowance(offer, request.buyer_id, request.quantity)
+            return order, await _take_slot(offer, group, order, now, leader=False)
+
     now = now_utc()
     try:
         _require_active(offer, now)
@@ -409,10 +425,7 @@ async def join_group(group_id: int, request: PurchaseRequest, runtime: Runtime) 
         # popular groups draw many late joiners. The holds below decide the rest.
         if refusal := _no_slot_in(group, now):
             raise refusal
-        async with in_transaction():
-            order = await _claim_order(request, fingerprint, offer, group, runtime, now)
-            await _hold_allowance(offer, request.buyer_id, request.quantity)
-            joined = await _take_slot(offer, group, order, now, leader=False)
+        order, joined = await contention.retrying(lambda: take_slot(offer, group))
     except _Refused as refused:
         # Members asking again are told so, unless the offer itself is closed;
         # asked only on refusal (the slot's unique row catches the rest).
@@ -438,8 +451,9 @@ async def buy_alone(
     fingerprint = request.fingerprint("solo", variant_id, offer_id)
     if replay := await _replay(request, fingerprint):
         return replay
-    now = now_utc()
-    try:
+
+    async def hold() -> Order:
+        now = now_utc()
         async with in_transaction():
             variant = await Variant.get_or_none(id=variant_id).select_related("product")
             if variant is None or variant.product.status != ProductStatus.ACTIVE:
@@ -476,6 +490,10 @@ async def buy_alone(
                 await _hold_allowance(offer, request.buyer_id, request.quantity)
                 await _hold_offer_stock(offer, request.quantity, now)
             await _hold_variant_stock(variant.id, request.quantity)
+            return order
+
+    try:
+        order = await contention.retrying(hold)
     except _Refused as refused:
         raise refused.error from None
     except IntegrityError:
