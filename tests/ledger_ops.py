@@ -18,7 +18,7 @@ from pintuan.graphql.ids import from_global_id
 from pintuan.groupbuys.ledger import record_money
 from pintuan.groupbuys.order_models import Order, OrderStatus, TransactionKind
 from pintuan.referrals import ledger
-from pintuan.referrals.ledger import Earning
+from pintuan.referrals.settlement import Earning, EarningKind
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
@@ -74,8 +74,17 @@ def pk(global_id: str) -> int:
     return from_global_id(global_id)[1]
 
 
-def earning(beneficiary: User, amount: int, kind: str = "SALES") -> Earning:
-    return Earning(beneficiary.id, kind, amount, plan_version=1, rule="sales-rate")
+def earning(
+    beneficiary: User | int,
+    amount: int,
+    kind: str = "SALES_COMMISSION",
+    *,
+    plan_version: int = 1,
+    rule: str = "sales-rate",
+) -> Earning:
+    """What a plan would hand the ledger: ``amount`` earned by ``beneficiary``, seller level."""
+    user_id = beneficiary if isinstance(beneficiary, int) else beneficiary.id
+    return Earning(user_id, EarningKind(kind), amount, rule, 1, plan_version, 1)
 
 
 async def earn(gql: GraphQLClient, store: Shop, beneficiary: User, amount: int) -> str:

@@ -22,7 +22,6 @@ from pintuan.groupbuys.expiry import expire_group
 from pintuan.groupbuys.order_models import Order, OrderKind, OrderStatus
 from pintuan.referrals import ledger
 from pintuan.referrals.balances import Balance, balance_of
-from pintuan.referrals.ledger import Earning
 from pintuan.referrals.ledger_invariants import ledger_violations
 from pintuan.referrals.ledger_models import CommissionEntry
 from pintuan.referrals.rounding import share
@@ -63,8 +62,8 @@ async def test_a_paid_order_earns_pending_commissions_with_their_plan_and_rule(
     written = await ledger.post_earnings(
         pk(order_id),
         [
-            Earning(seller.id, "SALES", 1234, plan_version=3, rule="owner-sales-12pct"),
-            Earning(inviter.id, "TEAM_SHARE", 77, plan_version=3, rule="gold-team-25pct"),
+            earning(seller, 1234, plan_version=3, rule="owner-sales-12pct"),
+            earning(inviter, 77, "TEAM_SHARE", plan_version=3, rule="gold-team-25pct"),
         ],
     )
 
@@ -72,7 +71,11 @@ async def test_a_paid_order_earns_pending_commissions_with_their_plan_and_rule(
     mine = await me(gql, factories.bearer(seller, settings))
     [node] = [edge["node"] for edge in mine["commissions"]["edges"]]
     assert node["orderId"] == order_id
-    assert (node["kind"], node["entryType"], node["status"]) == ("SALES", "EARNING", "PENDING")
+    assert (node["kind"], node["entryType"], node["status"]) == (
+        "SALES_COMMISSION",
+        "EARNING",
+        "PENDING",
+    )
     assert node["amount"] == {"amount": 1234, "currency": "CNY"}
     assert (node["planVersion"], node["rule"]) == (3, "owner-sales-12pct")
     assert node["availableAt"] is None and node["reversedAt"] is None
@@ -237,9 +240,9 @@ async def test_earnings_of_an_unpaid_order_or_malformed_earnings_are_refused(
     )
     order_pk = pk(await paid_order(gql, store))
     bad = [
-        Earning(seller.id, "SALES", 0, 1, "r"),
-        Earning(seller.id, "sales", 10, 1, "r"),
-        Earning(seller.id, "SALES", 10, 1, ""),
+        earning(seller, 0, rule="r"),
+        earning(seller, 10, rule=""),
+        earning(seller, 10, rule="r" * 65),
     ]
 
     with pytest.raises(ValueError, match="never paid"):
@@ -298,7 +301,7 @@ FATES = {
     "refunded_completed": "REVERSED",  # refunded inside the freeze window
     "refunded_released": "AVAILABLE",  # refunded after: reversed by a REVERSAL entry
 }
-KINDS = ("SALES", "TEAM_SHARE", "INVITE_REWARD")
+KINDS = ("SALES_COMMISSION", "TEAM_SHARE", "INVITE_REWARD")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 order_histories = st.lists(
@@ -356,7 +359,7 @@ async def test_any_replayed_history_leaves_each_entry_where_its_order_says(
         order = await _order(buyer, variant)
         fate, copies = history["fate"], history["copies"]
         earnings = [
-            Earning(earners[who].id, kind, amount, 1, "rule")
+            earning(earners[who], amount, kind, rule="rule")
             for (who, kind), amount in history["earnings"].items()
         ]
         late = history["late"] and fate in ("completed", "refunded_pending")

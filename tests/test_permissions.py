@@ -23,7 +23,6 @@ from pintuan.groupbuys import orders
 from pintuan.groupbuys.models import Group, GroupBuy, GroupMember, OfferAllowance
 from pintuan.groupbuys.order_models import Order, PaymentTransaction
 from pintuan.referrals import ledger, members, plans, withdrawals
-from pintuan.referrals.ledger import Earning
 from pintuan.referrals.ledger_models import CommissionEntry, Withdrawal
 from pintuan.referrals.models import Rebind, ShareLink
 from pintuan.referrals.plan_models import CommissionPlan, PlanMember, ResellerPrice, TierPromotion
@@ -33,6 +32,7 @@ from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient, empty_tables
 from tests.groupbuy_ops import buy, start
+from tests.ledger_ops import earning
 from tests.test_commission_plans import reseller_input
 
 
@@ -442,7 +442,7 @@ async def _earnings(
     """Available commissions for ``earners`` and a third user, who asks for a withdrawal."""
     requester = await factories.user()
     order_pk = from_global_id((await buy(gql, shopper, variant_id))["order"]["id"])[1]
-    earnings = [Earning(u.id, "SALES", 1000, 1, "r") for u in [*earners, requester]]
+    earnings = [earning(u, 1000, rule="r") for u in [*earners, requester]]
     await ledger.post_earnings(order_pk, earnings)
     completed = await orders.complete(order_pk)
     await ledger.on_order_completed(order_pk)

@@ -49,7 +49,7 @@ from pintuan.live.documents import DocumentStore, MemoryDocuments, RedisDocument
 from pintuan.live.ratelimit import LocalRateLimiter, RedisRateLimiter
 from pintuan.live.response_store import MemoryStore, RedisStore
 from pintuan.live.throttle import SigninThrottle
-from pintuan.reactions import checkout, outbox_consumer
+from pintuan.reactions import checkout, invite_gate, outbox_consumer
 from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.referrals.releases import run_releases
 from pintuan.schema import build_schema
@@ -379,4 +379,5 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.invite_gate = invite_gate()
     return app

@@ -24,7 +24,7 @@ from pintuan.core.logs import logging_config
 from pintuan.demo import seed_demo
 from pintuan.groupbuys.runtime import Runtime
 from pintuan.groupbuys.scheduler import ExpiryScheduler
-from pintuan.reactions import checkout, outbox_consumer
+from pintuan.reactions import checkout, invite_gate, outbox_consumer
 from pintuan.referrals import tree
 from pintuan.referrals.earnings_feed import EarningsFeed
 from pintuan.referrals.reactions import TEAM_SALES
@@ -108,6 +108,7 @@ async def _create_user(args: argparse.Namespace, settings: Settings) -> str:
                 args.email,
                 args.password,
                 args.name or args.email.split("@")[0],
+                gate=invite_gate(),
                 is_admin=args.role == "admin",
             )
             if merchant is not None:

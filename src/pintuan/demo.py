@@ -17,6 +17,7 @@ from pintuan.groupbuys.models import Group, GroupBuy
 from pintuan.groupbuys.order_models import OrderStatus
 from pintuan.groupbuys.purchases import PurchaseRequest
 from pintuan.groupbuys.runtime import Runtime
+from pintuan.reactions import invite_gate
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ async def _account(
     if existing is not None:
         return existing
     code = invited_by.invite_code if invited_by else None
-    return await users.register(email, password, name, code, is_admin=admin)
+    return await users.register(email, password, name, code, gate=invite_gate(), is_admin=admin)
 
 
 async def seed_accounts() -> int:

@@ -4,12 +4,14 @@ never imports the ones that react to it or price it."""
 
 from __future__ import annotations
 
+from pintuan.accounts.invites import InviteGate
 from pintuan.core.outbox import Consumer, Handlers
 from pintuan.groupbuys.checkout import Checkout
 from pintuan.live.bus import EventBus
 from pintuan.referrals import reactions as referrals
 from pintuan.referrals.checkout import ReferralCheckout
 from pintuan.referrals.earnings_feed import EarningsFeed
+from pintuan.referrals.quotas import InviteQuotas
 from pintuan.settings import Settings
 
 
@@ -29,3 +31,8 @@ def outbox_consumer(settings: Settings, bus: EventBus) -> Consumer:
 def checkout(settings: Settings) -> Checkout:
     """What every purchase asks before its order is made: the referral domain's quote."""
     return ReferralCheckout(referrals.policy_of(settings))
+
+
+def invite_gate() -> InviteGate:
+    """What a registration with an invite code asks: the reseller invite quotas."""
+    return InviteQuotas()

@@ -15,6 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from pintuan.accounts import events
+from pintuan.accounts.invites import InviteGate
 from pintuan.accounts.models import MerchantStaff, RefreshToken, User
 from pintuan.accounts.passwords import hash_password, verify_password
 from pintuan.accounts.tokens import (
@@ -75,9 +76,11 @@ async def register(
     display_name: str,
     invite_code: str | None = None,
     *,
+    gate: InviteGate,
     is_admin: bool = False,
 ) -> User:
-    """Create a user; an invite code records its owner as the inviter, once and for good."""
+    """Create a user; an invite code records its owner as the inviter, once and for good,
+    if ``gate`` admits one more invitee of theirs."""
     email = validation.email(email)
     _valid_password(password)
     name = validation.text(display_name, "displayName", max_length=100)
@@ -93,6 +96,8 @@ async def register(
     password_hash = await hash_password(password)
     try:
         async with in_transaction():
+            if inviter is not None:
+                await gate.admit(inviter.id, "inviteCode")
             user = await User.create(
                 email=email,
                 password_hash=password_hash,

@@ -27,7 +27,6 @@ with the platform, so the ledger never pays out more than the rates say.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,12 +37,10 @@ from tortoise.transactions import in_transaction
 
 from pintuan.core import sql
 from pintuan.core.clock import now_utc
-from pintuan.core.validation import MAX_INT
 from pintuan.groupbuys.order_models import Order, OrderStatus
 from pintuan.referrals.ledger_models import CommissionEntry, EntryState, EntryType
+from pintuan.referrals.settlement import Earning
 
-KIND = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
-MAX_RULE_LENGTH = 64
 RELEASE_BATCH = 500
 
 _INSERT = (
@@ -86,29 +83,6 @@ def _noted(created: bool, rows: list[dict[str, object]]) -> int:
     return len(rows)
 
 
-@dataclass(frozen=True, slots=True)
-class Earning:
-    """What a plan decided one beneficiary earns on one order.
-
-    ``amount`` is in minor units of the order's currency, already rounded down;
-    ``rule`` names the plan's rule that produced it (for audits and disputes).
-    """
-
-    beneficiary_id: int
-    kind: str
-    amount: int
-    plan_version: int
-    rule: str
-
-    def check(self) -> None:
-        if not KIND.fullmatch(self.kind):
-            raise ValueError(f"an earning's kind is 1-32 of A-Z, 0-9, _; got {self.kind!r}")
-        if not 0 < self.amount <= MAX_INT:
-            raise ValueError(f"an earning is a positive amount of minor units; got {self.amount}")
-        if not 1 <= len(self.rule) <= MAX_RULE_LENGTH:
-            raise ValueError(f"an earning names its rule in 1-{MAX_RULE_LENGTH} characters")
-
-
 async def _insert(*values: object) -> int:
     """Write one entry unless its key exists; 1 if written. (Counted from RETURNING:
     the row count asyncpg reports for an INSERT is not the number of rows.)"""
@@ -148,7 +122,7 @@ async def post_earnings(order_id: int, earnings: Sequence[Earning]) -> int:
             written += await _insert(
                 order_id,
                 earning.beneficiary_id,
-                earning.kind,
+                earning.kind.value,
                 EntryType.EARNING.value,
                 earning.amount,
                 order.currency,

@@ -101,9 +101,4 @@ async def settle_paid_order(order_id: int) -> int:
     shared = isinstance(plan.terms, ResellerTerms) and terms.link_id is not None
     prior = await prior_sales(order, terms.seller_id) if shared else 0
     facts = facts_of(order, terms, plan, first_order=not earned_before, seller_prior_sales=prior)
-    found = earnings(facts, plan)
-    entries = [
-        ledger.Earning(e.beneficiary_id, e.kind.value, e.amount, e.plan_version, e.rule)
-        for e in found
-    ]
-    return await ledger.post_earnings(order.id, entries)
+    return await ledger.post_earnings(order.id, earnings(facts, plan))

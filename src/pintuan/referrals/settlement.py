@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pintuan.core.validation import MAX_INT
 from pintuan.referrals.terms import Rank
+
+MAX_RULE_LENGTH = 64
 
 
 class EarningKind(StrEnum):
@@ -69,6 +72,12 @@ class OrderFacts:
 
 @dataclass(frozen=True)
 class Earning:
+    """What a plan decided one beneficiary earns on one order, as the ledger records it.
+
+    ``amount`` is in minor units of the order's currency, already rounded down;
+    ``rule`` names the plan's rule that produced it (for audits and disputes).
+    """
+
     beneficiary_id: int
     kind: EarningKind
     amount: int  # minor units, > 0
@@ -76,3 +85,9 @@ class Earning:
     plan_id: int
     plan_version: int
     level: int  # 1 = the seller, 2 = their inviter, 3 = the inviter's inviter
+
+    def check(self) -> None:
+        if not 0 < self.amount <= MAX_INT:
+            raise ValueError(f"an earning is a positive amount of minor units; got {self.amount}")
+        if not 1 <= len(self.rule) <= MAX_RULE_LENGTH:
+            raise ValueError(f"an earning names its rule in 1-{MAX_RULE_LENGTH} characters")

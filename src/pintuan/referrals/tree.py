@@ -36,6 +36,7 @@ from pintuan.groupbuys.events import ORDER_PAID, ORDER_REFUNDED
 from pintuan.groupbuys.order_models import OrderStatus
 from pintuan.referrals.models import TREE_DEPTH, BindSource, Rebind, ReferralNode, TeamCounter
 from pintuan.referrals.plan_models import PlanMember
+from pintuan.referrals.quotas import InviteQuotas
 
 TREE_LOCK = 0x70696E74  # the advisory lock key every tree change shares
 MAX_REASON = 500
@@ -276,6 +277,7 @@ async def _bind(user_id: int, inviter_id: int, source: BindSource, record: _Reco
         old = found[user_id]
         if old == inviter_id or (record is None and old is not None):
             return False
+        await InviteQuotas().admit(inviter_id, "inviterId")
         old_chain = await chain(user_id)
         new_chain = [inviter_id, *(await chain(inviter_id))[: TREE_DEPTH - 1]]
         branch = await _subtree_counts(user_id)

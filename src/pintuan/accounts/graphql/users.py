@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from pintuan.accounts import models, users
 from pintuan.accounts.graphql.loaders import account_loaders
+from pintuan.accounts.invites import InviteGate
 from pintuan.core import cache_tags
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
@@ -310,8 +311,9 @@ class AccountMutation:
         self, info: Info, input: AccountRegisterInput
     ) -> AccountRegisterPayload:
         await _limit_auth_attempts(info)
+        gate: InviteGate = info.context.request.app.state.invite_gate
         user = await users.register(
-            input.email, input.password, input.display_name, input.invite_code
+            input.email, input.password, input.display_name, input.invite_code, gate=gate
         )
         return AccountRegisterPayload(user=User.of(user))
 
