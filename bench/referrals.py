@@ -223,6 +223,27 @@ class LagWatch:
         return int(rows[-1]["id"]) if rows else floor
 
 
+async def consuming(database_url: str, within: float = 60.0) -> None:
+    """Until a consumer runs: a probe event of a topic no handler takes is delivered at
+    once by any consumer (a worker has no readiness probe, and starts slowly on a busy
+    machine: without this its start-up would count as lag)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        probe = await connection.fetchval(
+            'INSERT INTO "outbox_event" ("topic", "payload", "created_at", "available_at", '
+            "\"attempts\") VALUES ('bench.probe', '{}', now(), now(), 0) RETURNING \"id\""
+        )
+        deadline = time.monotonic() + within
+        while not await connection.fetchval(
+            'SELECT "delivered_at" IS NOT NULL FROM "outbox_event" WHERE "id" = $1', probe
+        ):
+            if time.monotonic() > deadline:
+                raise harness.BenchError(f"no outbox consumer ran within {within:.0f}s")
+            await asyncio.sleep(LAG_POLL_SECONDS)
+    finally:
+        await connection.close()
+
+
 @dataclass
 class LagResult:
     watch: LagWatch
@@ -241,6 +262,7 @@ async def lag_under_load(
         duration=args.join_duration,
         database_url=args.database_url,
     )
+    await consuming(args.database_url)
     # Events of the warm-up are left out: the measured window starts after it.
     watch = LagWatch(args.database_url, datetime.now(UTC) + timedelta(seconds=args.warmup))
     stop = asyncio.Event()
