@@ -28,6 +28,8 @@ from pintuan.accounts.graphql.users import AccountMutation, AccountQuery
 from pintuan.catalog.graphql.admin import CatalogAdminMutation
 from pintuan.catalog.graphql.merchants import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.catalog.graphql.types import CatalogQuery
+from pintuan.communities.graphql.mutations import CommunityMutation
+from pintuan.communities.graphql.types import CommunityQuery
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
 from pintuan.graphql.cost import CostEstimator, QueryCost
@@ -68,6 +70,7 @@ Query = merge_types(
         EarningsQuery,
         CommissionPlanQuery,
         ReferralTreeQuery,
+        CommunityQuery,
         NodeQuery,
         SystemQuery,
     ),
@@ -83,6 +86,7 @@ Mutation = merge_types(
         ReferralTreeMutation,
         ShareMutation,
         CommissionPlanMutation,
+        CommunityMutation,
     ),
 )
 Subscription = merge_types(

@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('pintuan', '0011_order_terms')]
+    dependencies = [('pintuan', '0012_communities')]
 
     initial = False
 
