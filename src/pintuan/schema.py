@@ -28,6 +28,8 @@ from pintuan.accounts.graphql.users import AccountMutation, AccountQuery
 from pintuan.catalog.graphql.admin import CatalogAdminMutation
 from pintuan.catalog.graphql.merchants import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.catalog.graphql.types import CatalogQuery
+from pintuan.communities.graphql.mutations import CommunityMutation
+from pintuan.communities.graphql.types import CommunityQuery
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
 from pintuan.graphql.cost import CostEstimator, QueryCost
@@ -63,6 +65,7 @@ Query = merge_types(
         MerchantAdminQuery,
         EarningsQuery,
         CommissionPlanQuery,
+        CommunityQuery,
         NodeQuery,
         SystemQuery,
     ),
@@ -78,6 +81,7 @@ Mutation = merge_types(
         ReferralTreeMutation,
         ShareMutation,
         CommissionPlanMutation,
+        CommunityMutation,
     ),
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))

@@ -21,10 +21,13 @@ class NodeType(StrEnum):
 
     API_KEY = "ApiKey"
     COMMISSION_PLAN = "CommissionPlan"
+    COMMUNITY = "Community"
+    COMMUNITY_MEMBER = "CommunityMember"
     GROUP = "Group"
     GROUP_BUY = "GroupBuy"
     MERCHANT = "Merchant"
     ORDER = "Order"
+    POST = "Post"
     PRODUCT = "Product"
     USER = "User"
     VARIANT = "Variant"
