@@ -28,6 +28,7 @@ from pintuan.accounts.graphql.users import AccountMutation, AccountQuery
 from pintuan.catalog.graphql.admin import CatalogAdminMutation
 from pintuan.catalog.graphql.merchants import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.catalog.graphql.types import CatalogQuery
+from pintuan.communities.graphql.feeds import FeedQuery, FeedSubscription
 from pintuan.communities.graphql.mutations import CommunityMutation
 from pintuan.communities.graphql.types import CommunityQuery
 from pintuan.core.errors import ApiErrorCode
@@ -66,6 +67,7 @@ Query = merge_types(
         EarningsQuery,
         CommissionPlanQuery,
         CommunityQuery,
+        FeedQuery,
         NodeQuery,
         SystemQuery,
     ),
@@ -84,7 +86,7 @@ Mutation = merge_types(
         CommunityMutation,
     ),
 )
-Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))
+Subscription = merge_types("Subscription", (LiveSubscription, FeedSubscription, SystemSubscription))
 if provided.missing():
     raise RuntimeError(f"fields declared but provided by no domain: {sorted(provided.missing())}")
 log = logging.getLogger("pintuan.graphql")
