@@ -28,6 +28,7 @@ from pintuan.accounts.graphql.users import AccountMutation, AccountQuery
 from pintuan.catalog.graphql.admin import CatalogAdminMutation
 from pintuan.catalog.graphql.merchants import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.catalog.graphql.types import CatalogQuery
+from pintuan.communities.graphql.feeds import FeedQuery, FeedSubscription
 from pintuan.communities.graphql.mutations import CommunityMutation
 from pintuan.communities.graphql.types import CommunityQuery
 from pintuan.core.errors import ApiErrorCode
@@ -71,6 +72,7 @@ Query = merge_types(
         CommissionPlanQuery,
         ReferralTreeQuery,
         CommunityQuery,
+        FeedQuery,
         NodeQuery,
         SystemQuery,
     ),
@@ -90,7 +92,7 @@ Mutation = merge_types(
     ),
 )
 Subscription = merge_types(
-    "Subscription", (LiveSubscription, EarningsSubscription, SystemSubscription)
+    "Subscription", (LiveSubscription, EarningsSubscription, FeedSubscription, SystemSubscription)
 )
 if provided.missing():
     raise RuntimeError(f"fields declared but provided by no domain: {sorted(provided.missing())}")

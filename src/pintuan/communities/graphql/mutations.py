@@ -14,6 +14,7 @@ import strawberry
 from pintuan.accounts.models import User
 from pintuan.communities import communities, members, models, posts
 from pintuan.communities.graphql import access
+from pintuan.communities.graphql.live import announce_post
 from pintuan.communities.graphql.loaders import community_loaders
 from pintuan.communities.graphql.types import Community, CommunityMember, Post
 from pintuan.core import codes
@@ -385,6 +386,7 @@ class CommunityMutation:
                     exc.code, exc.message, next(k for k, v in given.items() if v)
                 ) from None
             raise
+        await announce_post(info, post)
         return PostPayload(post=Post.of(post))
 
     @mutation(description="Edit your own post; the earlier version is kept.")
