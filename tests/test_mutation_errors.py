@@ -146,6 +146,10 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
         },
     ),
     ("apiKeyRevoke", "id"): ("admin", lambda s: {"id": missing(NodeType.API_KEY)}),
+    ("widgetSettingsUpdate", "merchantId"): (
+        "admin",
+        lambda s: {"input": {"merchantId": missing(NodeType.MERCHANT), "defaultLocale": "EN"}},
+    ),
     ("groupBuyCreate", "variantId"): (
         "admin",
         lambda s: {
@@ -262,6 +266,7 @@ INPUT_TYPES = {
     "commissionPlanPublish": "CommissionPlanInput!",
     "resellerPriceSet": "ResellerPriceSetInput!",
     "planMemberEnroll": "PlanMemberEnrollInput!",
+    "widgetSettingsUpdate": "WidgetSettingsUpdateInput!",
 }
 
 

@@ -29,6 +29,7 @@ from pintuan.catalog.graphql.admin import CatalogAdminMutation
 from pintuan.catalog.graphql.merchants import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.catalog.graphql.types import CatalogQuery
 from pintuan.core.errors import ApiErrorCode
+from pintuan.embed.schema import EmbedMutation, EmbedQuery
 from pintuan.graphql import provided
 from pintuan.graphql.cost import CostEstimator, QueryCost
 from pintuan.graphql.errors import (
@@ -63,6 +64,7 @@ Query = merge_types(
         MerchantAdminQuery,
         EarningsQuery,
         CommissionPlanQuery,
+        EmbedQuery,
         NodeQuery,
         SystemQuery,
     ),
@@ -78,6 +80,7 @@ Mutation = merge_types(
         ReferralTreeMutation,
         ShareMutation,
         CommissionPlanMutation,
+        EmbedMutation,
     ),
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))
