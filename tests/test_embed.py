@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 from starlette.applications import Starlette
 
-from pintuan.accounts.models import Merchant
+from pintuan.accounts import apikeys
+from pintuan.accounts.models import ApiKeyKind, Merchant
 from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.settings import Settings
 from tests import factories
@@ -130,3 +131,23 @@ async def test_a_checkout_template_that_is_no_url_or_has_unknown_placeholders_is
 async def test_widget_settings_of_no_merchant_are_null(gql: GraphQLClient) -> None:
     answer = await gql(SETTINGS, {"m": to_global_id(NodeType.MERCHANT, 999_999)})
     assert answer["data"]["widgetSettings"] is None
+
+
+async def test_the_widgets_data_goes_only_to_origins_its_key_allows(gql: GraphQLClient) -> None:
+    shop = await factories.merchant()
+    offer = await factories.offer(shop)
+    created = await apikeys.create_key(
+        shop.id, ApiKeyKind.PUBLISHABLE, "blog", ["https://blog.example"]
+    )
+    query = "query($id: ID!) { serverTime groupBuy(id: $id) { groupPrice { amount } } }"
+    variables = {"id": to_global_id(NodeType.GROUP_BUY, offer.id)}
+    for origin, status in (("https://blog.example", 200), ("https://elsewhere.example", 403)):
+        headers = {"origin": origin, "x-pintuan-key": created.secret}
+        response = await gql.post(query, variables, headers)
+        assert response.status_code == status
+        if status == 200:
+            assert response.json()["data"]["groupBuy"] == {"groupPrice": {"amount": 800}}
+            assert response.headers["access-control-allow-origin"] == origin
+        else:
+            assert "data" not in response.json()
+            assert "access-control-allow-origin" not in response.headers
