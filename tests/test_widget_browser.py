@@ -158,7 +158,7 @@ NAMES = ("Li Wei", "Zhang Min", "王芳", "Sam Taylor", "Chen Jie")
 @pytest.fixture
 async def shop(app: Starlette, settings: Settings, api: str, host: str) -> AsyncIterator[Shop]:
     """A merchant whose publishable key allows the storefront's origin, an offer of
-    three with a picture, and five signed-in shoppers (the first with an avatar)."""
+    three with a picture, and five signed-in shoppers (no avatars: initials show)."""
     merchant = await factories.merchant(name="Yunnan Tea")
     offer = await factories.offer(merchant, group_size=3, group_price=6900, solo_price=9900)
     await Product.filter(id=offer.product_id).update(
