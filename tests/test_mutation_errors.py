@@ -162,6 +162,10 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
         },
     ),
     ("apiKeyRevoke", "id"): ("admin", lambda s: {"id": missing(NodeType.API_KEY)}),
+    ("widgetSettingsUpdate", "merchantId"): (
+        "admin",
+        lambda s: {"input": {"merchantId": missing(NodeType.MERCHANT), "defaultLocale": "EN"}},
+    ),
     ("groupBuyCreate", "variantId"): (
         "admin",
         lambda s: {
@@ -356,6 +360,7 @@ INPUT_TYPES = {
     "communityInviteCreate": "CommunityInviteCreateInput!",
     "postCreate": "PostCreateInput!",
     "postUpdate": "PostUpdateInput!",
+    "widgetSettingsUpdate": "WidgetSettingsUpdateInput!",
 }
 
 

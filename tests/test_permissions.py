@@ -17,6 +17,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from pintuan.accounts.models import ApiKey, ApiKeyKind, Merchant, MerchantStaff, User
 from pintuan.catalog.models import Product, ProductTag, Variant
+from pintuan.embed.models import WidgetSettings
 from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
 from pintuan.graphql.permissions import Admin, MerchantActor, SignedIn
 from pintuan.groupbuys import orders
@@ -174,6 +175,16 @@ OPERATIONS = [
                 "kind": "SECRET",
                 "name": "srv",
             }
+        },
+        "staff",
+    ),
+    Operation(
+        "widgetSettingsUpdate",
+        with_input(
+            "widgetSettingsUpdate", "WidgetSettingsUpdateInput", "widgetSettings { defaultLocale }"
+        ),
+        lambda w: {
+            "i": {"merchantId": to_global_id(NodeType.MERCHANT, w.shop.id), "defaultLocale": "EN"}
         },
         "staff",
     ),
@@ -475,6 +486,7 @@ async def snapshot() -> list[Any]:
         ShareLink,
         CommissionPlan,
         PlanMember,
+        WidgetSettings,
         TierPromotion,
         ResellerPrice,
     )

@@ -32,6 +32,7 @@ from pintuan.accounts.viewer import AccessDenied, authenticate
 from pintuan.core import json_nesting, outbox
 from pintuan.core.db import tortoise_config
 from pintuan.core.errors import ApiErrorCode
+from pintuan.embed.routes import embed_routes
 from pintuan.gc_policy import tune_for_serving
 from pintuan.graphql import persisted
 from pintuan.graphql.cache_policy import Policies
@@ -370,6 +371,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/webhooks/payments", payment_webhook, methods=["POST"]),
+            *embed_routes(settings),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

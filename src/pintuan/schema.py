@@ -32,6 +32,7 @@ from pintuan.communities.graphql.feeds import FeedQuery, FeedSubscription
 from pintuan.communities.graphql.mutations import CommunityMutation
 from pintuan.communities.graphql.types import CommunityQuery
 from pintuan.core.errors import ApiErrorCode
+from pintuan.embed.schema import EmbedMutation, EmbedQuery
 from pintuan.graphql import provided
 from pintuan.graphql.cost import CostEstimator, QueryCost
 from pintuan.graphql.errors import (
@@ -73,6 +74,7 @@ Query = merge_types(
         ReferralTreeQuery,
         CommunityQuery,
         FeedQuery,
+        EmbedQuery,
         NodeQuery,
         SystemQuery,
     ),
@@ -89,6 +91,7 @@ Mutation = merge_types(
         ShareMutation,
         CommissionPlanMutation,
         CommunityMutation,
+        EmbedMutation,
     ),
 )
 Subscription = merge_types(

@@ -89,6 +89,8 @@ class Settings:
     attribution_rule: str = "FIRST_TOUCH"
     attribution_window_days: int = 30
     share_url_base: str = "http://localhost:8000/s/"
+    # Serve GET /embed/demo outside debug mode too (it is always served in debug mode).
+    embed_demo: bool = False
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():

@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('pintuan', '0012_communities')]
+    dependencies = [('pintuan', '0013_widget_settings')]
 
     initial = False
 

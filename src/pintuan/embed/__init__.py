@@ -1,0 +1,1 @@
+"""The embeddable group-buy widget: its settings per merchant, its bundle and its routes."""
