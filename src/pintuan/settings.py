@@ -87,6 +87,11 @@ class Settings:
     attribution_rule: str = "FIRST_TOUCH"
     attribution_window_days: int = 30
     share_url_base: str = "http://localhost:8000/s/"
+    # Per user, across every community and process: Lemmy's default is 6 posts per 10 minutes.
+    post_rate_limit: int = 6
+    post_rate_window_seconds: int = 600
+    comment_rate_limit: int = 30
+    comment_rate_window_seconds: int = 600
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():
