@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "pintuan.referrals.ledger_models",
     "pintuan.referrals.models",
     "pintuan.referrals.plan_models",
+    "pintuan.communities.models",
 ]
 
 

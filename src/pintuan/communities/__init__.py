@@ -1,0 +1,1 @@
+"""Communities: spaces where members post, share live group buys and show what they bought."""

@@ -1,0 +1,1 @@
+"""The communities GraphQL surface: types, loaders, queries and mutations."""
