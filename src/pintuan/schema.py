@@ -28,6 +28,10 @@ from pintuan.accounts.graphql.users import AccountMutation, AccountQuery
 from pintuan.catalog.graphql.admin import CatalogAdminMutation
 from pintuan.catalog.graphql.merchants import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.catalog.graphql.types import CatalogQuery
+from pintuan.communities.graphql.comments import CommentMutation
+from pintuan.communities.graphql.follows import FollowMutation
+from pintuan.communities.graphql.moderation import ModerationMutation
+from pintuan.communities.graphql.reactions import ReactionMutation
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
 from pintuan.graphql.cost import CostEstimator, QueryCost
@@ -78,6 +82,10 @@ Mutation = merge_types(
         ReferralTreeMutation,
         ShareMutation,
         CommissionPlanMutation,
+        CommentMutation,
+        ReactionMutation,
+        FollowMutation,
+        ModerationMutation,
     ),
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))

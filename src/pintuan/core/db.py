@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "pintuan.referrals.models",
     "pintuan.referrals.plan_models",
     "pintuan.communities.models",
+    "pintuan.communities.social_models",
 ]
 
 

@@ -75,6 +75,8 @@ class ErrorCode(StrEnum):
     PIN_LIMIT_REACHED = "PIN_LIMIT_REACHED"
     NOT_THE_BUYER = "NOT_THE_BUYER"
     TOO_MANY_MEDIA = "TOO_MANY_MEDIA"
+    REPLY_TO_REPLY = "REPLY_TO_REPLY"
+    SELF_FOLLOW = "SELF_FOLLOW"
 
 
 class ApiErrorCode(StrEnum):
