@@ -24,7 +24,7 @@ from enum import StrEnum
 from tortoise.expressions import Q
 
 from pintuan.communities.models import Member, MemberRole
-from pintuan.core.errors import ApiErrorCode, DomainError
+from pintuan.core.errors import ApiErrorCode
 from pintuan.live.ratelimit import RateLimiter
 from pintuan.settings import Settings
 
@@ -64,7 +64,8 @@ async def paced(
     limiter: RateLimiter, settings: Settings, action: Action, user_id: int
 ) -> AsyncIterator[None]:
     """Spends one of the user's ``action`` tokens for the block; refused, or the block
-    refusing (a ``DomainError`` or ``Paced``), the token is given back."""
+    failing in any way (a refusal or a fault: nothing was written), the token is given
+    back."""
     limit = budget(action, settings)
     bucket = f"community:{action}:{user_id}"
     verdict = await limiter.spend(bucket, limit.capacity, limit.window_seconds)
@@ -77,7 +78,7 @@ async def paced(
         )
     try:
         yield
-    except (DomainError, Paced):
+    except BaseException:
         await limiter.give_back(bucket, limit.capacity, limit.window_seconds)
         raise
 
