@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from pintuan.communities.models import Comment
 from pintuan.settings import Settings
 from tests import social_world
-from tests.conftest import REDIS_URL, GraphQLClient
+from tests.conftest import GraphQLClient
 
 COMMENT = """
 mutation($p: ID!) { commentCreate(input: {postId: $p, text: "again"}) {
@@ -69,24 +69,3 @@ async def test_a_refused_comment_spends_nothing(client: GraphQLClient, limited: 
     for _ in range(2):
         made = await client(COMMENT, {"p": circle.post_id}, outsider)
         assert made["data"]["commentCreate"]["userErrors"] == []
-
-
-@pytest.mark.skipif(not REDIS_URL, reason="processes share a limit only through Redis")
-async def test_the_limit_holds_across_processes(make_app: Any) -> None:
-    async with (
-        make_app(comment_rate_limit=1) as first,
-        make_app(comment_rate_limit=1) as second,
-    ):
-        circle = await social_world.circle(first.state.settings)
-        answers = []
-        for app in (first, second):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-                answers.append(
-                    await GraphQLClient(http).post(
-                        COMMENT, {"p": circle.post_id}, circle.headers["member"]
-                    )
-                )
-
-    assert [a.status_code for a in answers] == [200, 429]
-    assert await Comment.all().count() == 1
