@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from pintuan.accounts.models import ApiKey, MerchantStaff
 from pintuan.catalog.models import Product, Variant
+from pintuan.communities import communities
+from pintuan.communities.members import join as join_community
+from pintuan.communities.models import Community, CommunityKind, Invite, Member, Post
 from pintuan.core.errors import ApiErrorCode, ErrorCode
 from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.graphql.mutations import UserErrors
@@ -97,10 +101,23 @@ class Store:
     user: str
     product: str
     variant: str
+    community: str  # a public community: the viewer of a "member" case is an active member
+    post: str  # a post of the community's owner
 
 
 def missing(node: NodeType) -> str:
     return to_global_id(node, MISSING)
+
+
+ADMITTING_NOTHING = {
+    "membership": "WITH_PURCHASE",
+    "admittingProductIds": [to_global_id(NodeType.PRODUCT, MISSING)],
+}
+
+
+def _attaching(s: Store, field: str, node: NodeType) -> dict[str, Any]:
+    """A post in the store's community attaching a missing ``node``."""
+    return {"input": {"communityId": s.community, "text": "t", field: missing(node)}}
 
 
 # (mutation, the argument naming nothing) -> (who asks, the arguments); a new ID
@@ -233,6 +250,120 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
         "customer",
         lambda s: {"input": {"variantId": missing(NodeType.VARIANT), "price": 1}},
     ),
+    ("communityCreate", "admittingProductIds"): (
+        "admin",
+        lambda s: {"input": {"handle": "h", "name": "N", "kind": "DEALS"} | ADMITTING_NOTHING},
+    ),
+    ("communityUpdate", "admittingProductIds"): (
+        "admin",
+        lambda s: {"input": {"communityId": s.community} | ADMITTING_NOTHING},
+    ),
+    **{
+        (name, "communityId"): (
+            "customer",
+            lambda s: {"input": {"communityId": missing(NodeType.COMMUNITY)}},
+        )
+        for name in ("communityUpdate", "communityJoin", "communityInviteCreate")
+    },
+    ("postCreate", "communityId"): (
+        "customer",
+        lambda s: {"input": {"communityId": missing(NodeType.COMMUNITY), "text": "t"}},
+    ),
+    ("communityMemberBan", "communityId"): (
+        "admin",
+        lambda s: {
+            "input": {
+                "communityId": missing(NodeType.COMMUNITY),
+                "userId": s.user,
+                "until": "2999-01-01T00:00:00Z",
+            }
+        },
+    ),
+    ("communityMemberBan", "userId"): (
+        "admin",
+        lambda s: {
+            "input": {
+                "communityId": s.community,
+                "userId": missing(NodeType.USER),
+                "until": "2999-01-01T00:00:00Z",
+            }
+        },
+    ),
+    ("communityInviteCreate", "inviteeId"): (
+        "admin",
+        lambda s: {"input": {"communityId": s.community, "inviteeId": missing(NodeType.USER)}},
+    ),
+    ("postCreate", "productId"): ("member", lambda s: _attaching(s, "productId", NodeType.PRODUCT)),
+    ("postCreate", "groupId"): ("member", lambda s: _attaching(s, "groupId", NodeType.GROUP)),
+    ("postCreate", "orderId"): ("member", lambda s: _attaching(s, "orderId", NodeType.ORDER)),
+    ("postUpdate", "postId"): (
+        "customer",
+        lambda s: {"input": {"postId": missing(NodeType.POST), "text": "t"}},
+    ),
+    ("communityLeave", "id"): ("customer", lambda s: {"id": missing(NodeType.COMMUNITY)}),
+    ("communityRemoveInactive", "id"): (
+        "admin",
+        lambda s: {"id": missing(NodeType.COMMUNITY), "days": 30},
+    ),
+    **{
+        (name, "id"): ("admin", lambda s: {"id": missing(NodeType.COMMUNITY_MEMBER)})
+        for name in ("communityMemberApprove", "communityMemberReject", "communityMemberRemove")
+    },
+    ("communityMemberSetRole", "id"): (
+        "admin",
+        lambda s: {"id": missing(NodeType.COMMUNITY_MEMBER), "role": "MODERATOR"},
+    ),
+    ("communityMemberSetTerm", "id"): (
+        "admin",
+        lambda s: {"id": missing(NodeType.COMMUNITY_MEMBER), "endsAt": "2999-01-01T00:00:00Z"},
+    ),
+    **{
+        (name, "id"): ("admin", lambda s: {"id": missing(NodeType.POST)})
+        for name in ("postDelete", "postPin", "postUnpin")
+    },
+}
+_MISSING_POST = {"postId": missing(NodeType.POST)}
+_MISSING_COMMENT = missing(NodeType.COMMENT)
+CASES |= {
+    ("commentCreate", "postId"): ("customer", lambda s: {"input": _MISSING_POST | {"text": "t"}}),
+    ("commentCreate", "parentId"): (
+        "member",
+        lambda s: {"input": {"postId": s.post, "text": "t", "parentId": _MISSING_COMMENT}},
+    ),
+    ("commentEdit", "id"): ("customer", lambda s: {"id": _MISSING_COMMENT, "text": "t"}),
+    ("commentDelete", "id"): ("customer", lambda s: {"id": _MISSING_COMMENT}),
+    ("commentRemove", "commentId"): ("admin", lambda s: {"commentId": _MISSING_COMMENT}),
+    ("reactionSet", "postId"): ("customer", lambda s: _MISSING_POST | {"kind": "LIKE"}),
+    ("reactionRemove", "postId"): ("customer", lambda s: _MISSING_POST),
+    ("follow", "userId"): ("customer", lambda s: {"userId": missing(NodeType.USER)}),
+    ("unfollow", "userId"): ("customer", lambda s: {"userId": missing(NodeType.USER)}),
+    ("reportCreate", "postId"): (
+        "customer",
+        lambda s: {"input": _MISSING_POST | {"reason": "SPAM"}},
+    ),
+    ("reportCreate", "commentId"): (
+        "customer",
+        lambda s: {"input": {"commentId": _MISSING_COMMENT, "reason": "SPAM"}},
+    ),
+    ("reportResolve", "id"): (
+        "admin",
+        lambda s: {"id": missing(NodeType.REPORT), "resolution": "DISMISS"},
+    ),
+}
+# The conversation's mutations name their arguments: their documents in full.
+SOCIAL_DOCUMENTS = {
+    "commentCreate": "mutation($input: CommentCreateInput!) { commentCreate(input: $input) ",
+    "commentEdit": "mutation($id: ID!, $text: String!) { commentEdit(id: $id, text: $text) ",
+    "commentDelete": "mutation($id: ID!) { commentDelete(id: $id) ",
+    "commentRemove": "mutation($commentId: ID!) { commentRemove(commentId: $commentId) ",
+    "reactionSet": "mutation($postId: ID!, $kind: ReactionKind!) "
+    "{ reactionSet(postId: $postId, kind: $kind) ",
+    "reactionRemove": "mutation($postId: ID!) { reactionRemove(postId: $postId) ",
+    "follow": "mutation($userId: ID!) { follow(userId: $userId) ",
+    "unfollow": "mutation($userId: ID!) { unfollow(userId: $userId) ",
+    "reportCreate": "mutation($input: ReportCreateInput!) { reportCreate(input: $input) ",
+    "reportResolve": "mutation($id: ID!, $resolution: ReportResolution!) "
+    "{ reportResolve(id: $id, resolution: $resolution) ",
 }
 # Names that are not IDs but name things the same way.
 OTHER_NAMES: dict[tuple[str, str], tuple[str, Arguments]] = {
@@ -262,14 +393,28 @@ INPUT_TYPES = {
     "commissionPlanPublish": "CommissionPlanInput!",
     "resellerPriceSet": "ResellerPriceSetInput!",
     "planMemberEnroll": "PlanMemberEnrollInput!",
+    "communityCreate": "CommunityCreateInput!",
+    "communityUpdate": "CommunityUpdateInput!",
+    "communityJoin": "CommunityJoinInput!",
+    "communityMemberBan": "CommunityBanInput!",
+    "communityInviteCreate": "CommunityInviteCreateInput!",
+    "postCreate": "PostCreateInput!",
+    "postUpdate": "PostUpdateInput!",
 }
 
 
 # Mutations taking more than an ID, with the types of their other arguments.
-OTHER_ARGUMENTS = {"withdrawalReject": {"reason": "String!"}}
+OTHER_ARGUMENTS = {
+    "withdrawalReject": {"reason": "String!"},
+    "communityMemberSetRole": {"role": "CommunityMemberRole!"},
+    "communityMemberSetTerm": {"endsAt": "DateTime!"},
+    "communityRemoveInactive": {"days": "Int!"},
+}
 
 
 def _document(mutation: str) -> str:
+    if mutation in SOCIAL_DOCUMENTS:
+        return SOCIAL_DOCUMENTS[mutation] + "{ userErrors { field code message } } }"
     if mutation in OTHER_ARGUMENTS:
         extra = OTHER_ARGUMENTS[mutation]
         declared = "".join(f", ${name}: {kind}" for name, kind in extra.items())
@@ -296,7 +441,20 @@ def test_every_id_argument_of_every_mutation_has_a_not_found_case() -> None:
 
 
 async def _rows() -> list[int]:
-    models = (Product, Variant, GroupBuy, Group, Order, ApiKey, MerchantStaff, Withdrawal)
+    models = (
+        Product,
+        Variant,
+        GroupBuy,
+        Group,
+        Order,
+        ApiKey,
+        MerchantStaff,
+        Withdrawal,
+        Community,
+        Member,
+        Post,
+        Invite,
+    )
     return [await model.all().count() for model in models]
 
 
@@ -305,11 +463,24 @@ async def _store() -> Store:
     item = await factories.product(shop)
     variant = await Variant.get(product_id=item.id)
     person = await factories.user()
+    now = datetime.now(UTC)
+    club = await communities.create(
+        person.id, "club", communities.Changes(name="Club", kind=CommunityKind.DEALS), now
+    )
     return Store(
         merchant=to_global_id(NodeType.MERCHANT, shop.id),
         user=to_global_id(NodeType.USER, person.id),
         product=to_global_id(NodeType.PRODUCT, item.id),
         variant=to_global_id(NodeType.VARIANT, variant.id),
+        community=to_global_id(NodeType.COMMUNITY, club.id),
+        post=to_global_id(
+            NodeType.POST,
+            (
+                await Post.create(
+                    community_id=club.id, author_id=person.id, text="hi", created_at=now
+                )
+            ).id,
+        ),
     )
 
 
@@ -323,6 +494,8 @@ async def test_an_argument_naming_nothing_is_a_not_found_user_error_and_changes_
     store = await _store()
     who, arguments = {**CASES, **OTHER_NAMES}[(mutation, argument)]
     viewer = await factories.user(admin=who == "admin")
+    if who == "member":
+        await join_community(await Community.get(handle="club"), viewer.id, None, datetime.now(UTC))
     before = await _rows()
 
     body = await gql(_document(mutation), arguments(store), factories.bearer(viewer, settings))

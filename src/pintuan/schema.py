@@ -31,7 +31,9 @@ from pintuan.catalog.graphql.types import CatalogQuery
 from pintuan.communities.graphql.comments import CommentMutation
 from pintuan.communities.graphql.follows import FollowMutation
 from pintuan.communities.graphql.moderation import ModerationMutation
+from pintuan.communities.graphql.mutations import CommunityMutation
 from pintuan.communities.graphql.reactions import ReactionMutation
+from pintuan.communities.graphql.types import CommunityQuery
 from pintuan.core.errors import ApiErrorCode
 from pintuan.graphql import provided
 from pintuan.graphql.cost import CostEstimator, QueryCost
@@ -67,6 +69,7 @@ Query = merge_types(
         MerchantAdminQuery,
         EarningsQuery,
         CommissionPlanQuery,
+        CommunityQuery,
         NodeQuery,
         SystemQuery,
     ),
@@ -86,6 +89,7 @@ Mutation = merge_types(
         ReactionMutation,
         FollowMutation,
         ModerationMutation,
+        CommunityMutation,
     ),
 )
 Subscription = merge_types("Subscription", (LiveSubscription, SystemSubscription))

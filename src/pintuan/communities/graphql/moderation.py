@@ -21,7 +21,7 @@ from pintuan.graphql.loaders import required
 from pintuan.graphql.mutations import MutationPayload
 from pintuan.graphql.node import Node, register_node
 from pintuan.graphql.pagination import Connection, paginate
-from pintuan.graphql.permissions import forbidden
+from pintuan.graphql.permissions import forbidden, unauthenticated
 
 OLDEST_FIRST = SortKey(("id",), False, (parse_int,))
 
@@ -86,7 +86,10 @@ async def community_reports(
 ) -> Connection[Report] | None:
     """The community's queue, oldest first, for those who moderate it; FORBIDDEN to
     anyone else who can see the community."""
-    standing = await standing_in(community, actor(info), now_utc())
+    who = actor(info)
+    if who.user_id is None:
+        raise unauthenticated()
+    standing = await standing_in(community, who, now_utc())
     if not standing.moderates:
         raise forbidden()
     query = moderation.queue(community.id, state)
