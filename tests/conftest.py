@@ -81,6 +81,9 @@ def settings(database_url: str) -> Settings:
         secret_key=TEST_SECRET_KEY,
         run_scheduler=False,
         run_outbox_consumer=False,
+        # tests write many posts and comments as one user; tests of the limits set them low
+        post_rate_limit=10_000,
+        comment_rate_limit=10_000,
     )
 
 

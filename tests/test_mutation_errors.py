@@ -102,6 +102,7 @@ class Store:
     product: str
     variant: str
     community: str  # a public community: the viewer of a "member" case is an active member
+    post: str  # a post of the community's owner
 
 
 def missing(node: NodeType) -> str:
@@ -325,6 +326,49 @@ CASES: dict[tuple[str, str], tuple[str, Arguments]] = {
         for name in ("postDelete", "postPin", "postUnpin")
     },
 }
+_MISSING_POST = {"postId": missing(NodeType.POST)}
+_MISSING_COMMENT = missing(NodeType.COMMENT)
+CASES |= {
+    ("commentCreate", "postId"): ("customer", lambda s: {"input": _MISSING_POST | {"text": "t"}}),
+    ("commentCreate", "parentId"): (
+        "member",
+        lambda s: {"input": {"postId": s.post, "text": "t", "parentId": _MISSING_COMMENT}},
+    ),
+    ("commentEdit", "id"): ("customer", lambda s: {"id": _MISSING_COMMENT, "text": "t"}),
+    ("commentDelete", "id"): ("customer", lambda s: {"id": _MISSING_COMMENT}),
+    ("commentRemove", "commentId"): ("admin", lambda s: {"commentId": _MISSING_COMMENT}),
+    ("reactionSet", "postId"): ("customer", lambda s: _MISSING_POST | {"kind": "LIKE"}),
+    ("reactionRemove", "postId"): ("customer", lambda s: _MISSING_POST),
+    ("follow", "userId"): ("customer", lambda s: {"userId": missing(NodeType.USER)}),
+    ("unfollow", "userId"): ("customer", lambda s: {"userId": missing(NodeType.USER)}),
+    ("reportCreate", "postId"): (
+        "customer",
+        lambda s: {"input": _MISSING_POST | {"reason": "SPAM"}},
+    ),
+    ("reportCreate", "commentId"): (
+        "customer",
+        lambda s: {"input": {"commentId": _MISSING_COMMENT, "reason": "SPAM"}},
+    ),
+    ("reportResolve", "id"): (
+        "admin",
+        lambda s: {"id": missing(NodeType.REPORT), "resolution": "DISMISS"},
+    ),
+}
+# The conversation's mutations name their arguments: their documents in full.
+SOCIAL_DOCUMENTS = {
+    "commentCreate": "mutation($input: CommentCreateInput!) { commentCreate(input: $input) ",
+    "commentEdit": "mutation($id: ID!, $text: String!) { commentEdit(id: $id, text: $text) ",
+    "commentDelete": "mutation($id: ID!) { commentDelete(id: $id) ",
+    "commentRemove": "mutation($commentId: ID!) { commentRemove(commentId: $commentId) ",
+    "reactionSet": "mutation($postId: ID!, $kind: ReactionKind!) "
+    "{ reactionSet(postId: $postId, kind: $kind) ",
+    "reactionRemove": "mutation($postId: ID!) { reactionRemove(postId: $postId) ",
+    "follow": "mutation($userId: ID!) { follow(userId: $userId) ",
+    "unfollow": "mutation($userId: ID!) { unfollow(userId: $userId) ",
+    "reportCreate": "mutation($input: ReportCreateInput!) { reportCreate(input: $input) ",
+    "reportResolve": "mutation($id: ID!, $resolution: ReportResolution!) "
+    "{ reportResolve(id: $id, resolution: $resolution) ",
+}
 # Names that are not IDs but name things the same way.
 OTHER_NAMES: dict[tuple[str, str], tuple[str, Arguments]] = {
     ("merchantStaffAdd", "email"): (
@@ -374,6 +418,8 @@ OTHER_ARGUMENTS = {
 
 
 def _document(mutation: str) -> str:
+    if mutation in SOCIAL_DOCUMENTS:
+        return SOCIAL_DOCUMENTS[mutation] + "{ userErrors { field code message } } }"
     if mutation in OTHER_ARGUMENTS:
         extra = OTHER_ARGUMENTS[mutation]
         declared = "".join(f", ${name}: {kind}" for name, kind in extra.items())
@@ -432,6 +478,14 @@ async def _store() -> Store:
         product=to_global_id(NodeType.PRODUCT, item.id),
         variant=to_global_id(NodeType.VARIANT, variant.id),
         community=to_global_id(NodeType.COMMUNITY, club.id),
+        post=to_global_id(
+            NodeType.POST,
+            (
+                await Post.create(
+                    community_id=club.id, author_id=person.id, text="hi", created_at=now
+                )
+            ).id,
+        ),
     )
 
 

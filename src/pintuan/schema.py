@@ -28,8 +28,12 @@ from pintuan.accounts.graphql.users import AccountMutation, AccountQuery
 from pintuan.catalog.graphql.admin import CatalogAdminMutation
 from pintuan.catalog.graphql.merchants import MerchantAdminMutation, MerchantAdminQuery
 from pintuan.catalog.graphql.types import CatalogQuery
+from pintuan.communities.graphql.comments import CommentMutation
 from pintuan.communities.graphql.feeds import FeedQuery, FeedSubscription
+from pintuan.communities.graphql.follows import FollowMutation
+from pintuan.communities.graphql.moderation import ModerationMutation
 from pintuan.communities.graphql.mutations import CommunityMutation
+from pintuan.communities.graphql.reactions import ReactionMutation
 from pintuan.communities.graphql.types import CommunityQuery
 from pintuan.core.errors import ApiErrorCode
 from pintuan.embed.schema import EmbedMutation, EmbedQuery
@@ -90,6 +94,10 @@ Mutation = merge_types(
         ReferralTreeMutation,
         ShareMutation,
         CommissionPlanMutation,
+        CommentMutation,
+        ReactionMutation,
+        FollowMutation,
+        ModerationMutation,
         CommunityMutation,
         EmbedMutation,
     ),

@@ -91,6 +91,11 @@ class Settings:
     share_url_base: str = "http://localhost:8000/s/"
     # Serve GET /embed/demo outside debug mode too (it is always served in debug mode).
     embed_demo: bool = False
+    # Per user, across every community and process: Lemmy's default is 6 posts per 10 minutes.
+    post_rate_limit: int = 6
+    post_rate_window_seconds: int = 600
+    comment_rate_limit: int = 30
+    comment_rate_window_seconds: int = 600
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():

@@ -302,7 +302,8 @@ class Follow(Model):
     class Meta:
         table = "user_follow"
         unique_together = (("follower", "followee"),)
-        indexes = (("followee_id", "follower_id"),)
+        # (…, id): followers and following are listed newest first by keyset (i15-social).
+        indexes = (("followee_id", "follower_id"), ("followee_id", "id"), ("follower_id", "id"))
 
 
 class Report(Model):

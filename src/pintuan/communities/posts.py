@@ -17,6 +17,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from pintuan.catalog import products
+from pintuan.communities import pacing
 from pintuan.communities.eligibility import PAID
 from pintuan.communities.models import AttachmentKind, Community, Member, Post, PostRevision
 from pintuan.core import validation
@@ -96,6 +97,7 @@ async def create(
     if attachment is not None:
         target_id, ref = await _checked_attachment(author.user_id, attachment)
     async with in_transaction():
+        await pacing.claim_post_slot(author, community.slow_mode_seconds, now)
         post = await Post.create(
             community_id=community.id,
             author_id=author.user_id,
@@ -106,7 +108,7 @@ async def create(
             attachment_ref=ref,
             created_at=now,
         )
-        await Member.filter(id=author.id).update(last_active_at=now, last_posted_at=now)
+        await Member.filter(id=author.id).update(last_active_at=now)
         await Community.filter(id=community.id).update(post_count=F("post_count") + 1)
     return post
 

@@ -19,6 +19,7 @@ MODEL_MODULES = [
     "pintuan.referrals.plan_models",
     "pintuan.communities.models",
     "pintuan.embed.models",
+    "pintuan.communities.social_models",
 ]
 
 

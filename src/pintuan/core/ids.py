@@ -20,6 +20,7 @@ class NodeType(StrEnum):
     """The GraphQL types that implement Node, by name."""
 
     API_KEY = "ApiKey"
+    COMMENT = "Comment"
     COMMISSION_PLAN = "CommissionPlan"
     COMMUNITY = "Community"
     COMMUNITY_MEMBER = "CommunityMember"
@@ -29,6 +30,7 @@ class NodeType(StrEnum):
     ORDER = "Order"
     POST = "Post"
     PRODUCT = "Product"
+    REPORT = "Report"
     USER = "User"
     VARIANT = "Variant"
     WITHDRAWAL = "Withdrawal"

@@ -43,6 +43,11 @@ _upline_of_user = provided.declare("User.upline")
 _team_of_user = provided.declare("User.team")
 _team_summary_of_user = provided.declare("User.teamSummary")
 _share_links_of_user = provided.declare("User.shareLinks")
+_followers_of_user = provided.declare("User.followers")
+_following_of_user = provided.declare("User.following")
+_follower_count_of_user = provided.declare("User.followerCount")
+_following_count_of_user = provided.declare("User.followingCount")
+_viewer_follows_user = provided.declare("User.viewerFollows")
 TREE_TYPES = "pintuan.referrals.graphql.tree"
 SHARE_TYPES = "pintuan.referrals.graphql.shares"
 
@@ -66,7 +71,10 @@ _MONEY = ("commissions", "balance", "withdrawals")
 @cache_hint(
     max_age=60,
     fields={
-        **{name: _PRIVATE for name in ("email", "invite_code", "roles", "orders", "groups")},
+        **{
+            name: _PRIVATE
+            for name in ("email", "invite_code", "roles", "orders", "groups", "viewer_follows")
+        },
         **{name: _UNCACHED for name in (*_REFERRALS, *_MONEY)},
     },
 )
@@ -215,6 +223,35 @@ class User(Node):
         if not self._private(info):
             return None
         found: Connection[ShareLink] = await _share_links_of_user(info, self.pk, first, after)
+        return found
+
+    @strawberry.field(description="Users who follow this one, newest first.")
+    async def followers(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[User]:
+        found: Connection[User] = await _followers_of_user(info, self.pk, first, after)
+        return found
+
+    @strawberry.field(description="Users this one follows, newest first.")
+    async def following(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[User]:
+        found: Connection[User] = await _following_of_user(info, self.pk, first, after)
+        return found
+
+    @strawberry.field(description="How many users follow this one.")
+    async def follower_count(self, info: Info) -> int:
+        found: int = await _follower_count_of_user(info, self.pk)
+        return found
+
+    @strawberry.field(description="How many users this one follows.")
+    async def following_count(self, info: Info) -> int:
+        found: int = await _following_count_of_user(info, self.pk)
+        return found
+
+    @strawberry.field(description="Whether you follow this user; false when anonymous.")
+    async def viewer_follows(self, info: Info) -> bool:
+        found: bool = await _viewer_follows_user(info, self.pk)
         return found
 
     def _own(self, info: Info) -> bool:

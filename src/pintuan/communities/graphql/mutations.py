@@ -12,10 +12,11 @@ from datetime import datetime
 import strawberry
 
 from pintuan.accounts.models import User
-from pintuan.communities import communities, members, models, posts
+from pintuan.communities import communities, members, models, pacing, posts
 from pintuan.communities.graphql import access
 from pintuan.communities.graphql.live import announce_post
 from pintuan.communities.graphql.loaders import community_loaders
+from pintuan.communities.graphql.refusals import paced_error
 from pintuan.communities.graphql.types import Community, CommunityMember, Post
 from pintuan.core import codes
 from pintuan.core.clock import now_utc
@@ -376,10 +377,14 @@ class CommunityMutation:
                 "orderId": (models.AttachmentKind.ORDER, NodeType.ORDER),
             }[named]
             attachment = posts.Attachment(kind, decode_id(str(given[named]), node, named))
+        limiter, settings = info.context.limiter, info.context.settings
         try:
-            post = await posts.create(
-                community, author, input.text, input.media_urls, attachment, now_utc()
-            )
+            async with pacing.paced(limiter, settings, pacing.Action.POST, author.user_id):
+                post = await posts.create(
+                    community, author, input.text, input.media_urls, attachment, now_utc()
+                )
+        except pacing.Paced as exc:
+            raise paced_error(info, exc) from None
         except DomainError as exc:
             if exc.field == "attachment":
                 raise DomainError(

@@ -20,7 +20,10 @@ from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.graphql.types import Product
 from pintuan.communities import feed, models
 from pintuan.communities.graphql import access
+from pintuan.communities.graphql.comments import Comment, post_comments
 from pintuan.communities.graphql.loaders import community_loaders
+from pintuan.communities.graphql.moderation import Report, community_reports
+from pintuan.communities.graphql.reactions import viewer_can_comment, viewer_reaction
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError
 from pintuan.core.ids import NodeType, to_global_id
@@ -158,6 +161,22 @@ class Community(Node):
             _page_cap(first),
             after,
         )
+
+    @strawberry.field(
+        description="Reports in a state (OPEN first by default), oldest first: for the owner, "
+        "moderators and admins; FORBIDDEN to anyone else."
+    )
+    async def reports(
+        self,
+        info: Info,
+        state: models.ReportState = models.ReportState.OPEN,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Report] | None:
+        community = await community_loaders(info).community.load(self.pk)
+        if community is None:
+            return None
+        return await community_reports(info, community, state, first, after)
 
     @strawberry.field(description="Requests waiting for approval; null unless you moderate here.")
     async def pending_members(
@@ -321,6 +340,24 @@ class Post(Node):
         if kind == models.AttachmentKind.GROUP:
             return GroupShare(ref=self.row.attachment_ref, group_pk=target)
         return OrderShowcase(order_pk=target)
+
+    @strawberry.field(description="Top-level comments, oldest first, with their replies.")
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Comment]:
+        return await post_comments(info, self.pk, first, after)
+
+    @strawberry.field(description="Your reaction to this post; null if none or anonymous.")
+    async def viewer_reaction(self, info: Info) -> models.ReactionKind | None:
+        return await viewer_reaction(info, self.row)
+
+    @strawberry.field(description="Whether you have reacted to this post.")
+    async def viewer_has_reacted(self, info: Info) -> bool:
+        return await viewer_reaction(info, self.row) is not None
+
+    @strawberry.field(description="Whether you may comment on (and react to) this post.")
+    async def viewer_can_comment(self, info: Info) -> bool:
+        return await viewer_can_comment(info, self.row)
 
     @strawberry.field(
         description="Earlier versions, oldest first; null unless yours or you moderate."
