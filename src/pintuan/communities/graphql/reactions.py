@@ -9,6 +9,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from pintuan.communities import reactions
+from pintuan.communities.graphql.live import announce_reactions
 from pintuan.communities.graphql.refusals import actor, signed_in, social_mutation
 from pintuan.communities.models import Community, Member, Post, ReactionKind
 from pintuan.communities.standing import Standing
@@ -96,6 +97,7 @@ class ReactionMutation:
         post = await reactions.react(
             who, decode_id(post_id, NodeType.POST, "postId"), kind, now_utc()
         )
+        await announce_reactions(info, post)
         return ReactionPayload(
             reaction_count=post.reaction_count, viewer_reaction=kind, post_id=post_id
         )
@@ -104,4 +106,5 @@ class ReactionMutation:
     async def reaction_remove(self, info: Info, post_id: strawberry.ID) -> ReactionPayload:
         who, _ = signed_in(info)
         post = await reactions.unreact(who, decode_id(post_id, NodeType.POST, "postId"), now_utc())
+        await announce_reactions(info, post)
         return ReactionPayload(reaction_count=post.reaction_count, post_id=post_id)
