@@ -47,7 +47,6 @@ from pintuan.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from pintuan.http.responses import error_response
 from pintuan.live.documents import DocumentStore, MemoryDocuments, RedisDocuments
 from pintuan.live.ratelimit import LocalRateLimiter, RedisRateLimiter
-from pintuan.live.response_store import MemoryStore, RedisStore
 from pintuan.live.throttle import SigninThrottle
 from pintuan.reactions import outbox_consumer
 from pintuan.referrals.releases import run_releases
@@ -273,12 +272,12 @@ class Caching:
 
 
 def _caching(settings: Settings, runtime: Runtime, policies: Policies) -> Caching:
-    """Shared through Redis when there is one, so every process sees every purge."""
-    if settings.redis_url:
-        store = RedisStore(runtime.redis) if settings.response_cache else None
-        return Caching(ResponseCache(store, policies), RedisDocuments(runtime.redis))
-    memory = MemoryStore(settings.response_cache_max_bytes) if settings.response_cache else None
-    return Caching(ResponseCache(memory, policies), MemoryDocuments())
+    """The runtime's response store, which background work purges too; documents are
+    shared through Redis when there is one."""
+    documents: DocumentStore = (
+        RedisDocuments(runtime.redis) if settings.redis_url else MemoryDocuments()
+    )
+    return Caching(ResponseCache(runtime.responses, policies), documents)
 
 
 @asynccontextmanager
@@ -306,11 +305,11 @@ async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None
                 await task
 
 
-def _consuming(settings: Settings) -> AbstractAsyncContextManager[None]:
+def _consuming(settings: Settings, runtime: Runtime) -> AbstractAsyncContextManager[None]:
     """The outbox consumer as a task of this process, unless it is left to workers."""
     if not settings.run_outbox_consumer:
         return nullcontext()
-    return outbox_consumer(settings).running()
+    return outbox_consumer(settings, runtime.purge).running()
 
 
 def create_served_app() -> Starlette:
@@ -343,7 +342,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> St
                 async with (
                     SocketGuard.running(settings.session_check_seconds) as socket_guard,
                     _scheduled(runtime, settings),
-                    _consuming(settings),
+                    _consuming(settings, runtime),
                 ):
                     app.state.socket_guard = socket_guard
                     if tune_gc:

@@ -78,7 +78,7 @@ async def _worker(settings: Settings) -> None:
         if not settings.run_outbox_consumer:
             await scheduled
             return
-        async with outbox_consumer(settings).running():
+        async with outbox_consumer(settings, runtime.purge).running():
             await scheduled
 
 

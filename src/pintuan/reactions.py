@@ -3,6 +3,7 @@ so the domain that emits an event never imports the ones that react to it."""
 
 from __future__ import annotations
 
+from pintuan.core.cache_tags import Purge
 from pintuan.core.outbox import Consumer, Handlers
 from pintuan.referrals import reactions as referrals
 from pintuan.settings import Settings
@@ -14,7 +15,9 @@ def outbox_handlers(settings: Settings) -> Handlers:
     return handlers
 
 
-def outbox_consumer(settings: Settings) -> Consumer:
+def outbox_consumer(settings: Settings, purge: Purge | None = None) -> Consumer:
     return Consumer(
-        outbox_handlers(settings), poll_seconds=settings.outbox_poll_milliseconds / 1000
+        outbox_handlers(settings),
+        poll_seconds=settings.outbox_poll_milliseconds / 1000,
+        purge=purge,
     )

@@ -33,7 +33,7 @@ from tortoise import connections, fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from pintuan.core import sql
+from pintuan.core import cache_tags, sql
 from pintuan.core.clock import now_utc
 
 log = logging.getLogger("pintuan.outbox")
@@ -154,15 +154,18 @@ class Consumer:
         *,
         batch_size: int = 100,
         poll_seconds: float = 0.2,
+        purge: cache_tags.Purge | None = None,
     ) -> None:
         self.handlers = handlers
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.purge = purge  # of cached answers that read what handlers wrote
 
     async def run_once(self, now: datetime | None = None) -> int:
-        """Claim and deliver one batch of due events; returns how many were claimed."""
+        """Claim and deliver one batch of due events; returns how many were claimed.
+        What the handlers wrote is purged from the response cache once it commits."""
         moment = now or now_utc()
-        async with in_transaction():
+        async with cache_tags.purging(self.purge), in_transaction():
             events = await self._claim(moment)
             if not events:
                 return 0
