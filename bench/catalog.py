@@ -9,9 +9,11 @@ Modes (each measured on both targets, which share one seeded database):
   writes by the merchant's staff, so no single cached entry can carry the figure.
 
 The baseline answers the same documents with hand-written SQL built from the project's
-own sort keys, statuses, page size and cursor codec, and no cache. The two are checked
-to agree before anything is measured. Cache hits are counted from the ``X-Cache``
-header. Figures are printed, never asserted.
+own sort keys, statuses, page size and cursor codec, and no cache. With ``--floor``, a
+bare Strawberry schema over the baseline's SQL (``bench.floor``) is measured too: the
+library's own cost through the same HTTP stack, the ceiling for any Strawberry server.
+The targets are checked to agree before anything is measured. Cache hits are counted
+from the ``X-Cache`` header. Figures are printed, never asserted.
 
     .venv/bin/python -m bench.catalog
     .venv/bin/python -m bench.catalog \\
@@ -413,16 +415,21 @@ def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[harness.Row, ha
         for n, cache in enumerate(args.cache):
             cache_env = {**env, "PINTUAN_RESPONSE_CACHE": "true" if cache == "on" else "false"}
             port = args.port + 2 * n
-            servers[cache] = harness.pintuan(cache_env, port, args.workers, workdir)
+            servers[f"graphql, cache {cache}"] = harness.pintuan(
+                cache_env, port, args.workers, workdir
+            )
+        if args.floor:
+            servers["floor: bare strawberry"] = harness.uvicorn_app(
+                "bench.floor:floor_app", env, args.port + 5, args.workers, workdir
+            )
         for server in servers.values():
             harness.run(agree(server.url, baseline.url, reads))
         print("answers verified: every target agrees on a sample of pages and products")
         results = []
         for mode in args.modes:
             theirs = harness.run(measure(f"{mode}: baseline", baseline, plans[mode], staff, args))
-            for cache, server in servers.items():
-                name = f"{mode}: graphql, cache {cache}"
-                ours = harness.run(measure(name, server, plans[mode], staff, args))
+            for target, server in servers.items():
+                ours = harness.run(measure(f"{mode}: {target}", server, plans[mode], staff, args))
                 results.append((ours, theirs))
             results.append((theirs, theirs))
         return results
@@ -467,6 +474,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="GraphQL; the baseline uses the next, a second GraphQL server the one after",
     )
     parser.add_argument("--seed", type=int, default=1, help="of the mix's random draws")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure a bare Strawberry schema over the baseline's SQL (bench.floor)",
+    )
     parser.add_argument("--keep-database", action="store_true")
     args = parser.parse_args(argv)
     try:

@@ -6,8 +6,9 @@ server?". ``bench.catalog`` answers with throughput, which on a shared machine m
 between identical runs by more than most single changes; here both apps are called
 as ASGI applications by the same in-process driver on the same seeded SQLite
 database, so what is measured is the server's own work: HTTP handling in Starlette,
-GraphQL, the ORM, the database client. Run under valgrind's callgrind it counts
-instructions instead, which repeat to within a percent:
+GraphQL, the ORM, the database client. The library's floor (``bench.floor``, a bare
+Strawberry schema over the baseline's SQL) is measured the same way. Run under
+valgrind's callgrind it counts instructions instead, which repeat to within a percent:
 
     .venv/bin/python -m bench.page_cost
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
@@ -34,6 +35,7 @@ from starlette.types import ASGIApp, Message
 
 from bench import harness
 from bench.catalog import PAGE, _body, baseline_app
+from bench.floor import floor_app
 from pintuan.app import create_app
 from pintuan.demo import seed_catalog
 from pintuan.settings import Settings
@@ -136,9 +138,11 @@ async def measure(database_url: str, args: argparse.Namespace) -> list[tuple[str
     os.environ["PINTUAN_SECRET_KEY"] = settings.secret_key
     graphql = create_app(settings)
     baseline = baseline_app()
+    floor = floor_app()
     ours = await cost(graphql, post(graphql, body), args)
     theirs = await cost(baseline, post(baseline, body), args)
-    return [("page: graphql", *ours), ("page: baseline", *theirs)]
+    bare = await cost(floor, post(floor, body), args)
+    return [("page: graphql", *ours), ("page: baseline", *theirs), ("page: floor", *bare)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,11 +162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         harness.run(seed())
         rows = asyncio.run(measure(database_url, args))
-    (_, ours, unit), (_, theirs, _) = rows
+    (_, ours, unit), (_, theirs, _), (_, bare, _) = rows
     for name, value, _unit in rows:
         print(f"{name:16} {value:8.2f} {unit}")
     print(f"baseline / graphql: {theirs / ours:.2f}x (the share of the baseline's throughput")
     print("a CPU-bound server would reach; bench.catalog measures the real one)")
+    print(f"baseline / floor:   {theirs / bare:.2f}x (a bare Strawberry schema, bench.floor)")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ DETAIL = "query Detail($id: ID!) { product(id: $id) { id title } }"
 STOCKED = "query Stocked($id: ID!) { product(id: $id) { title variants { available } } }"
 PAGE = "{ products { edges { node { title merchant { name } } } } }"
 ME = "{ me { id email } }"
+OFFER = "query Offer($id: ID!) { groupBuy(id: $id) { status stockRemaining } }"
 UPDATE = """mutation($i: ProductUpdateInput!) {
   productUpdate(input: $i) { product { title } userErrors { code } } }"""
 
@@ -105,10 +107,27 @@ async def test_the_smallest_age_of_any_field_is_the_answers_age(
     first, _ = visitors
 
     stocked = await post(first, STOCKED, detail_of(product))
+    merchant = await post(first, '{ merchant(handle: "shop") { name } }')
 
-    assert (
-        stocked.headers["cache-control"] == "public, max-age=5"
-    )  # `available` moves by the second
+    assert stocked.headers["cache-control"] == "public, max-age=60"  # writes purge stock
+    assert merchant.headers["cache-control"] == "public, max-age=300"
+
+
+async def test_an_answer_that_changes_by_the_clock_is_kept_no_longer_than_that(
+    visitors: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    ending = await factories.offer(ends_at=datetime.now(UTC) + timedelta(seconds=20))
+    first, second = visitors
+    variables = {"id": to_global_id(NodeType.GROUP_BUY, ending.id)}
+
+    computed = await post(first, OFFER, variables)
+    served = await post(second, OFFER, variables)
+
+    assert computed.json()["data"]["groupBuy"]["status"] == "ACTIVE"
+    age = int(computed.headers["cache-control"].removeprefix("public, max-age="))
+    assert 15 <= age < 20  # until it ends, not the 60 s of its type
+    assert served.headers["x-cache"] == "HIT"
+    assert served.headers["cache-control"] == computed.headers["cache-control"]
 
 
 async def test_a_field_with_no_hint_makes_the_answer_uncacheable(

@@ -48,7 +48,6 @@ from pintuan.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from pintuan.http.responses import error_response
 from pintuan.live.documents import DocumentStore, MemoryDocuments, RedisDocuments
 from pintuan.live.ratelimit import LocalRateLimiter, RedisRateLimiter
-from pintuan.live.response_store import MemoryStore, RedisStore
 from pintuan.live.throttle import SigninThrottle
 from pintuan.reactions import checkout, invite_gate, outbox_consumer
 from pintuan.referrals.earnings_feed import EarningsFeed
@@ -275,12 +274,12 @@ class Caching:
 
 
 def _caching(settings: Settings, runtime: Runtime, policies: Policies) -> Caching:
-    """Shared through Redis when there is one, so every process sees every purge."""
-    if settings.redis_url:
-        store = RedisStore(runtime.redis) if settings.response_cache else None
-        return Caching(ResponseCache(store, policies), RedisDocuments(runtime.redis))
-    memory = MemoryStore(settings.response_cache_max_bytes) if settings.response_cache else None
-    return Caching(ResponseCache(memory, policies), MemoryDocuments())
+    """The runtime's response store, which background work purges too; documents are
+    shared through Redis when there is one."""
+    documents: DocumentStore = (
+        RedisDocuments(runtime.redis) if settings.redis_url else MemoryDocuments()
+    )
+    return Caching(ResponseCache(runtime.responses, policies), documents)
 
 
 @asynccontextmanager
@@ -320,7 +319,7 @@ def _consuming(settings: Settings, runtime: Runtime) -> AbstractAsyncContextMana
     """The outbox consumer as a task of this process, unless it is left to workers."""
     if not settings.run_outbox_consumer:
         return nullcontext()
-    return outbox_consumer(settings, runtime.bus).running()
+    return outbox_consumer(settings, runtime.bus, runtime.purge).running()
 
 
 def create_served_app() -> Starlette:

@@ -87,7 +87,7 @@ async def _worker(settings: Settings) -> None:
         if not settings.run_outbox_consumer:
             await scheduled
             return
-        async with outbox_consumer(settings, runtime.bus).running():
+        async with outbox_consumer(settings, runtime.bus, runtime.purge).running():
             await scheduled
 
 

@@ -5,6 +5,7 @@ never imports the ones that react to it or price it."""
 from __future__ import annotations
 
 from pintuan.accounts.invites import InviteGate
+from pintuan.core.cache_tags import Purge
 from pintuan.core.outbox import Consumer, Handlers
 from pintuan.groupbuys.checkout import Checkout
 from pintuan.live.bus import EventBus
@@ -22,9 +23,11 @@ def outbox_handlers(settings: Settings, bus: EventBus | None = None) -> Handlers
     return handlers
 
 
-def outbox_consumer(settings: Settings, bus: EventBus) -> Consumer:
+def outbox_consumer(settings: Settings, bus: EventBus, purge: Purge | None = None) -> Consumer:
     return Consumer(
-        outbox_handlers(settings, bus), poll_seconds=settings.outbox_poll_milliseconds / 1000
+        outbox_handlers(settings, bus),
+        poll_seconds=settings.outbox_poll_milliseconds / 1000,
+        purge=purge,
     )
 
 

@@ -55,8 +55,9 @@ MERCHANT_VIEW = tuple(MerchantView.__annotations__)
 
 
 async def merchant_views(ids: Sequence[int]) -> list[MerchantView | None]:
-    found = await batch.values_by_ids(Merchant.all(), ids, MERCHANT_VIEW)
-    return cast(list[MerchantView | None], found)
+    rows = await batch.rows_in(Merchant._meta.db_table, "id", sorted(set(ids)), MERCHANT_VIEW)
+    found = {row["id"]: cast(MerchantView, row) for row in rows}
+    return [found.get(pk) for pk in ids]
 
 
 def merchant_view(merchant: Merchant) -> MerchantView:

@@ -157,9 +157,18 @@ VARIANT_VIEW = tuple(VariantView.__annotations__)
 
 
 async def variants_of_products(product_ids: Sequence[int]) -> list[list[VariantView]]:
-    variants = Variant.all().order_by("position", "id")
-    grouped = await batch.grouped_values(variants, "product_id", product_ids, VARIANT_VIEW)
-    return cast(list[list[VariantView]], grouped)
+    grouped: dict[int, list[VariantView]] = {pk: [] for pk in product_ids}
+    rows = await batch.rows_in(
+        Variant._meta.db_table,
+        "product_id",
+        sorted(set(product_ids)),
+        VARIANT_VIEW,
+        order_by=("position", "id"),
+        json_columns=("options",),
+    )
+    for row in rows:
+        grouped[row["product_id"]].append(cast(VariantView, row))
+    return [grouped[pk] for pk in product_ids]
 
 
 def product_view(product: Product) -> ProductView:

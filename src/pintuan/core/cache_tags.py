@@ -3,22 +3,29 @@
 A tag names one object (``Product:12``) or one kind of list (``Product:list``). The
 objects a response is built from are recorded as it is computed, and stored with it;
 a mutation records what it wrote, and those tags are purged once it has committed.
-Outside a tracked request both are no-ops, so services need not know about caching.
-The sets live in context variables and are mutated, never replaced, so DataLoader
-batches (which run in tasks copying the request's context) record into them too.
+Work that changes rows outside a request (the expiry scheduler and sweep, payment
+webhooks, the outbox consumer) runs inside ``purging``, which purges what it wrote
+once the block's transactions have committed. Outside both, recording is a no-op, so
+services need not know about caching. An answer that changes by the clock alone (an
+offer that starts or ends) records when with ``changes_at``; its stored age stops
+there. The records live in context variables and are mutated, never replaced, so
+DataLoader batches (which run in tasks copying the request's context) record into
+them too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pintuan.core.ids import NodeType
 
-_reads: ContextVar[set[str] | None] = ContextVar("pintuan_cache_reads", default=None)
-_writes: ContextVar[set[str] | None] = ContextVar("pintuan_cache_writes", default=None)
+# Purges the entries that carry any of the tags; never raises (a purge that fails must
+# not fail the write it follows: ages bound the staleness).
+Purge = Callable[[set[str]], Awaitable[None]]
 
 
 def entity(node_type: NodeType, pk: int) -> str:
@@ -32,29 +39,57 @@ def listing(node_type: NodeType, kind: str = "list") -> str:
 
 
 def read(tag: str) -> None:
-    reads = _reads.get()
-    if reads is not None:
-        reads.add(tag)
+    tracked = _tracked.get()
+    if tracked is not None:
+        tracked.reads.add(tag)
 
 
 def wrote(*tags: str) -> None:
-    writes = _writes.get()
-    if writes is not None:
-        writes.update(tags)
+    tracked = _tracked.get()
+    if tracked is not None:
+        tracked.writes.update(tags)
+
+
+def changes_at(moment: datetime) -> None:
+    """What is being read changes by itself at ``moment`` (no write will purge it)."""
+    tracked = _tracked.get()
+    if tracked is not None and (tracked.changes_at is None or moment < tracked.changes_at):
+        tracked.changes_at = moment
 
 
 @dataclass(slots=True)
 class Tracked:
     reads: set[str] = field(default_factory=set)
     writes: set[str] = field(default_factory=set)
+    changes_at: datetime | None = None
+
+
+_tracked: ContextVar[Tracked | None] = ContextVar("pintuan_cache_tracked", default=None)
 
 
 @contextmanager
 def tracking() -> Iterator[Tracked]:
     tracked = Tracked()
-    reads, writes = _reads.set(tracked.reads), _writes.set(tracked.writes)
+    token = _tracked.set(tracked)
     try:
         yield tracked
     finally:
-        _reads.reset(reads)
-        _writes.reset(writes)
+        _tracked.reset(token)
+
+
+@asynccontextmanager
+async def purging(purge: Purge | None) -> AsyncIterator[None]:
+    """Writes made in the block are purged when it ends, even by an error (what
+    committed before it stands). Wrap whole units of work, so the purge follows
+    their commits. Inside a request or another such block, that one purges."""
+    if _tracked.get() is not None or purge is None:
+        yield
+        return
+    tracked = Tracked()
+    token = _tracked.set(tracked)
+    try:
+        yield
+    finally:
+        _tracked.reset(token)
+        if tracked.writes:
+            await purge(tracked.writes)

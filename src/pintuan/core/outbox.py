@@ -49,7 +49,7 @@ from tortoise import connections, fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from pintuan.core import sql
+from pintuan.core import cache_tags, sql
 from pintuan.core.clock import now_utc
 
 log = logging.getLogger("pintuan.outbox")
@@ -246,18 +246,21 @@ class Consumer:
         *,
         batch_size: int = 100,
         poll_seconds: float = 0.2,
+        purge: cache_tags.Purge | None = None,
     ) -> None:
         self.handlers = handlers
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.purge = purge  # of cached answers that read what handlers wrote
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Deliver up to a batch of due events, each in its own transaction; returns
-        how many were claimed."""
+        how many were claimed. What the handlers wrote is purged from the response
+        cache once its transaction commits."""
         moment = now or now_utc()
         for claimed in range(self.batch_size):
             committed: list[AfterCommit] = []
-            async with in_transaction():
+            async with cache_tags.purging(self.purge), in_transaction():
                 found = await self._claim(moment)
                 if found is None:
                     return claimed

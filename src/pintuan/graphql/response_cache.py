@@ -6,9 +6,11 @@ customers, publishable keys); merchant staff, secret keys and admins each share 
 with viewers of the same rights; a PRIVATE response is its one viewer's, and is not
 cached for the anonymous at all. A stored response carries the tags of the objects it
 was built from (``core.cache_tags``); a mutation's writes are purged once it returns,
-so the next read, on any process sharing the store, computes afresh. A purge that
+so the next read, on any process sharing the store, computes afresh (work outside
+requests purges through the runtime's ``purge``, on the same store). A purge that
 fails is logged and the write still succeeds: the entries' ages bound the staleness.
-Only answers without errors are stored.
+An answer that changes by the clock is kept no longer than until it does. Only
+answers without errors are stored.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 
 import orjson
@@ -28,7 +31,7 @@ from pintuan.accounts.viewer import Viewer
 from pintuan.core import cache_tags
 from pintuan.graphql.cache_hints import CacheScope
 from pintuan.graphql.cache_policy import Policies, Policy
-from pintuan.live.response_store import ResponseStore
+from pintuan.live.response_store import ResponseStore, purge_quietly
 
 log = logging.getLogger("pintuan.cache")
 
@@ -59,6 +62,9 @@ class Outcome:
 
 BYPASS = Outcome(CacheStatus.BYPASS)
 PUBLIC = "public"
+# In every key: entries another version stored (a rolling deploy shares Redis) in
+# another layout are never read.
+ENTRY_FORMAT = 2
 
 
 def audience(viewer: Viewer, scope: CacheScope) -> str | None:
@@ -104,7 +110,7 @@ class ResponseCache:
             return None
         try:
             raw = orjson.dumps(
-                [data.query, data.operation_name, data.variables or {}, who],
+                [ENTRY_FORMAT, data.query, data.operation_name, data.variables or {}, who],
                 option=orjson.OPT_SORT_KEYS,
             )
         except orjson.JSONEncodeError:  # text no answer may hold; execution refuses it
@@ -130,39 +136,50 @@ class ResponseCache:
             log.warning("response cache lookup failed", exc_info=True)
             return await execute(), BYPASS
         if lookup.value is not None:
-            stored_at, stored_etag, stored = lookup.value.split(b"\n", 2)
+            stored_at, stored_age, stored_etag, stored = lookup.value.split(b"\n", 3)
             age = max(0, int(time.time() - float(stored_at)))
             log.debug("response cache HIT age=%d", age)
+            policy = _within(plan.policy, int(stored_age))
             outcome = Outcome(
-                CacheStatus.HIT, plan.policy, plan.shared, age, stored_etag.decode(), stored
+                CacheStatus.HIT, policy, plan.shared, age, stored_etag.decode(), stored
             )
             return ExecutionResult(data=None, errors=None), outcome
         with cache_tags.tracking() as tracked:
             result = await execute()
+        if tracked.writes:
+            await self.purge(tracked.writes)
         if result.errors or result.data is None:
+            return result, BYPASS
+        now = time.time()
+        policy = _within(plan.policy, _seconds_until(tracked.changes_at, now))
+        if policy.max_age <= 0:  # it changes by the clock within the second
             return result, BYPASS
         body = orjson.dumps(result.data)
         etag = etag_of(body)
-        value = b"%.3f\n%s\n%s" % (time.time(), etag.encode(), body)
+        value = b"%.3f\n%d\n%s\n%s" % (now, policy.max_age, etag.encode(), body)
         try:
             kept = await self.store.put(
-                plan.key, value, plan.policy.max_age, tracked.reads, lookup.clock_ms
+                plan.key, value, policy.max_age, tracked.reads, lookup.clock_ms
             )
         except Exception:
             log.warning("response cache store failed", exc_info=True)
             kept = False
         log.debug("response cache MISS stored=%s tags=%d", kept, len(tracked.reads))
-        return result, Outcome(CacheStatus.MISS, plan.policy, plan.shared, 0, etag, body)
+        return result, Outcome(CacheStatus.MISS, policy, plan.shared, 0, etag, body)
 
     async def purge(self, tags: set[str]) -> None:
-        if self.store is None:
-            return
-        try:
-            await self.store.purge(tags)
-        except Exception:
-            log.warning("response cache purge of %s failed", sorted(tags), exc_info=True)
-            return
-        log.info("response cache purged %s", " ".join(sorted(tags)))
+        await purge_quietly(self.store, tags)
+
+
+def _seconds_until(moment: datetime | None, now: float) -> int | None:
+    return None if moment is None else int(moment.timestamp() - now)
+
+
+def _within(policy: Policy, seconds: int | None) -> Policy:
+    """The policy, its age cut to ``seconds`` when those are fewer."""
+    if seconds is None or seconds >= policy.max_age:
+        return policy
+    return replace(policy, max_age=max(0, seconds))
 
 
 def headers(outcome: Outcome) -> dict[str, str]:

@@ -1,5 +1,8 @@
 """Expiry: groups whose timer ran out fail once, unpaid orders lapse, and a sweep
 catches up on whatever a stopped process left.
+
+Each step runs outside any request, so each purges the cached answers that read what
+it changed (the group, its offer's stock, the variant's) once it has committed.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from datetime import datetime
 
 from tortoise.expressions import F
 
-from pintuan.core import sql
+from pintuan.core import cache_tags, sql
 from pintuan.core.clock import now_utc
 from pintuan.groupbuys import ledger, offers, orders
 from pintuan.groupbuys.announce import announce
@@ -24,6 +27,11 @@ async def expire_group(group_id: int, runtime: Runtime) -> bool:
     A group that an earlier end of its offer cut short runs on instead: the
     extension meant to move it may have stopped between its commit and the move.
     """
+    async with cache_tags.purging(runtime.purge):
+        return await _expire_group(group_id, runtime)
+
+
+async def _expire_group(group_id: int, runtime: Runtime) -> bool:
     group = await sql.by_id(Group, group_id)
     if group is None or group.status != GroupStatus.OPEN:
         return False
@@ -55,19 +63,21 @@ async def sweep(runtime: Runtime) -> int:
         "id", "status"
     )
     for group_id, status in unsettled:
-        await orders.settle_group_orders(group_id, runtime, reasons[GroupStatus(status)])
+        async with cache_tags.purging(runtime.purge):
+            await orders.settle_group_orders(group_id, runtime, reasons[GroupStatus(status)])
         done += 1
     for order in await ledger.refunds_owed():
-        done += await ledger.issue_refund(order, runtime)
+        done += await ledger.issue_refund(order, runtime)  # money only: no answer shows it
     for order in await Order.filter(status=OrderStatus.PENDING_PAYMENT, payment_due_at__lte=now):
         done += await lapse_payment(order.id, runtime)
     return done
 
 
 async def lapse_payment(order_id: int, runtime: Runtime) -> bool:
-    settled = await orders.cancel_unpaid(
-        order_id, CancelReason.PAYMENT_EXPIRED, runtime, due_by=now_utc()
-    )
+    async with cache_tags.purging(runtime.purge):
+        settled = await orders.cancel_unpaid(
+            order_id, CancelReason.PAYMENT_EXPIRED, runtime, due_by=now_utc()
+        )
     return settled.changed
 
 

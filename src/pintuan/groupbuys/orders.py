@@ -51,6 +51,13 @@ async def _release_offer_stock(order: Order) -> None:
         cache_tags.wrote(cache_tags.entity(NodeType.GROUP_BUY, order.group_buy_id))
 
 
+def _group_written(group_id: int) -> None:
+    """Its members and slots show in the group and in the lists of joinable groups."""
+    cache_tags.wrote(
+        cache_tags.entity(NodeType.GROUP, group_id), cache_tags.listing(NodeType.GROUP)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Settled:
     order: Order
@@ -119,6 +126,10 @@ async def mark_paid(order: Order, reference: str, gateway: str) -> Settled:
             order.quantity,
             order.variant_id,
         )
+        # What is available is unchanged (the reserved units leave the shelf); the
+        # group's member is now paid.
+        if order.group_id is not None:
+            _group_written(order.group_id)
     return Settled(order, True, group, group is not None and _filled_by_this(group))
 
 
@@ -186,6 +197,7 @@ async def cancel_pending(
                     slots_taken=F("slots_taken") - 1, version=F("version") + 1
                 )
                 await GroupMember.filter(order_id=order.id).delete()
+                _group_written(order.group_id)
             await _release_offer_stock(order)
             await Variant.filter(id=order.variant_id).update(
                 stock_reserved=F("stock_reserved") - order.quantity
@@ -226,6 +238,7 @@ async def refund_paid(order_id: int, runtime: Runtime) -> Settled:
             await Variant.filter(id=order.variant_id).update(
                 stock_on_hand=F("stock_on_hand") + order.quantity
             )
+            cache_tags.wrote(cache_tags.entity(NodeType.VARIANT, order.variant_id))
             await record_money(order, TransactionKind.REFUND, runtime.gateway.name, OWED)
             await events.order_changed(events.ORDER_REFUNDED, order)
     if changed:

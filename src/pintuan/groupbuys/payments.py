@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from tortoise.exceptions import IntegrityError
 
+from pintuan.core import cache_tags
 from pintuan.groupbuys import orders, purchases
 from pintuan.groupbuys.order_models import (
     CancelReason,
@@ -30,8 +31,17 @@ async def handle_event(
     """Apply a gateway event; replays of an event id change nothing.
 
     The event is recorded after it is applied: every step is itself idempotent,
-    so a delivery retried after a crash in between is simply applied again.
+    so a delivery retried after a crash in between is simply applied again. A
+    webhook is no GraphQL request: what it changed is purged from the response
+    cache here, once applied.
     """
+    async with cache_tags.purging(runtime.purge):
+        return await _handle_event(event_id, kind, order_id, reference, runtime)
+
+
+async def _handle_event(
+    event_id: str, kind: str, order_id: int, reference: str, runtime: Runtime
+) -> Outcome:
     if await PaymentEvent.exists(event_id=event_id):
         return Outcome.DUPLICATE
     order = await Order.get_or_none(id=order_id)

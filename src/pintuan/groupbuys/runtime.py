@@ -14,6 +14,7 @@ from pintuan.groupbuys.progress import GroupProgress
 from pintuan.live.bus import EventBus
 from pintuan.live.connection import connect
 from pintuan.live.deadlines import Deadlines
+from pintuan.live.response_store import ResponseStore, open_store, purge_quietly
 from pintuan.settings import Settings
 
 
@@ -27,6 +28,11 @@ class Runtime:
     payment_deadlines: Deadlines
     payment_window_seconds: int
     checkout: Checkout
+    responses: ResponseStore | None = None  # the response cache's store; None when off
+
+    async def purge(self, tags: set[str]) -> None:
+        """Cached answers that read ``tags`` are dropped; never raises."""
+        await purge_quietly(self.responses, tags)
 
     @classmethod
     @asynccontextmanager
@@ -45,6 +51,7 @@ class Runtime:
                 payment_deadlines=Deadlines(redis, "deadlines:payments"),
                 payment_window_seconds=settings.payment_window_seconds,
                 checkout=checkout,
+                responses=open_store(settings, redis),
             )
         finally:
             await bus.aclose()

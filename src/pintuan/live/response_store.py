@@ -10,6 +10,7 @@ the check holds across hosts whatever their clocks say.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -17,6 +18,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
+
+from pintuan.settings import Settings
+
+log = logging.getLogger("pintuan.cache")
 
 PURGE_MEMORY_SECONDS = 60  # longer than any response takes to compute
 
@@ -174,3 +179,25 @@ class RedisStore:
         listed = sorted(tags)
         if listed:
             await self._purge(keys=self._tag_keys(listed), args=[PURGE_MEMORY_SECONDS])
+
+
+def open_store(settings: Settings, redis: Redis) -> ResponseStore | None:
+    """The process's one store, used by requests and background work alike: in Redis,
+    shared by every process, when there is one; None when the cache is off."""
+    if not settings.response_cache:
+        return None
+    if settings.redis_url:
+        return RedisStore(redis)
+    return MemoryStore(settings.response_cache_max_bytes)
+
+
+async def purge_quietly(store: ResponseStore | None, tags: set[str]) -> None:
+    """Purge, logging a failure instead of raising it: the write it follows stands."""
+    if store is None or not tags:
+        return
+    try:
+        await store.purge(tags)
+    except Exception:
+        log.warning("response cache purge of %s failed", sorted(tags), exc_info=True)
+        return
+    log.info("response cache purged %s", " ".join(sorted(tags)))

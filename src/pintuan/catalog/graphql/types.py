@@ -93,7 +93,7 @@ class VariantOption:
     value: str
 
 
-@cache_hint(max_age=60, fields={"available": Hint(max_age=5)})
+@cache_hint(max_age=60)
 @strawberry.type(description="A purchasable version of a product with its own price and stock.")
 class Variant(Node):
     sku: str

@@ -43,7 +43,7 @@ async def _user(info: Info, pk: int) -> User:
     return User.of(user)
 
 
-@cache_hint(max_age=10, fields={"stock_remaining": Hint(max_age=5)})
+@cache_hint(max_age=60)
 @strawberry.type(description="An offer a merchant runs on one variant: two prices, one timer.")
 class GroupBuy(Node):
     solo_price: Money
@@ -64,6 +64,12 @@ class GroupBuy(Node):
     @classmethod
     def of(cls, o: models.GroupBuy) -> GroupBuy:
         cache_tags.read(cache_tags.entity(NodeType.GROUP_BUY, o.id))
+        now = now_utc()
+        status = o.status_at(now)
+        if status is GroupBuyStatus.SCHEDULED:
+            cache_tags.changes_at(o.starts_at)
+        elif status is GroupBuyStatus.ACTIVE:
+            cache_tags.changes_at(o.ends_at)
         return cls(
             id=strawberry.ID(to_global_id(NodeType.GROUP_BUY, o.id)),
             solo_price=Money.of(o.solo_price, o.currency),
@@ -75,7 +81,7 @@ class GroupBuy(Node):
             per_user_limit=o.per_user_limit,
             stock_limit=o.stock_limit,
             unclaimed=o.stock_remaining,
-            status=o.status_at(now_utc()),
+            status=status,
             pk=o.id,
             product_pk=o.product_id,
             variant_pk=o.variant_id,
@@ -143,7 +149,9 @@ class GroupMember:
         return await _user(info, self.user_pk)
 
 
-@cache_hint(max_age=5, fields={"seconds_left": Hint(max_age=1)})
+# Every write to a group purges it (joins, payments, expiry, cancellation); only the
+# countdown moves by the clock: clients that cache longer count down from expiresAt.
+@cache_hint(max_age=60, fields={"seconds_left": Hint(max_age=1)})
 @strawberry.type(description="One group forming under an offer; share its code to fill it.")
 class Group(Node):
     size: int
