@@ -246,6 +246,8 @@ def server_env(
             "PINTUAN_LOG_LEVEL": "WARNING",
             "PINTUAN_RATE_LIMIT_IP_PER_MINUTE": unlimited,
             "PINTUAN_RATE_LIMIT_KEY_PER_MINUTE": unlimited,
+            "PINTUAN_POST_RATE_LIMIT": unlimited,
+            "PINTUAN_COMMENT_RATE_LIMIT": unlimited,
             "PINTUAN_RUN_SCHEDULER": "true" if scheduler else "false",
             "PYTHONPATH": str(REPO),
         }
