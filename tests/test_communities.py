@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from pintuan.app import scheduler
 from pintuan.communities.models import Community, Member, MemberState, Post, Reaction
 from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
 from pintuan.groupbuys.order_models import Order, OrderStatus
@@ -206,6 +207,30 @@ async def test_a_paid_term_ends_on_its_date_and_access_with_it(
     assert (await join(gql, next_h, community["id"], code))["member"]["state"] == "ACTIVE"
     assert (await Member.get(user_id=payer.id)).state == MemberState.EXPIRED
     assert (await Community.get(id=pk(community["id"]))).member_count == 2
+
+
+async def test_the_scheduled_sweep_expires_ended_terms_and_frees_their_seats(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    _, owner = await signed_in(settings)
+    community = await create(
+        gql, owner, "pro", kind="PREMIUM", membership="PAID_TERM", termDays=30, memberCap=3
+    )
+    code = await invite(gql, owner, community["id"])
+    joined = []
+    for _ in range(2):
+        user, headers = await signed_in(settings)
+        joined.append((user, (await join(gql, headers, community["id"], code))["member"]))
+    ended = (NOW - timedelta(seconds=1)).isoformat()
+    await call(gql, SET_TERM, {"m": joined[0][1]["id"], "e": ended}, owner)
+    count = 'query { community(handle: "pro") { memberCount } }'
+    assert (await gql(count, {}, owner))["data"]["community"]["memberCount"] == 3
+
+    assert await scheduler(app.state.runtime, settings).sweep() == 1
+    assert (await gql(count, {}, owner))["data"]["community"]["memberCount"] == 2
+    assert (await Member.get(user_id=joined[0][0].id)).state == MemberState.EXPIRED
+    assert (await Member.get(user_id=joined[1][0].id)).state == MemberState.ACTIVE
+    assert await scheduler(app.state.runtime, settings).sweep() == 0  # nothing left to do
 
 
 async def test_with_purchase_admits_buyers_of_its_products_and_thresholds_hold(
