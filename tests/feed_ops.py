@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pintuan.accounts.models import User
+from pintuan.catalog.models import Product, Variant
 from pintuan.communities.models import (
     Community,
     CommunityKind,
@@ -15,6 +17,7 @@ from pintuan.communities.models import (
     Post,
     Visibility,
 )
+from pintuan.groupbuys.order_models import Order, OrderKind, OrderStatus
 from tests import factories
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
@@ -56,3 +59,21 @@ async def post(place: Community, author: User, text: str, minutes: float, **chan
 
 async def follow(follower: User, followee: User) -> None:
     await Follow.create(follower=follower, followee=followee, created_at=datetime.now(UTC))
+
+
+async def paid_order(buyer: User, variant: Variant) -> Order:
+    """A paid solo order, for a post to show off."""
+    product = await Product.get(id=variant.product_id)
+    return await Order.create(
+        buyer=buyer,
+        merchant_id=product.merchant_id,
+        kind=OrderKind.SOLO,
+        variant=variant,
+        quantity=1,
+        unit_price=1000,
+        currency="CNY",
+        status=OrderStatus.PAID,
+        idempotency_key=uuid.uuid4().hex,
+        request_hash="0" * 64,
+        paid_at=datetime.now(UTC),
+    )

@@ -8,7 +8,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from pintuan.communities.models import Community, Member, MemberState, Post
+from pintuan.app import scheduler
+from pintuan.communities.models import Community, Member, MemberState, Post, Reaction
 from pintuan.graphql.ids import NodeType, from_global_id, to_global_id
 from pintuan.groupbuys.order_models import Order, OrderStatus
 from pintuan.referrals.models import OrderAttribution
@@ -208,6 +209,30 @@ async def test_a_paid_term_ends_on_its_date_and_access_with_it(
     assert (await Community.get(id=pk(community["id"]))).member_count == 2
 
 
+async def test_the_scheduled_sweep_expires_ended_terms_and_frees_their_seats(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    _, owner = await signed_in(settings)
+    community = await create(
+        gql, owner, "pro", kind="PREMIUM", membership="PAID_TERM", termDays=30, memberCap=3
+    )
+    code = await invite(gql, owner, community["id"])
+    joined = []
+    for _ in range(2):
+        user, headers = await signed_in(settings)
+        joined.append((user, (await join(gql, headers, community["id"], code))["member"]))
+    ended = (NOW - timedelta(seconds=1)).isoformat()
+    await call(gql, SET_TERM, {"m": joined[0][1]["id"], "e": ended}, owner)
+    count = 'query { community(handle: "pro") { memberCount } }'
+    assert (await gql(count, {}, owner))["data"]["community"]["memberCount"] == 3
+
+    assert await scheduler(app.state.runtime, settings).sweep() == 1
+    assert (await gql(count, {}, owner))["data"]["community"]["memberCount"] == 2
+    assert (await Member.get(user_id=joined[0][0].id)).state == MemberState.EXPIRED
+    assert (await Member.get(user_id=joined[1][0].id)).state == MemberState.ACTIVE
+    assert await scheduler(app.state.runtime, settings).sweep() == 0  # nothing left to do
+
+
 async def test_with_purchase_admits_buyers_of_its_products_and_thresholds_hold(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
@@ -381,6 +406,7 @@ async def test_edits_keep_their_history_and_deletes_are_soft(
 
 FEED_PAGE = """query($first: Int!) { community(handle: "c") { feed(first: $first) { edges { node {
   text reactionCount commentCount author { handle }
+  viewerHasReacted viewerReaction viewerCanComment
   attachment { __typename ... on ProductCard { product { title } }
     ... on GroupShare { ref group { status slotsLeft } }
     ... on OrderShowcase { paidAt product { title } } } } } } } }"""
@@ -389,7 +415,7 @@ FEED_PAGE = """query($first: Int!) { community(handle: "c") { feed(first: $first
 async def test_a_feed_page_with_authors_and_attachments_costs_the_same_at_any_size(
     app: Starlette, gql: GraphQLClient, settings: Settings, sql_statements: list[str]
 ) -> None:
-    _, owner = await signed_in(settings)
+    owner_user, owner = await signed_in(settings)
     community = await create(gql, owner, "c")
     offer = await factories.offer(group_size=5)
     group = (await start(gql, owner, offer.id))["group"]
@@ -405,6 +431,8 @@ async def test_a_feed_page_with_authors_and_attachments_costs_the_same_at_any_si
         poster = owner if i % 3 == 2 else headers  # only the buyer shows the order
         made = await post(gql, poster, community["id"], f"p{i}", **attachments[i % 3])
         assert made["userErrors"] == [], made
+        if i % 2 == 0:
+            await Reaction.create(post_id=pk(made["post"]["id"]), user=owner_user, created_at=NOW)
 
     counts = {}
     for first in (3, 21):
@@ -413,6 +441,8 @@ async def test_a_feed_page_with_authors_and_attachments_costs_the_same_at_any_si
         edges = body["data"]["community"]["feed"]["edges"]
         assert len(edges) == first
         assert all(e["node"]["attachment"] is not None for e in edges)
+        assert all(e["node"]["viewerCanComment"] for e in edges)
+        assert {e["node"]["viewerHasReacted"] for e in edges} == {True, False}
         counts[first] = len(sql_statements)
     assert counts[3] == counts[21], sql_statements
-    assert counts[21] <= 10, sql_statements
+    assert counts[21] <= 6, sql_statements

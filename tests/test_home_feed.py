@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from pintuan.accounts.models import User
+from pintuan.catalog.models import Variant
 from pintuan.communities.models import (
     AttachmentKind,
     Community,
@@ -17,13 +18,14 @@ from pintuan.communities.models import (
     MemberState,
     Post,
     Reaction,
+    ReactionKind,
 )
 from pintuan.graphql.pagination import encode_cursor
 from pintuan.groupbuys.models import Group, GroupStatus
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
-from tests.feed_ops import T0, community, follow, join, post
+from tests.feed_ops import T0, community, follow, join, paid_order, post
 
 HOME = """query($first: Int, $after: String, $ranking: FeedRanking) {
   homeFeed(first: $first, after: $after, ranking: $ranking) {
@@ -233,11 +235,12 @@ async def test_a_page_of_twenty_costs_the_same_few_statements_whatever_it_holds(
     query = """query($first: Int!, $ranking: FeedRanking) {
       homeFeed(first: $first, ranking: $ranking) { edges { node {
         id text createdAt reactionCount commentCount
+        viewerHasReacted viewerReaction viewerCanComment
         author { displayName }
         attachment { __typename
           ... on GroupShare { ref group { slotsLeft status expiresAt } }
           ... on ProductCard { product { title } }
-          ... on OrderShowcase { paidAt }
+          ... on OrderShowcase { paidAt product { title } }
         } } } } }"""
     me = await factories.user()
     authors = [await factories.user() for _ in range(5)]
@@ -259,8 +262,12 @@ async def test_a_page_of_twenty_costs_the_same_few_statements_whatever_it_holds(
         )
         for n in range(3)
     ]
+    variant = await Variant.get(product_id=products[0].id)
+    orders = [await paid_order(author, variant) for author in authors]
+    elsewhere = await community("elsewhere")  # not joined: seen through a follow
+    await follow(me, authors[4])
     for n in range(40):
-        place, author = places[n % 4], authors[n % 5]
+        place, author = (elsewhere if n % 5 == 4 else places[n % 4]), authors[n % 5]
         attached: dict[str, Any] = {}
         if n % 3 == 0:
             group = groups[(n // 3) % 3]
@@ -270,9 +277,12 @@ async def test_a_page_of_twenty_costs_the_same_few_statements_whatever_it_holds(
                 "attachment_kind": AttachmentKind.PRODUCT,
                 "attachment_id": products[n % 3].id,
             }
+        else:
+            attached = {"attachment_kind": AttachmentKind.ORDER, "attachment_id": orders[n % 5].id}
         made = await post(place, author, f"post {n}", n, **attached)
-        if n % 4 == 0:
-            await Reaction.create(post=made, user=me, created_at=datetime.now(UTC))
+        if n % 2 == 0 and place is not elsewhere:
+            kind = ReactionKind.LIKE if n % 4 else ReactionKind.LOVE
+            await Reaction.create(post=made, user=me, kind=kind, created_at=datetime.now(UTC))
     headers = factories.bearer(me, settings)
 
     counts = {}
@@ -280,8 +290,14 @@ async def test_a_page_of_twenty_costs_the_same_few_statements_whatever_it_holds(
         sql_statements.clear()
         body = await gql(query, {"first": first, "ranking": ranking}, headers)
         assert "errors" not in body, body
-        edges = body["data"]["homeFeed"]["edges"]
-        assert len(edges) == first
+        nodes = [edge["node"] for edge in body["data"]["homeFeed"]["edges"]]
+        assert len(nodes) == first
+        assert all(node["attachment"] is not None for node in nodes)
+        assert {node["viewerCanComment"] for node in nodes} == {True, False}
+        assert {node["viewerHasReacted"] for node in nodes} == {True, False}
+        assert all(
+            (node["viewerReaction"] is not None) == node["viewerHasReacted"] for node in nodes
+        )
         counts[(first, ranking)] = len(sql_statements)
 
     assert counts[(20, "NEW")] <= 6, sql_statements

@@ -29,6 +29,7 @@ from tortoise import Tortoise, connections
 from pintuan.accounts.keyfile import with_signing_key
 from pintuan.accounts.socket_guard import SocketGuard
 from pintuan.accounts.viewer import AccessDenied, authenticate
+from pintuan.communities.members import expire_ended_terms
 from pintuan.core import json_nesting, outbox
 from pintuan.core.db import tortoise_config
 from pintuan.core.errors import ApiErrorCode
@@ -282,6 +283,11 @@ def _caching(settings: Settings, runtime: Runtime, policies: Policies) -> Cachin
     return Caching(ResponseCache(runtime.responses, policies), documents)
 
 
+def scheduler(runtime: Runtime, settings: Settings) -> ExpiryScheduler:
+    """The expiry scheduler, whose sweep also lapses ended paid memberships."""
+    return ExpiryScheduler(runtime, settings.sweep_interval_seconds, (expire_ended_terms,))
+
+
 @asynccontextmanager
 async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None]:
     """The expiry scheduler, the commission releases and the outbox's pruning as
@@ -289,7 +295,7 @@ async def _scheduled(runtime: Runtime, settings: Settings) -> AsyncIterator[None
     if not settings.run_scheduler:
         yield
         return
-    runner = ExpiryScheduler(runtime, settings.sweep_interval_seconds)
+    runner = scheduler(runtime, settings)
     tasks = [
         asyncio.create_task(runner.run(), name="expiry-scheduler"),
         asyncio.create_task(

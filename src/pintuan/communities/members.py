@@ -7,7 +7,8 @@ row (``member_count < member_cap``), so concurrent joins queue on that row and
 never overfill it; every transaction touches member rows first and the
 community row last, one fixed order, so they cannot deadlock. An ended paid term
 stops access at once (visibility.py reads ``term_ends_at``); the row becomes
-EXPIRED, and its seat free, the next time someone is admitted.
+EXPIRED, and its seat free, the next time someone is admitted or the scheduler
+sweeps (``expire_ended_terms``), whichever comes first.
 """
 
 from __future__ import annotations
@@ -78,12 +79,30 @@ async def _count(community_id: int, delta: int) -> None:
         await Community.filter(id=community_id).update(member_count=F("member_count") + delta)
 
 
-async def _expire_due(community_id: int, now: datetime) -> None:
-    """Ended paid terms become EXPIRED and free their seats (inside the caller's transaction)."""
+async def _expire_due(community_id: int, now: datetime) -> int:
+    """Ended paid terms become EXPIRED and free their seats (inside the caller's
+    transaction); returns how many."""
     expired = await Member.filter(
         community_id=community_id, state=MemberState.ACTIVE, term_ends_at__lte=now
     ).update(state=MemberState.EXPIRED, updated_at=now)
     await _count(community_id, -expired)
+    return expired
+
+
+async def expire_ended_terms(now: datetime) -> int:
+    """Mark every member whose paid term has ended EXPIRED, so member counts and free
+    seats are right without waiting for the next join; returns how many. One
+    transaction per community, member rows before the community row as everywhere."""
+    due = await (
+        Member.filter(state=MemberState.ACTIVE, term_ends_at__lte=now)
+        .distinct()
+        .values_list("community_id", flat=True)
+    )
+    expired = 0
+    for community_id in sorted({int(c) for c in due}):  # type: ignore[call-overload]
+        async with in_transaction():
+            expired += await _expire_due(community_id, now)
+    return expired
 
 
 def _term_end(community: Community, now: datetime) -> datetime | None:

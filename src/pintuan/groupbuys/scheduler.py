@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from pintuan.core.clock import now_utc
@@ -20,11 +21,24 @@ log = logging.getLogger("pintuan.groupbuys.scheduler")
 MAX_SLEEP_SECONDS = 1.0
 BATCH = 100
 
+# Another domain's catch-up, run with each sweep: given the moment, returns how much it did.
+Sweep = Callable[[datetime], Awaitable[int]]
+
 
 class ExpiryScheduler:
-    def __init__(self, runtime: Runtime, sweep_interval_seconds: float) -> None:
+    def __init__(
+        self, runtime: Runtime, sweep_interval_seconds: float, sweeps: Sequence[Sweep] = ()
+    ) -> None:
         self.runtime = runtime
         self.sweep_interval = sweep_interval_seconds
+        self.sweeps = tuple(sweeps)
+
+    async def sweep(self) -> int:
+        """The database sweep, then each other domain's: returns how much they did."""
+        done = await expiry.sweep(self.runtime)
+        for more in self.sweeps:
+            done += await more(now_utc())
+        return done
 
     async def rebuild(self) -> None:
         """Put every deadline the database knows back into the live layer."""
@@ -60,7 +74,7 @@ class ExpiryScheduler:
                     rebuilt = True
                 await self.tick()
                 if loop.time() >= next_sweep:
-                    swept = await expiry.sweep(self.runtime)
+                    swept = await self.sweep()
                     if swept:
                         log.info("sweep finished %d overdue items", swept)
                     next_sweep = loop.time() + self.sweep_interval

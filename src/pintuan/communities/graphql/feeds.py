@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 import strawberry
 
-from pintuan.accounts.graphql.loaders import account_loaders
-from pintuan.catalog.graphql.loaders import catalog_loaders
-from pintuan.communities import attached, home_feed, models, ranking
+from pintuan.communities import home_feed, ranking
 from pintuan.communities.graphql import access
 from pintuan.communities.graphql.live import community_live
 from pintuan.communities.graphql.loaders import community_loaders
+from pintuan.communities.graphql.page import prime_page
 from pintuan.communities.graphql.types import Post
 from pintuan.communities.live_feed import FeedEvent, FeedEventKind, newest_key, replay_after
 from pintuan.core.clock import now_utc
@@ -33,7 +31,6 @@ from pintuan.graphql.pagination import (
     encode_cursor,
     page_size,
 )
-from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
 
 MAX_PAGE = 50
 HOME_NEW = "HOME_FEED"
@@ -105,39 +102,11 @@ def _uncounted() -> Callable[[], Awaitable[int]]:
     return count
 
 
-async def _prime(info: Info, posts: Sequence[models.Post]) -> None:
-    """Load what a page's fields ask for into the loaders they ask: authors, groups with
-    their offers, orders with their variants at once, then every product named."""
-    groupbuys, catalog = groupbuy_loaders(info), catalog_loaders(info)
-    group_ids = attached.targets(posts, models.AttachmentKind.GROUP)
-    order_ids = attached.targets(posts, models.AttachmentKind.ORDER)
-    _, groups, orders = await asyncio.gather(
-        account_loaders(info).user.load_many(sorted({p.author_id for p in posts})),
-        attached.groups_with_offers(group_ids),
-        attached.orders_with_variants(order_ids),
-    )
-    for pk in group_ids:
-        group, offer = groups.get(pk, (None, None))
-        groupbuys.group.prime(pk, group)
-        if offer is not None:
-            groupbuys.group_buy.prime(offer.id, offer)
-    for pk in order_ids:
-        order, variant = orders.get(pk, (None, None))
-        groupbuys.order.prime(pk, order)
-        if variant is not None:
-            catalog.variant.prime(variant.id, variant)
-    found = attached.Attached(groups, orders)
-    await catalog.public_product.load_many(sorted(found.product_ids(posts)))
-
-
 async def _newest_page(info: Info, user_id: int, size: int, after: str | None) -> Connection[Post]:
     key = _newest_key(decode_cursor(after, HOME_NEW))
     rows = await home_feed.newest(user_id, size + 1, key, now_utc())
     items = rows[:size]
-    loaders = community_loaders(info)
-    for row in items:
-        loaders.post.prime(row.id, row)
-    await _prime(info, items)
+    await prime_page(info, items)
     page = Page(items, [NEWEST.key_of(row) for row in items], len(rows) > size, key is not None)
     return build_connection(page, HOME_NEW, Post.of, _uncounted())
 
@@ -150,10 +119,7 @@ async def _hot_page(info: Info, user_id: int, size: int, after: str | None) -> C
     ranked = ranking.rank([candidate for candidate, _ in found], moment)
     chosen = ranking.page_after(ranked, key, size)
     shown = [(item, posts[item.candidate.post_id]) for item in chosen[:size]]
-    loaders = community_loaders(info)
-    for _, post in shown:
-        loaders.post.prime(post.id, post)
-    await _prime(info, [post for _, post in shown])
+    await prime_page(info, [post for _, post in shown])
     page = Page(
         [post for _, post in shown],
         [[moment.isoformat(), item.score, item.candidate.post_id] for item, _ in shown],

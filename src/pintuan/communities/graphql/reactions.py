@@ -10,13 +10,13 @@ from strawberry.dataloader import DataLoader
 
 from pintuan.communities import reactions
 from pintuan.communities.graphql.live import announce_reactions
+from pintuan.communities.graphql.loaders import community_loaders
 from pintuan.communities.graphql.refusals import actor, signed_in, social_mutation
-from pintuan.communities.models import Community, Member, Post, ReactionKind
+from pintuan.communities.models import Post, ReactionKind
 from pintuan.communities.standing import Standing
 from pintuan.core.clock import now_utc
 from pintuan.graphql.context import Info
 from pintuan.graphql.ids import NodeType, decode_id
-from pintuan.graphql.loaders import rows
 from pintuan.graphql.mutations import MutationPayload
 
 strawberry.enum(ReactionKind, name="ReactionKind", description="One reaction per user per post.")
@@ -30,27 +30,13 @@ async def _kinds(keys: Sequence[tuple[int, int]]) -> list[ReactionKind | None]:
     return [found.get(key) for key in keys]
 
 
-async def _memberships(keys: Sequence[tuple[int, int]]) -> list[Member | None]:
-    found: dict[tuple[int, int], Member] = {}
-    for user_id in {u for u, _ in keys}:
-        rows = await Member.filter(
-            user_id=user_id, community_id__in=[c for u, c in keys if u == user_id]
-        )
-        found.update({(user_id, row.community_id): row for row in rows})
-    return [found.get(key) for key in keys]
-
-
 @dataclass
 class ViewerLoaders:
-    """Keyed (viewer, post) and (viewer, community): one query per page each."""
+    """Keyed (viewer, post): one query per page, unless the feed filled it first."""
 
     reaction: DataLoader[tuple[int, int], ReactionKind | None] = field(
         default_factory=lambda: DataLoader(_kinds)
     )
-    membership: DataLoader[tuple[int, int], Member | None] = field(
-        default_factory=lambda: DataLoader(_memberships)
-    )
-    community: DataLoader[int, Community | None] = field(default_factory=lambda: rows(Community))
 
 
 def viewer_loaders(info: Info) -> ViewerLoaders:
@@ -70,7 +56,7 @@ async def viewer_can_comment(info: Info, post: Post) -> bool:
     who = actor(info)
     if who.user_id is None or post.deleted_at is not None:
         return False
-    loaders = viewer_loaders(info)
+    loaders = community_loaders(info)
     community = await loaders.community.load(post.community_id)
     if community is None:
         return False

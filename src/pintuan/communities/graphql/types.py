@@ -23,6 +23,7 @@ from pintuan.communities.graphql import access
 from pintuan.communities.graphql.comments import Comment, post_comments
 from pintuan.communities.graphql.loaders import community_loaders
 from pintuan.communities.graphql.moderation import Report, community_reports
+from pintuan.communities.graphql.page import prime_page
 from pintuan.communities.graphql.reactions import viewer_can_comment, viewer_reaction
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError
@@ -141,9 +142,11 @@ class Community(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Post]:
         query = feed.community_posts(self.pk)
-        return await paginate(
+        page = await paginate(
             info, query, feed.PINNED_THEN_NEWEST, "COMMUNITY_FEED", Post.of, _page_cap(first), after
         )
+        await prime_page(info, [edge.node.row for edge in page.edges])
+        return page
 
     @strawberry.field(description="Active members, newest first.")
     async def members(
