@@ -13,6 +13,7 @@ from pintuan.referrals.plan_models import PlanMember, TierPromotion
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
+from tests.ledger_ops import COMPLETE
 from tests.test_checkout import enrol, publish, shop
 from tests.test_commission_plans import tiered_input
 from tests.test_commissions_end_to_end import consume
@@ -48,6 +49,8 @@ async def test_b_turns_gold_from_cs_sales_and_the_next_orders_follow_break_away(
     promoted = await TierPromotion.all().values_list("member__user_id", "from_rank", "to_rank")
     second = await buy_with(gql, c_headers, offer, None)
     b_own = await buy_with(gql, factories.bearer(b, settings), offer, None)
+    for completed in (first, b_own):  # the invite rewards wait for completion
+        await gql(COMPLETE, {"id": completed["order"]["id"]}, staff)
     await consume(settings)
 
     assert promoted == [(b.id, "OWNER", "GOLD")]
