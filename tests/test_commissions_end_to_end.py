@@ -3,9 +3,11 @@ outbox, the plan in force, the tree and the ledger, with no call from group buys
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 
 from pintuan.accounts.models import Merchant, User
@@ -222,3 +224,34 @@ async def test_a_merchant_without_a_plan_pays_no_one(
     await consume(settings)
 
     assert await entries() == set()
+
+
+@pytest.mark.usefixtures("needs_concurrency")
+async def test_consumers_handling_completions_at_once_pay_one_invite_reward(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    store = await tiered_shop(gql, settings)
+    a = await factories.user()
+    b = await factories.user(inviter=a)
+    for owner in (a, b):
+        await store.enrol(gql, owner)
+    code = await link_to(gql, factories.bearer(b, settings), store.offer)
+    orders = [
+        await buy_with(gql, factories.bearer(await factories.user(), settings), store.offer, code)
+        for _ in range(5)
+    ]
+    for bought in orders:
+        await gql(COMPLETE, {"id": bought["order"]["id"]}, store.staff)
+
+    written = await asyncio.gather(
+        *(
+            settle.reward_first_completion(from_global_id(bought["order"]["id"])[1])
+            for bought in reversed(orders)  # the latest completion first
+        )
+    )
+
+    assert sorted(written) == [0, 0, 0, 0, 1]
+    rewards = await CommissionEntry.filter(kind="INVITE_REWARD")
+    assert [(e.beneficiary_id, e.order_id) for e in rewards] == [
+        (a.id, from_global_id(orders[0]["order"]["id"])[1])
+    ]
