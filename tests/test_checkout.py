@@ -17,6 +17,7 @@ from pintuan.groupbuys.models import GroupBuy
 from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
+from tests.ledger_ops import COMPLETE
 from tests.test_commission_plans import (
     ENROLL,
     PRICE_SET,
@@ -101,11 +102,14 @@ async def test_a_rebind_and_a_new_plan_version_after_an_order_was_made_change_no
     paid = await deliver(gql.http, succeeded(bought["order"]["id"]))
     assert paid.status_code == 200
     await consume(settings)
+    done = await gql(COMPLETE, {"id": bought["order"]["id"]}, staff)
+    assert done["data"]["orderComplete"]["userErrors"] == []
+    await consume(settings)
 
     assert await entries() == {
         (seller.id, "SALES_COMMISSION", PRICE * 1_000 // 10_000, "PENDING"),  # version 1's rate
         (old_gold.id, "TEAM_SHARE", PRICE * 1_000 // 10_000 // 4, "PENDING"),
-        (old_gold.id, "INVITE_REWARD", 10_000, "PENDING"),  # the GOLD tier's reward
+        (old_gold.id, "INVITE_REWARD", 10_000, "PENDING"),  # the GOLD tier's, on completion
     }
 
 
@@ -170,8 +174,10 @@ async def test_an_owner_buying_for_themselves_under_discount_pays_less_and_earns
     gold_code = await link_to(gql, factories.bearer(gold, settings), offer)
 
     own = await buy_with(gql, owner_headers, offer, None)
+    assert await entries_after(settings) == set()
+    await gql(COMPLETE, {"id": own["order"]["id"]}, staff)
     assert await entries_after(settings) == {
-        (gold.id, "INVITE_REWARD", 10_000, "PENDING")  # the owner's first order
+        (gold.id, "INVITE_REWARD", 10_000, "PENDING")  # the owner's first completed order
     }
     through_gold = await buy_with(gql, owner_headers, offer, gold_code)
     stranger = await buy_with(gql, factories.bearer(await factories.user(), settings), offer, None)

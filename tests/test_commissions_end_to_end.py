@@ -3,9 +3,11 @@ outbox, the plan in force, the tree and the ledger, with no call from group buys
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 
 from pintuan.accounts.models import Merchant, User
@@ -20,7 +22,7 @@ from pintuan.settings import Settings
 from tests import factories
 from tests.conftest import GraphQLClient
 from tests.groupbuy_ops import purchase
-from tests.ledger_ops import COMPLETE, balance, release_after_freeze
+from tests.ledger_ops import COMPLETE, balance, refund_after_completion, release_after_freeze
 from tests.test_commission_plans import ENROLL, PUBLISH, tiered_input
 from tests.test_share_links import buy_with, link_to, visit
 
@@ -73,7 +75,7 @@ async def test_an_order_through_an_owners_link_earns_the_owner_and_their_inviter
     b = await factories.user(inviter=a)
     for owner in (a, b):
         await store.enrol(gql, owner)
-    b_headers = factories.bearer(b, settings)
+    a_headers, b_headers = factories.bearer(a, settings), factories.bearer(b, settings)
     code = await link_to(gql, b_headers, store.offer)
     shopper = factories.bearer(await factories.user(), settings)
     await visit(gql, code, shopper)
@@ -82,22 +84,92 @@ async def test_an_order_through_an_owners_link_earns_the_owner_and_their_inviter
     await consume(settings)
     replayed = await settle.settle_paid_order(from_global_id(bought["order"]["id"])[1])
 
-    assert await entries() == {
-        (b.id, "SALES_COMMISSION", PRICE * RATE // 10_000, "PENDING"),
-        (a.id, "INVITE_REWARD", 2_000, "PENDING"),  # B's first order; the OWNER tier's reward
-    }
+    assert await entries() == {(b.id, "SALES_COMMISSION", PRICE * RATE // 10_000, "PENDING")}
     assert replayed == 0  # a second delivery of the same event writes nothing
     assert await balance(gql, b_headers) == (2_000, 0)
+    assert await balance(gql, a_headers) == (0, 0)  # no invite reward before completion
 
     completed = await gql(COMPLETE, {"id": bought["order"]["id"]}, store.staff)
     completed_at = datetime.fromisoformat(
         completed["data"]["orderComplete"]["order"]["completedAt"]
     )
     await consume(settings)
+    assert await entries() == {
+        (b.id, "SALES_COMMISSION", PRICE * RATE // 10_000, "PENDING"),
+        (a.id, "INVITE_REWARD", 2_000, "PENDING"),  # B's first completed order; OWNER's reward
+    }
+    assert await balance(gql, a_headers) == (2_000, 0)
     assert await release_after_freeze(completed_at - timedelta(seconds=1), settings) == 0
     assert await release_after_freeze(completed_at, settings) == 2
 
     assert await balance(gql, b_headers) == (0, 2_000)
+    assert await balance(gql, a_headers) == (0, 2_000)
+
+
+async def test_the_invite_reward_is_paid_once_when_the_first_of_several_orders_completes(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    store = await tiered_shop(gql, settings)
+    a = await factories.user()
+    b = await factories.user(inviter=a)
+    for owner in (a, b):
+        await store.enrol(gql, owner)
+    a_headers = factories.bearer(a, settings)
+    code = await link_to(gql, factories.bearer(b, settings), store.offer)
+    orders = [
+        await buy_with(gql, factories.bearer(await factories.user(), settings), store.offer, code)
+        for _ in range(3)
+    ]
+    await consume(settings)
+    assert await balance(gql, a_headers) == (0, 0)
+
+    for bought in orders:  # all complete before the consumer hears of any
+        done = await gql(COMPLETE, {"id": bought["order"]["id"]}, store.staff)
+        assert done["data"]["orderComplete"]["userErrors"] == []
+    await consume(settings)
+    replays = [
+        await settle.reward_first_completion(from_global_id(bought["order"]["id"])[1])
+        for bought in orders
+    ]
+
+    rewards = await CommissionEntry.filter(kind="INVITE_REWARD")
+    assert [(e.beneficiary_id, e.amount, e.order_id) for e in rewards] == [
+        (a.id, 2_000, from_global_id(orders[0]["order"]["id"])[1])  # the first to complete
+    ]
+    assert replays == [0, 0, 0]
+    assert await balance(gql, a_headers) == (2_000, 0)
+
+
+async def test_a_refund_of_the_first_completed_order_reverses_its_invite_reward_for_good(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    store = await tiered_shop(gql, settings)
+    a = await factories.user()
+    b = await factories.user(inviter=a)
+    for owner in (a, b):
+        await store.enrol(gql, owner)
+    a_headers = factories.bearer(a, settings)
+    code = await link_to(gql, factories.bearer(b, settings), store.offer)
+    first, later = [
+        await buy_with(gql, factories.bearer(await factories.user(), settings), store.offer, code)
+        for _ in range(2)
+    ]
+    done = await gql(COMPLETE, {"id": first["order"]["id"]}, store.staff)
+    completed_at = datetime.fromisoformat(done["data"]["orderComplete"]["order"]["completedAt"])
+    await consume(settings)
+    assert await release_after_freeze(completed_at, settings) == 2
+    assert await balance(gql, a_headers) == (0, 2_000)
+
+    await refund_after_completion(first["order"]["id"])
+    await gql(COMPLETE, {"id": later["order"]["id"]}, store.staff)
+    await consume(settings)
+
+    rewards = await CommissionEntry.filter(kind="INVITE_REWARD").order_by("id")
+    assert [(e.amount, e.entry_type.value, e.state.value) for e in rewards] == [
+        (2_000, "EARNING", "AVAILABLE"),
+        (-2_000, "REVERSAL", "AVAILABLE"),  # the ledger's rule for an available entry
+    ]
+    assert await balance(gql, a_headers) == (0, 0)  # no second reward for the later order
 
 
 async def test_a_members_own_order_with_no_share_earns_under_the_self_purchase_rule(
@@ -152,3 +224,34 @@ async def test_a_merchant_without_a_plan_pays_no_one(
     await consume(settings)
 
     assert await entries() == set()
+
+
+@pytest.mark.usefixtures("needs_concurrency")
+async def test_consumers_handling_completions_at_once_pay_one_invite_reward(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    store = await tiered_shop(gql, settings)
+    a = await factories.user()
+    b = await factories.user(inviter=a)
+    for owner in (a, b):
+        await store.enrol(gql, owner)
+    code = await link_to(gql, factories.bearer(b, settings), store.offer)
+    orders = [
+        await buy_with(gql, factories.bearer(await factories.user(), settings), store.offer, code)
+        for _ in range(5)
+    ]
+    for bought in orders:
+        await gql(COMPLETE, {"id": bought["order"]["id"]}, store.staff)
+
+    written = await asyncio.gather(
+        *(
+            settle.reward_first_completion(from_global_id(bought["order"]["id"])[1])
+            for bought in reversed(orders)  # the latest completion first
+        )
+    )
+
+    assert sorted(written) == [0, 0, 0, 0, 1]
+    rewards = await CommissionEntry.filter(kind="INVITE_REWARD")
+    assert [(e.beneficiary_id, e.order_id) for e in rewards] == [
+        (a.id, from_global_id(orders[0]["order"]["id"])[1])
+    ]

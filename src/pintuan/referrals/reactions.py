@@ -63,6 +63,7 @@ def register(handlers: Handlers, settings: Settings, feed: EarningsFeed | None =
                 await settle.settle_paid_order(order_id)
             elif event.topic == ORDER_COMPLETED:
                 await ledger.on_order_completed(order_id)
+                await settle.reward_first_completion(order_id)
             else:
                 await ledger.on_order_refunded(order_id)
         if feed is not None and changes:

@@ -11,18 +11,18 @@ keeps the result.
 
 from __future__ import annotations
 
+from tortoise.transactions import in_transaction
+
+from pintuan.accounts.models import User
 from pintuan.core import sql
 from pintuan.groupbuys.order_models import Order, OrderStatus
 from pintuan.referrals import ledger
 from pintuan.referrals.commissions import earnings
-from pintuan.referrals.ledger_models import CommissionEntry
 from pintuan.referrals.members import rank_of
 from pintuan.referrals.models import OrderTerms
 from pintuan.referrals.plans import plan_by_id, version_of
 from pintuan.referrals.settlement import Ancestor, EarningKind, Line, OrderFacts
-from pintuan.referrals.terms import PlanVersion, ResellerTerms
-
-_OWN_SALES = [EarningKind.SALES_COMMISSION.value, EarningKind.SELF_PURCHASE.value]
+from pintuan.referrals.terms import PlanVersion, ResellerTerms, TieredTerms
 
 
 async def prior_sales(order: Order, seller_id: int) -> int:
@@ -81,9 +81,8 @@ async def settle_paid_order(order_id: int) -> int:
     """Post a paid order's earnings to the ledger; returns how many entries were new.
 
     None when no plan was in force as the order was made. Safe to repeat: the
-    ledger keeps the first entry per (order, beneficiary, kind). The seller's
-    "first order" is one before which they had earned on no other order, so a
-    replay after later orders pays no second invite reward.
+    ledger keeps the first entry per (order, beneficiary, kind). The invite
+    reward is not among them: it waits for completion (``reward_first_completion``).
     """
     order = await Order.get_or_none(id=order_id).select_related("variant")
     terms = await OrderTerms.get_or_none(order_id=order_id)
@@ -92,13 +91,70 @@ async def settle_paid_order(order_id: int) -> int:
     row = await plan_by_id(terms.plan_id)
     if row is None:
         return 0
-    earned_before = (
-        await CommissionEntry.filter(beneficiary_id=terms.seller_id, kind__in=_OWN_SALES)
-        .exclude(order_id=order_id)
-        .exists()
-    )
     plan = version_of(row)
     shared = isinstance(plan.terms, ResellerTerms) and terms.link_id is not None
     prior = await prior_sales(order, terms.seller_id) if shared else 0
-    facts = facts_of(order, terms, plan, first_order=not earned_before, seller_prior_sales=prior)
+    facts = facts_of(order, terms, plan, first_order=False, seller_prior_sales=prior)
     return await ledger.post_earnings(order.id, earnings(facts, plan))
+
+
+async def _first_completed(order: Order, seller_id: int) -> bool:
+    """Whether ``order`` is the earliest completed (by completion, then id) of the
+    orders a member ``seller_id`` sold or bought for themselves at its merchant.
+    Read from the orders, so it is the same whatever order the events arrive in;
+    an order refunded after completion keeps its place (its reward is reversed,
+    never granted again to a later order)."""
+    first = await sql.rows(
+        'SELECT o."id" FROM "order_terms" t JOIN "customer_order" o ON o."id" = t."order_id" '
+        'WHERE t."seller_id" = $1 AND t."seller_rank" IS NOT NULL AND t."plan_id" IS NOT NULL '
+        'AND o."merchant_id" = $2 AND o."completed_at" IS NOT NULL '
+        'ORDER BY o."completed_at", o."id" LIMIT 1',
+        seller_id,
+        order.merchant_id,
+    )
+    return bool(first) and first[0]["id"] == order.id
+
+
+async def _rewarded(order: Order, seller_id: int) -> bool:
+    """Whether an invite reward was already posted for ``seller_id`` at the order's
+    merchant, on any of their orders."""
+    [row] = await sql.rows(
+        'SELECT COUNT(*) AS "n" FROM "commission_entry" e '
+        'JOIN "order_terms" t ON t."order_id" = e."order_id" '
+        'JOIN "customer_order" o ON o."id" = e."order_id" '
+        'WHERE t."seller_id" = $1 AND o."merchant_id" = $2 AND e."kind" = $3',
+        seller_id,
+        order.merchant_id,
+        EarningKind.INVITE_REWARD.value,
+    )
+    return int(row["n"]) > 0
+
+
+async def reward_first_completion(order_id: int) -> int:
+    """Post the invite reward of a tiered plan when ``order`` is its seller's first
+    completed order at its merchant; returns how many entries were new (0 or 1).
+
+    Paid once per invitee and merchant, whatever the replays: the seller's row is
+    locked, so two of their orders completing at once are handled one after the
+    other, and the second sees the first's reward. The reward follows the order's
+    frozen terms (the inviter and their tier when it was made) and then the
+    ledger's rules: pending until the freeze passes, reversed with a refund.
+    """
+    async with in_transaction():
+        await Order.filter(id=order_id).select_for_update(no_key=True).first()
+        order = await Order.get_or_none(id=order_id).select_related("variant")
+        terms = await OrderTerms.get_or_none(order_id=order_id)
+        if order is None or order.completed_at is None or terms is None or terms.plan_id is None:
+            return 0
+        row = await plan_by_id(terms.plan_id)
+        if row is None or not isinstance(version_of(row).terms, TieredTerms):
+            return 0
+        await User.filter(id=terms.seller_id).select_for_update(no_key=True).first()
+        if await _rewarded(order, terms.seller_id) or not await _first_completed(
+            order, terms.seller_id
+        ):
+            return 0
+        plan = version_of(row)
+        facts = facts_of(order, terms, plan, first_order=True)
+        rewards = [e for e in earnings(facts, plan) if e.kind is EarningKind.INVITE_REWARD]
+        return await ledger.post_earnings(order.id, rewards)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pintuan.groupbuys.graphql.types import Group, Order
     from pintuan.groupbuys.models import GroupStatus
     from pintuan.referrals.graphql.earnings import Balance, Commission, Withdrawal
+    from pintuan.referrals.graphql.plans import PlanTier
     from pintuan.referrals.graphql.shares import ShareLink
     from pintuan.referrals.graphql.tree import TeamLevel, TeamMember
     from pintuan.referrals.ledger_models import EntryState
@@ -43,6 +44,7 @@ _upline_of_user = provided.declare("User.upline")
 _team_of_user = provided.declare("User.team")
 _team_summary_of_user = provided.declare("User.teamSummary")
 _share_links_of_user = provided.declare("User.shareLinks")
+_tier_of_user = provided.declare("User.tier")
 _followers_of_user = provided.declare("User.followers")
 _following_of_user = provided.declare("User.following")
 _follower_count_of_user = provided.declare("User.followerCount")
@@ -50,6 +52,7 @@ _following_count_of_user = provided.declare("User.followingCount")
 _viewer_follows_user = provided.declare("User.viewerFollows")
 TREE_TYPES = "pintuan.referrals.graphql.tree"
 SHARE_TYPES = "pintuan.referrals.graphql.shares"
+PLAN_TYPES = "pintuan.referrals.graphql.plans"
 
 
 @strawberry.enum(description="CUSTOMER applies to everyone; the others are granted.")
@@ -64,7 +67,7 @@ class Role(StrEnum):
 # ledger), where no request runs to purge a cached answer: they are never cached.
 _PRIVATE = Hint(scope=CacheScope.PRIVATE)
 _UNCACHED = Hint(max_age=0, scope=CacheScope.PRIVATE)
-_REFERRALS = ("inviter", "upline", "team", "team_summary", "share_links")
+_REFERRALS = ("inviter", "upline", "team", "team_summary", "share_links", "tier")
 _MONEY = ("commissions", "balance", "withdrawals")
 
 
@@ -211,6 +214,18 @@ class User(Node):
         if not self._private(info):
             return None
         found: list[TeamLevel] = await _team_summary_of_user(info, self.pk, depth)
+        return found
+
+    @strawberry.field(
+        description="Your tier (owners) or level (resellers) in each merchant's plan "
+        "you are enrolled in, or in the one merchant given; null for other users."
+    )
+    async def tier(
+        self, info: Info, merchant_id: strawberry.ID | None = None
+    ) -> list[Annotated[PlanTier, strawberry.lazy(PLAN_TYPES)]] | None:
+        if not self._private(info):
+            return None
+        found: list[PlanTier] = await _tier_of_user(info, self.pk, merchant_id)
         return found
 
     @strawberry.field(

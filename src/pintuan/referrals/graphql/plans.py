@@ -10,6 +10,7 @@ import strawberry
 from pintuan.accounts import merchants
 from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.accounts.graphql.users import User
+from pintuan.catalog.graphql.types import Merchant
 from pintuan.catalog.models import Product
 from pintuan.catalog.models import Variant as VariantModel
 from pintuan.core import cache_tags
@@ -280,6 +281,57 @@ class PlanMember:
     tier: OwnerTier | None
     level: ResellerLevel | None
     joined_at: datetime
+
+
+@cache_hint(inherit=True)
+@strawberry.type(
+    description="Where a user stands in one merchant's plan: a shop-owner `tier` or a "
+    "reseller `level` (the other null), and since when."
+)
+class PlanTier:
+    merchant_id: strawberry.ID
+    kind: PlanKind
+    tier: OwnerTier | None
+    level: ResellerLevel | None
+    joined_at: datetime
+    since: datetime = strawberry.field(
+        description="When the current rank was reached: the last promotion, else joining."
+    )
+    merchant_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The merchant whose plan this is.")
+    async def merchant(self, info: Info) -> Merchant | None:
+        found = await account_loaders(info).merchant.load(self.merchant_pk)
+        return Merchant.of_view(found) if found else None
+
+
+@provided.provide("User.tier")
+async def tiers_of(info: Info, user_id: int, merchant_id: strawberry.ID | None) -> list[PlanTier]:
+    query = plan_models.PlanMember.filter(user_id=user_id)
+    if merchant_id is not None:
+        query = query.filter(merchant_id=decode_id(merchant_id, NodeType.MERCHANT, "merchantId"))
+    rows = await query.order_by("merchant_id")
+    promoted = {
+        (member_id, rank): at
+        for member_id, rank, at in await plan_models.TierPromotion.filter(
+            member_id__in=[r.id for r in rows]
+        ).values_list("member_id", "to_rank", "promoted_at")
+    }
+    found: list[PlanTier] = []
+    for row in rows:
+        rank = members.rank_of(row.kind, row.rank)
+        found.append(
+            PlanTier(
+                merchant_id=strawberry.ID(to_global_id(NodeType.MERCHANT, row.merchant_id)),
+                kind=row.kind,
+                tier=rank if isinstance(rank, OwnerTier) else None,
+                level=rank if isinstance(rank, ResellerLevel) else None,
+                joined_at=row.joined_at,
+                since=promoted.get((row.id, row.rank), row.joined_at),
+                merchant_pk=row.merchant_id,
+            )
+        )
+    return found
 
 
 @strawberry.type
