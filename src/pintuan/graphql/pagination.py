@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -116,6 +118,39 @@ def build_connection(
     )
 
 
+@dataclass(eq=False)
+class _PageRead:
+    """One connection's page, to be read; keyed by identity, so never shared."""
+
+    read: Callable[[], Awaitable[Page[Any]]]
+
+
+async def _read_pages(reads: list[_PageRead]) -> list[Page[Any] | BaseException]:
+    pages: list[Page[Any] | BaseException] = []
+    for request in reads:
+        try:
+            pages.append(await request.read())
+        except DomainError as exc:
+            pages.append(from_domain(exc))
+    return pages
+
+
+@dataclass
+class PageLoaders:
+    """The connections of one response read their pages in one batch. Sibling lists
+    (a tree's levels, each post's comments) then resume together, so the loaders
+    below them batch across all of them: what a response costs in statements does
+    not depend on when each page's read happened to finish."""
+
+    pages: DataLoader[_PageRead, Page[Any]] = field(
+        default_factory=lambda: DataLoader(_read_pages, cache=False)
+    )
+
+
+async def _page(info: Info, read: Callable[[], Awaitable[Page[Any]]]) -> Page[Any]:
+    return await info.context.loaders.of(PageLoaders).pages.load(_PageRead(read))
+
+
 async def paginate(
     info: Info,
     query: QuerySet[M],
@@ -126,11 +161,8 @@ async def paginate(
     after: str | None,
 ) -> Connection[T]:
     """One page of ``query`` in ``sort`` order; cursors are tagged with ``ordering``."""
-    size = page_size(info, first)
-    try:
-        page = await keyset_page(query, sort, size, decode_cursor(after, ordering))
-    except DomainError as exc:
-        raise from_domain(exc) from None
+    size, key = page_size(info, first), decode_cursor(after, ordering)
+    page = await _page(info, lambda: keyset_page(query, sort, size, key))
     return build_connection(page, ordering, convert, _counter(query))
 
 
@@ -145,11 +177,8 @@ async def paginate_values(
     after: str | None,
 ) -> Connection[T]:
     """As ``paginate``, reading only ``fields`` of each row, without building models."""
-    size = page_size(info, first)
-    try:
-        page = await keyset_values_page(query, sort, size, decode_cursor(after, ordering), fields)
-    except DomainError as exc:
-        raise from_domain(exc) from None
+    size, key = page_size(info, first), decode_cursor(after, ordering)
+    page = await _page(info, lambda: keyset_values_page(query, sort, size, key, fields))
     return build_connection(page, ordering, convert, _counter(query))
 
 
