@@ -30,7 +30,7 @@ import random
 import re
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -230,40 +230,50 @@ async def update(store: Store, request: Request, variables: dict[str, Any]) -> d
     return {"productUpdate": {"product": {"id": change["id"]}, "userErrors": []}}
 
 
-def baseline_app() -> Starlette:
-    """uvicorn factory; configured by the same PINTUAN_* variables as the real server."""
+def served(routes: Callable[[Store], list[Route]]) -> Starlette:
+    """An app over one ``Store`` opened for its lifespan (``app.state.store``), with
+    ``/readyz``; configured by the same PINTUAN_* variables as the real server."""
     settings = Settings.from_env()
     store = Store(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        app.state.store = store
         app.state.settings = settings
         try:
             yield
         finally:
             await store.close()
 
-    async def graphql(request: Request) -> Response:
-        body = await request.json()
-        variables = body.get("variables") or {}
-        name = body["operationName"]
-        try:
-            data = (
-                await update(store, request, variables)
-                if name == "Update"
-                else await (page if name == "Page" else detail)(store, variables)
-            )
-        except InvalidToken:
-            return JSONResponse({"errors": [{"message": "UNAUTHENTICATED"}]}, status_code=401)
-        return JSONResponse({"data": data})
-
     async def readyz(request: Request) -> Response:
         await store.rows("SELECT 1")
         return JSONResponse({"status": "ready"})
 
-    routes = [Route("/graphql", graphql, methods=["POST"]), Route("/readyz", readyz)]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=[*routes(store), Route("/readyz", readyz)], lifespan=lifespan)
+
+
+def baseline_app() -> Starlette:
+    """uvicorn factory: the hand-written SQL behind a bare JSON endpoint."""
+
+    def routes(store: Store) -> list[Route]:
+        async def graphql(request: Request) -> Response:
+            body = await request.json()
+            variables = body.get("variables") or {}
+            name = body["operationName"]
+            try:
+                data = (
+                    await update(store, request, variables)
+                    if name == "Update"
+                    else await (page if name == "Page" else detail)(store, variables)
+                )
+            except InvalidToken:
+                return JSONResponse({"errors": [{"message": "UNAUTHENTICATED"}]}, status_code=401)
+            return JSONResponse({"data": data})
+
+        return [Route("/graphql", graphql, methods=["POST"])]
+
+    return served(routes)
 
 
 # --------------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ the most any Strawberry server doing this work can reach on this machine, which
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from enum import Enum
 from typing import Any
 
@@ -19,14 +17,12 @@ import orjson
 import strawberry
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from bench import catalog
-from pintuan.settings import Settings
 
 CACHED_DOCUMENTS = 1024
 
@@ -179,8 +175,6 @@ class FloorGraphQL(GraphQL[Any, None]):
 
 def floor_app() -> Starlette:
     """uvicorn factory; configured by the same PINTUAN_* variables as the real server."""
-    settings = Settings.from_env()
-    store = catalog.Store(settings.database_url)
     schema = strawberry.Schema(
         Query,
         Mutation,
@@ -189,20 +183,4 @@ def floor_app() -> Starlette:
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         ],
     )
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await store.open()
-        app.state.store = store
-        app.state.settings = settings
-        try:
-            yield
-        finally:
-            await store.close()
-
-    async def readyz(request: Request) -> Response:
-        await store.rows("SELECT 1")
-        return JSONResponse({"status": "ready"})
-
-    routes = [Route("/graphql", FloorGraphQL(schema)), Route("/readyz", readyz)]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return catalog.served(lambda _: [Route("/graphql", FloorGraphQL(schema))])

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import strawberry
 
+from pintuan.graphql import plain as plain_module
 from pintuan.graphql.plain import PlainFields
 
 
@@ -70,3 +71,22 @@ async def test_a_compiled_selection_answers_as_graphql_core_does(rows: list[Item
     assert [(e.message, e.path) for e in ours.errors or []] == [
         (e.message, e.path) for e in theirs.errors or []
     ]
+
+
+async def test_plain_values_are_answered_by_the_compiled_selection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The comparison above holds even if nothing is ever compiled: check it is."""
+    ROWS[:] = [item()]
+    answered: list[str] = []
+    compiled = plain_module._answer
+
+    def spy(plan: Any, source: Any, type_name: str) -> dict[str, Any]:
+        answered.append(type_name)
+        return compiled(plan, source, type_name)
+
+    monkeypatch.setattr(plain_module, "_answer", spy)
+    result = await plain.execute(DOCUMENT)
+
+    assert result.errors is None
+    assert answered == ["Item", "Price"]

@@ -17,13 +17,13 @@ from tortoise.migrations.api import migrate
 
 from pintuan.accounts import merchants, users
 from pintuan.accounts.models import Merchant
+from pintuan.app import scheduler
 from pintuan.core import outbox
 from pintuan.core.db import tortoise_config
 from pintuan.core.errors import DomainError
 from pintuan.core.logs import logging_config
 from pintuan.demo import seed_demo
 from pintuan.groupbuys.runtime import Runtime
-from pintuan.groupbuys.scheduler import ExpiryScheduler
 from pintuan.reactions import checkout, invite_gate, outbox_consumer
 from pintuan.referrals import tree
 from pintuan.referrals.earnings_feed import EarningsFeed
@@ -76,7 +76,7 @@ async def _migrate(settings: Settings) -> None:
 async def _worker(settings: Settings) -> None:
     async with _database(settings), Runtime.open(settings, checkout(settings)) as runtime:
         scheduled = asyncio.gather(
-            ExpiryScheduler(runtime, settings.sweep_interval_seconds).run(),
+            scheduler(runtime, settings).run(),
             run_releases(
                 settings.commission_freeze_seconds,
                 settings.sweep_interval_seconds,

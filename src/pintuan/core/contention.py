@@ -34,13 +34,12 @@ def lost_race(exc: BaseException) -> bool:
 async def retrying(transaction: Callable[[], Awaitable[T]]) -> T:
     """Run ``transaction`` (a whole transaction, nothing after its commit), again
     after a short random pause each time it loses a race, at most ``ATTEMPTS`` times."""
-    attempts = ATTEMPTS
-    for attempt in range(1, attempts + 1):
+    for attempt in range(1, ATTEMPTS):
         try:
             return await transaction()
         except Exception as exc:
-            if attempt == attempts or not lost_race(exc):
+            if not lost_race(exc):
                 raise
         # Apart at random, so the transactions that collided do not collide again.
         await asyncio.sleep(random.uniform(0, 0.02 * attempt))
-    raise AssertionError("unreachable")  # the last attempt returned or raised
+    return await transaction()  # the last attempt: whatever it raises is the caller's

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     GraphQLEnumType,
     GraphQLField,
     GraphQLID,
@@ -80,10 +82,6 @@ def _as_plain_field(field: GraphQLField) -> PlainField | None:
     return PlainField(definition.python_name, definition.default_resolver, named, nullable)
 
 
-MAX_INT = 2**31 - 1
-MIN_INT = -(2**31)
-
-
 class _NotPlain(Exception):
     """A compiled selection met a value only graphql-core's path may answer."""
 
@@ -99,7 +97,7 @@ def _leaf(leaf: GraphQLScalarType | GraphQLEnumType, value: Any) -> Any:
     kind = type(value)
     if kind is str and (leaf is GraphQLString or leaf is GraphQLID):
         return value
-    if kind is int and leaf is GraphQLInt and MIN_INT <= value <= MAX_INT:
+    if kind is int and leaf is GraphQLInt and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT:
         return value
     coerced = _coerced(leaf, value)
     if coerced is None:

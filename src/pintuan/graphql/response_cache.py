@@ -125,10 +125,7 @@ class ResponseCache:
     ) -> tuple[ExecutionResult, Outcome]:
         plan = self._plan(data, viewer)
         if plan is None or self.store is None:
-            with cache_tags.tracking() as tracked:
-                result = await execute()
-            if tracked.writes:
-                await self.purge(tracked.writes)
+            result, _ = await self._computed(execute)
             return result, BYPASS
         try:
             lookup = await self.store.get(plan.key)
@@ -144,10 +141,7 @@ class ResponseCache:
                 CacheStatus.HIT, policy, plan.shared, age, stored_etag.decode(), stored
             )
             return ExecutionResult(data=None, errors=None), outcome
-        with cache_tags.tracking() as tracked:
-            result = await execute()
-        if tracked.writes:
-            await self.purge(tracked.writes)
+        result, tracked = await self._computed(execute)
         if result.errors or result.data is None:
             return result, BYPASS
         now = time.time()
@@ -166,6 +160,15 @@ class ResponseCache:
             kept = False
         log.debug("response cache MISS stored=%s tags=%d", kept, len(tracked.reads))
         return result, Outcome(CacheStatus.MISS, policy, plan.shared, 0, etag, body)
+
+    async def _computed(
+        self, execute: Callable[[], Awaitable[ExecutionResult]]
+    ) -> tuple[ExecutionResult, cache_tags.Tracked]:
+        """The answer computed afresh, what it read, and what it wrote purged."""
+        with cache_tags.tracking() as tracked:
+            result = await execute()
+        await self.purge(tracked.writes)
+        return result, tracked
 
     async def purge(self, tags: set[str]) -> None:
         await purge_quietly(self.store, tags)
