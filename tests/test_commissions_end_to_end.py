@@ -67,16 +67,33 @@ async def tiered_shop(gql: GraphQLClient, settings: Settings) -> Shop:
     return Shop(merchant, staff, offer)
 
 
-async def test_an_order_through_an_owners_link_earns_the_owner_and_their_inviter(
-    app: Starlette, gql: GraphQLClient, settings: Settings
-) -> None:
-    store = await tiered_shop(gql, settings)
+async def owner_under_inviter(
+    gql: GraphQLClient, settings: Settings, store: Shop
+) -> tuple[User, User, str]:
+    """Owner ``a`` and owner ``b`` invited by ``a``, both enrolled, and ``b``'s link code."""
     a = await factories.user()
     b = await factories.user(inviter=a)
     for owner in (a, b):
         await store.enrol(gql, owner)
+    return a, b, await link_to(gql, factories.bearer(b, settings), store.offer)
+
+
+async def bought_by_strangers(
+    gql: GraphQLClient, settings: Settings, store: Shop, code: str, count: int
+) -> list[dict[str, Any]]:
+    """``count`` orders of the store's offer, each by a new buyer through ``code``."""
+    return [
+        await buy_with(gql, factories.bearer(await factories.user(), settings), store.offer, code)
+        for _ in range(count)
+    ]
+
+
+async def test_an_order_through_an_owners_link_earns_the_owner_and_their_inviter(
+    app: Starlette, gql: GraphQLClient, settings: Settings
+) -> None:
+    store = await tiered_shop(gql, settings)
+    a, b, code = await owner_under_inviter(gql, settings, store)
     a_headers, b_headers = factories.bearer(a, settings), factories.bearer(b, settings)
-    code = await link_to(gql, b_headers, store.offer)
     shopper = factories.bearer(await factories.user(), settings)
     await visit(gql, code, shopper)
 
@@ -110,16 +127,9 @@ async def test_the_invite_reward_is_paid_once_when_the_first_of_several_orders_c
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
     store = await tiered_shop(gql, settings)
-    a = await factories.user()
-    b = await factories.user(inviter=a)
-    for owner in (a, b):
-        await store.enrol(gql, owner)
+    a, _, code = await owner_under_inviter(gql, settings, store)
     a_headers = factories.bearer(a, settings)
-    code = await link_to(gql, factories.bearer(b, settings), store.offer)
-    orders = [
-        await buy_with(gql, factories.bearer(await factories.user(), settings), store.offer, code)
-        for _ in range(3)
-    ]
+    orders = await bought_by_strangers(gql, settings, store, code, 3)
     await consume(settings)
     assert await balance(gql, a_headers) == (0, 0)
 
@@ -144,16 +154,9 @@ async def test_a_refund_of_the_first_completed_order_reverses_its_invite_reward_
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
     store = await tiered_shop(gql, settings)
-    a = await factories.user()
-    b = await factories.user(inviter=a)
-    for owner in (a, b):
-        await store.enrol(gql, owner)
+    a, _, code = await owner_under_inviter(gql, settings, store)
     a_headers = factories.bearer(a, settings)
-    code = await link_to(gql, factories.bearer(b, settings), store.offer)
-    first, later = [
-        await buy_with(gql, factories.bearer(await factories.user(), settings), store.offer, code)
-        for _ in range(2)
-    ]
+    first, later = await bought_by_strangers(gql, settings, store, code, 2)
     done = await gql(COMPLETE, {"id": first["order"]["id"]}, store.staff)
     completed_at = datetime.fromisoformat(done["data"]["orderComplete"]["order"]["completedAt"])
     await consume(settings)
@@ -231,15 +234,8 @@ async def test_consumers_handling_completions_at_once_pay_one_invite_reward(
     app: Starlette, gql: GraphQLClient, settings: Settings
 ) -> None:
     store = await tiered_shop(gql, settings)
-    a = await factories.user()
-    b = await factories.user(inviter=a)
-    for owner in (a, b):
-        await store.enrol(gql, owner)
-    code = await link_to(gql, factories.bearer(b, settings), store.offer)
-    orders = [
-        await buy_with(gql, factories.bearer(await factories.user(), settings), store.offer, code)
-        for _ in range(5)
-    ]
+    a, _, code = await owner_under_inviter(gql, settings, store)
+    orders = await bought_by_strangers(gql, settings, store, code, 5)
     for bought in orders:
         await gql(COMPLETE, {"id": bought["order"]["id"]}, store.staff)
 

@@ -54,12 +54,11 @@ def register(handlers: Handlers, settings: Settings, feed: EarningsFeed | None =
             await attribution.attribute(order_id, policy)
 
     async def commissions(event: Event) -> None:
-        """The credit is decided first (once; a no-op if the attribution handler
-        already did), so the earnings know their earner whichever handler runs first."""
+        """The earner was frozen with the order (``OrderTerms``), so this needs nothing
+        of the attribution handler and either may run first."""
         order_id = int(event.payload["order_id"])
         with ledger.journal() as changes:
             if event.topic == ORDER_PAID:
-                await attribution.attribute(order_id, policy)
                 await settle.settle_paid_order(order_id)
             elif event.topic == ORDER_COMPLETED:
                 await ledger.on_order_completed(order_id)

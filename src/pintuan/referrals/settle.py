@@ -54,7 +54,6 @@ def facts_of(
     seller_prior_sales: int = 0,
 ) -> OrderFacts:
     """The engine's input for ``order``, from its frozen terms alone."""
-
     line = Line(
         product_id=order.variant.product_id,
         platform_price=order.unit_price if terms.platform_price is None else terms.platform_price,
@@ -80,7 +79,7 @@ def facts_of(
 async def settle_paid_order(order_id: int) -> int:
     """Post a paid order's earnings to the ledger; returns how many entries were new.
 
-    None when no plan was in force as the order was made. Safe to repeat: the
+    0 when no plan was in force as the order was made. Safe to repeat: the
     ledger keeps the first entry per (order, beneficiary, kind). The invite
     reward is not among them: it waits for completion (``reward_first_completion``).
     """
@@ -147,14 +146,14 @@ async def reward_first_completion(order_id: int) -> int:
         if order is None or order.completed_at is None or terms is None or terms.plan_id is None:
             return 0
         row = await plan_by_id(terms.plan_id)
-        if row is None or not isinstance(version_of(row).terms, TieredTerms):
+        plan = None if row is None else version_of(row)
+        if plan is None or not isinstance(plan.terms, TieredTerms):
             return 0
         await User.filter(id=terms.seller_id).select_for_update(no_key=True).first()
         if await _rewarded(order, terms.seller_id) or not await _first_completed(
             order, terms.seller_id
         ):
             return 0
-        plan = version_of(row)
         facts = facts_of(order, terms, plan, first_order=True)
         rewards = [e for e in earnings(facts, plan) if e.kind is EarningKind.INVITE_REWARD]
         return await ledger.post_earnings(order.id, rewards)
