@@ -48,14 +48,14 @@ async def update_widget(
     change_template: bool,
     template: str | None,
 ) -> Widget:
-    """Changes what is given: with ``change_template``, None removes the template."""
-    current = await widget_of(merchant_id)
+    """Changes what is given: with ``change_template``, None removes the template.
+
+    Only the given fields are written, under the row lock ``update_or_create`` takes,
+    so two updates of different fields never undo each other."""
+    changes: dict[str, object] = {}
     if change_template:
-        template = None if template is None else checkout_template(template)
-    else:
-        template = current.checkout_url_template
-    locale = default_locale or current.default_locale
-    await WidgetSettings.update_or_create(
-        {"checkout_url_template": template, "default_locale": locale}, merchant_id=merchant_id
-    )
-    return Widget(template, locale)
+        changes["checkout_url_template"] = None if template is None else checkout_template(template)
+    if default_locale is not None:
+        changes["default_locale"] = default_locale
+    row, _ = await WidgetSettings.update_or_create(changes, merchant_id=merchant_id)
+    return Widget(row.checkout_url_template, row.default_locale)
