@@ -23,7 +23,7 @@ from pintuan.communities.models import (
 from pintuan.core.clock import now_utc
 from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.settings import Settings
-from tests import factories
+from tests import factories, feed_ops
 
 _serial = count(1)
 ROLES = ("anonymous", "outsider", "member", "moderator", "owner", "admin")
@@ -77,17 +77,7 @@ async def join(
     state: MemberState = MemberState.ACTIVE,
     term_ends_at: datetime | None = None,
 ) -> Member:
-    now = now_utc()
-    member = await Member.create(
-        community=where,
-        user=user,
-        role=role,
-        state=state,
-        term_ends_at=term_ends_at,
-        last_active_at=now,
-        joined_at=now,
-        updated_at=now,
-    )
+    member = await feed_ops.join(user, where, role=role, state=state, term_ends_at=term_ends_at)
     if state == MemberState.ACTIVE and role != MemberRole.OWNER:
         await Community.filter(id=where.id).update(member_count=where.member_count + 1)
         where.member_count += 1

@@ -13,6 +13,7 @@ from pintuan.communities.social_models import FollowCounts
 from pintuan.graphql.ids import NodeType, to_global_id
 from pintuan.settings import Settings
 from tests import factories
+from tests.community_ops import call
 from tests.conftest import GraphQLClient
 
 FOLLOW = """
@@ -39,11 +40,7 @@ def gid(user: User) -> str:
 async def send(
     gql: GraphQLClient, document: str, who: dict[str, str], target: User
 ) -> dict[str, Any]:
-    body = await gql(document, {"u": gid(target)}, who)
-    assert "errors" not in body, body
-    name = "follow" if document is FOLLOW else "unfollow"
-    found: dict[str, Any] = body["data"][name]
-    return found
+    return await call(gql, document, {"u": gid(target)}, who)
 
 
 async def profile(

@@ -11,6 +11,7 @@ from pintuan.communities.models import Post, Reaction
 from pintuan.core.clock import now_utc
 from pintuan.settings import Settings
 from tests import factories, social_world
+from tests.community_ops import call
 from tests.conftest import GraphQLClient
 from tests.social_world import Circle
 
@@ -32,17 +33,11 @@ async def circle(settings: Settings) -> Circle:
 async def react(
     gql: GraphQLClient, circle: Circle, headers: dict[str, str], kind: str = "LIKE"
 ) -> dict[str, Any]:
-    body = await gql(SET, {"p": circle.post_id, "k": kind}, headers)
-    assert "errors" not in body, body
-    found: dict[str, Any] = body["data"]["reactionSet"]
-    return found
+    return await call(gql, SET, {"p": circle.post_id, "k": kind}, headers)
 
 
 async def unreact(gql: GraphQLClient, circle: Circle, headers: dict[str, str]) -> dict[str, Any]:
-    body = await gql(REMOVE, {"p": circle.post_id}, headers)
-    assert "errors" not in body, body
-    found: dict[str, Any] = body["data"]["reactionRemove"]
-    return found
+    return await call(gql, REMOVE, {"p": circle.post_id}, headers)
 
 
 async def test_reacting_again_changes_the_kind_not_the_count(

@@ -31,7 +31,7 @@ from pintuan.communities.models import (
     MembershipModel,
     MemberState,
 )
-from pintuan.communities.visibility import is_active_member
+from pintuan.communities.visibility import is_active_member, is_banned
 from pintuan.core import codes, sql
 from pintuan.core.errors import DomainError, ErrorCode
 
@@ -120,9 +120,7 @@ def _refuse_present(member: Member | None, now: datetime) -> None:
         raise DomainError(
             ErrorCode.ALREADY_PENDING, "Your request is waiting for approval.", "communityId"
         )
-    if member.state == MemberState.BANNED and (
-        member.banned_until is None or member.banned_until > now
-    ):
+    if is_banned(member, now):
         until = member.banned_until.isoformat() if member.banned_until else "further notice"
         raise DomainError(ErrorCode.BANNED, f"You are banned until {until}.", "communityId")
 

@@ -13,15 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from tortoise.expressions import F
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from pintuan.communities import comments
+from pintuan.communities import comments, posts
 from pintuan.communities.models import (
     Comment,
-    Community,
-    Post,
     Report,
     ReportReason,
     ReportState,
@@ -153,7 +150,7 @@ async def resolve(actor: Actor, report_id: int, resolution: Resolution, now: dat
         if not decided:
             raise DomainError(ErrorCode.ALREADY_DECIDED, "This report is already decided.", "id")
         if resolution is Resolution.REMOVE:
-            await _remove_target(target, now)
+            await _remove_target(target, found.community_id, now)
         await _log(
             found.community_id,
             actor.user_id,
@@ -166,25 +163,15 @@ async def resolve(actor: Actor, report_id: int, resolution: Resolution, now: dat
     return found
 
 
-async def _remove_target(target: Target, now: datetime) -> None:
-    """The reported content goes, if its author has not deleted it already."""
+async def _remove_target(target: Target, community_id: int, now: datetime) -> None:
+    """The reported content goes, as its author's delete would, if its author has not
+    deleted it already."""
     if target.comment_id is not None:
         comment = await Comment.get_or_none(id=target.comment_id, deleted_at=None)
         if comment is not None:
             await comments.soft_delete(comment, now, "id")
     elif target.post_id is not None:
-        await _soft_delete_post(target.post_id, now)
-
-
-async def _soft_delete_post(post_id: int, now: datetime) -> None:
-    """As an author's delete (posts.py): the post row, then the community's count."""
-    post = await Post.get_or_none(id=post_id)
-    if post is None:
-        return
-    if await Post.filter(id=post_id, deleted_at=None).update(
-        deleted_at=now, pinned=False, pinned_at=None
-    ):
-        await Community.filter(id=post.community_id).update(post_count=F("post_count") - 1)
+        await posts.soft_delete(target.post_id, community_id, now)
 
 
 async def remove_comment(actor: Actor, comment_id: int, reason: str, now: datetime) -> Comment:

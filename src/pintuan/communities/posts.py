@@ -136,14 +136,21 @@ async def edit(
     return post
 
 
-async def delete(post: Post, now: datetime) -> Post:
+async def soft_delete(post_id: int, community_id: int, now: datetime) -> bool:
+    """Mark a live post deleted and take it off its community's count: the post row,
+    then the community row. False when it was deleted already (the count moves once)."""
     async with in_transaction():
-        changed = await Post.filter(id=post.id, deleted_at__isnull=True).update(
+        changed = await Post.filter(id=post_id, deleted_at__isnull=True).update(
             deleted_at=now, pinned=False, pinned_at=None
         )
-        if not changed:
-            raise DomainError(ErrorCode.NOT_FOUND, "No such post.", "id")
-        await Community.filter(id=post.community_id).update(post_count=F("post_count") - 1)
+        if changed:
+            await Community.filter(id=community_id).update(post_count=F("post_count") - 1)
+    return bool(changed)
+
+
+async def delete(post: Post, now: datetime) -> Post:
+    if not await soft_delete(post.id, post.community_id, now):
+        raise DomainError(ErrorCode.NOT_FOUND, "No such post.", "id")
     await post.refresh_from_db()
     return post
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pintuan.communities import visibility
-from pintuan.communities.models import Comment, Community, Member, MemberRole, MemberState, Post
+from pintuan.communities.members import STAFF
+from pintuan.communities.models import Comment, Community, Member, Post
 from pintuan.core.errors import DomainError, ErrorCode
 
 
@@ -51,15 +52,11 @@ class Standing:
         """The owner, an active moderator, or an admin."""
         if self.actor.is_admin or self.is_owner:
             return True
-        return self.is_member and self.member is not None and self.member.role in MODERATING
+        return self.is_member and self.member is not None and self.member.role in STAFF
 
     @property
     def is_banned(self) -> bool:
-        """Banned for good, or until a time still to come: a ban lifts by itself."""
-        member = self.member
-        if member is None or member.state != MemberState.BANNED:
-            return False
-        return member.banned_until is None or member.banned_until > self.now
+        return visibility.is_banned(self.member, self.now)
 
     @property
     def may_take_part(self) -> bool:
@@ -86,9 +83,6 @@ class Standing:
 
 class NotAllowed(Exception):
     """The viewer sees the object but may not do this to it (FORBIDDEN at the API)."""
-
-
-MODERATING = (MemberRole.OWNER, MemberRole.MODERATOR)
 
 
 async def standing_in(community: Community, actor: Actor, now: datetime) -> Standing:

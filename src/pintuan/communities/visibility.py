@@ -26,6 +26,13 @@ def is_active_member(member: Member | None, now: datetime) -> bool:
     return member.term_ends_at is None or member.term_ends_at > now
 
 
+def is_banned(member: Member | None, now: datetime) -> bool:
+    """Banned for good, or until a time still to come: a ban lifts by itself."""
+    if member is None or member.state != MemberState.BANNED:
+        return False
+    return member.banned_until is None or member.banned_until > now
+
+
 def can_see(community: Community, member: Member | None, *, is_admin: bool, now: datetime) -> bool:
     """Whether a viewer with this membership row (or none) may see the community."""
     return is_open_to_all(community) or is_admin or is_active_member(member, now)
