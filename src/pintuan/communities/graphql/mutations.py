@@ -148,6 +148,27 @@ def _product_ids(ids: list[strawberry.ID] | None) -> list[int] | None:
     ]
 
 
+def _changes(
+    input: CommunityCreateInput | CommunityUpdateInput, clear_member_cap: bool = False
+) -> communities.Changes:
+    """The settings both inputs name, as the service's changes."""
+    return communities.Changes(
+        name=input.name,
+        description=input.description,
+        kind=input.kind,
+        visibility=input.visibility,
+        join_policy=input.join_policy,
+        member_cap=input.member_cap,
+        clear_member_cap=clear_member_cap,
+        membership=input.membership,
+        term_days=input.term_days,
+        admitting_product_ids=_product_ids(input.admitting_product_ids),
+        entry_min_paid_orders=input.entry_min_paid_orders,
+        entry_referral_rank=input.entry_referral_rank,
+        slow_mode_seconds=input.slow_mode_seconds,
+    )
+
+
 def _utc(moment: datetime, field: str) -> datetime:
     try:
         return in_utc(moment)
@@ -190,21 +211,7 @@ class CommunityMutation:
         user = info.context.viewer.user
         if user is None:
             raise unauthenticated()
-        settings = communities.Changes(
-            name=input.name,
-            description=input.description,
-            kind=input.kind,
-            visibility=input.visibility,
-            join_policy=input.join_policy,
-            member_cap=input.member_cap,
-            membership=input.membership,
-            term_days=input.term_days,
-            admitting_product_ids=_product_ids(input.admitting_product_ids),
-            entry_min_paid_orders=input.entry_min_paid_orders,
-            entry_referral_rank=input.entry_referral_rank,
-            slow_mode_seconds=input.slow_mode_seconds,
-        )
-        created = await communities.create(user.id, input.handle, settings, now_utc())
+        created = await communities.create(user.id, input.handle, _changes(input), now_utc())
         return CommunityPayload(community=Community.of(created))
 
     @mutation(description="Change a community's settings: its owner or an admin.")
@@ -212,22 +219,8 @@ class CommunityMutation:
         pk = decode_id(str(input.community_id), NodeType.COMMUNITY, "communityId")
         community, actor = await access.target_community(info, pk, "communityId")
         access.require_owner(actor)
-        settings = communities.Changes(
-            name=input.name,
-            description=input.description,
-            kind=input.kind,
-            visibility=input.visibility,
-            join_policy=input.join_policy,
-            member_cap=input.member_cap,
-            clear_member_cap=input.clear_member_cap,
-            membership=input.membership,
-            term_days=input.term_days,
-            admitting_product_ids=_product_ids(input.admitting_product_ids),
-            entry_min_paid_orders=input.entry_min_paid_orders,
-            entry_referral_rank=input.entry_referral_rank,
-            slow_mode_seconds=input.slow_mode_seconds,
-        )
-        updated = await communities.update(community, settings, now_utc())
+        changes = _changes(input, clear_member_cap=input.clear_member_cap)
+        updated = await communities.update(community, changes, now_utc())
         return CommunityPayload(community=Community.of(updated))
 
     @mutation(
