@@ -317,6 +317,8 @@ def bench(args: argparse.Namespace, workdir: Path) -> None:
             print(
                 f"  {row.name}: p99 {p99:.1f} ms = {p99 / reference:.2f}x me's; goal 3x {verdict}"
             )
+        if args.floor:
+            print(floor(args, env, workdir, me, feed_body, viewer))
         if args.subscribers and args.live_posts:
             delays, expected, other, cpu = harness.run(live(args, server, shape, key))
             figures = "  ".join(
@@ -340,6 +342,39 @@ def bench(args: argparse.Namespace, workdir: Path) -> None:
             harness.run(harness.drop(args.database_url, args.redis_url))
 
 
+def floor(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    workdir: Path,
+    me: harness.Row,
+    feed_body: str,
+    viewer: list[dict[str, str]],
+) -> str:
+    """The same documents (HOT aside) on bench.feed_floor, against the real ``me { id }``."""
+    server = harness.uvicorn_app("bench.feed_floor:floor_app", env, args.port + 5, 1, workdir)
+    try:
+        rows = [
+            harness.run(measure(f"floor: {name}", server, body, viewer, args))
+            for name, body in (
+                ("me { id }", ME),
+                ("homeFeed(first: 20)", HOME),
+                ("community.feed(first: 20)", feed_body),
+            )
+        ]
+    finally:
+        server.stop()
+    reference = harness.ms(me.load.latencies, 0.99)
+    lines = [
+        "\nthe floor, bare Strawberry over one statement per page (bench.feed_floor); "
+        "ratio: req/s against the real server's me { id }",
+        harness.table([(row, me) for row in rows]),
+    ]
+    for row in rows[1:]:
+        p99 = harness.ms(row.load.latencies, 0.99)
+        lines.append(f"  {row.name}: p99 {p99:.1f} ms = {p99 / reference:.2f}x the real me's")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.deployment_options(
@@ -358,6 +393,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per row")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure a bare Strawberry schema over one statement per page (feed_floor)",
+    )
     args = parser.parse_args(argv)
     try:
         harness.check_deployment(args)
