@@ -328,29 +328,30 @@ class Consumer:
             committed = []
             async with cache_tags.purging(self.purge), in_transaction():
                 found = await self._claim(now, failed.event_id)
-                if found is None:  # delivered meanwhile by another consumer
+                if found is None:  # another consumer took it meanwhile
                     return True
                 event, attempts = found
-                await self._deliver_apart(event, attempts, set(), now, committed)
+                done = await _receipts(event.id) if attempts else set()
+                await self._deliver_apart(event, attempts, done, now, committed)
         await _run_after_commit(committed)
         return True
 
     async def _claim(self, now: datetime, event_id: int | None = None) -> tuple[Event, int] | None:
-        """The next due event (or the one named, if still undelivered) with its attempts
-        so far, locked until this transaction ends; None when none is due (or every
-        due one is another consumer's)."""
+        """The next due event (or the one named, if still due) with its attempts so far,
+        locked until this transaction ends; None when none is due (or every due one is
+        another consumer's)."""
         locking = (
             " FOR UPDATE SKIP LOCKED"
             if connections.get("default").capabilities.dialect == "postgres"
             else ""
         )
-        which, argument = (
-            ('"available_at" <= $1', now) if event_id is None else ('"id" = $1', event_id)
-        )
+        which = "" if event_id is None else ' AND "id" = $2'
         rows = await sql.rows(
             'SELECT "id", "topic", "payload", "created_at", "attempts" FROM "outbox_event" '
-            f'WHERE "delivered_at" IS NULL AND {which} ORDER BY "id" LIMIT 1{locking}',
-            argument,
+            f'WHERE "delivered_at" IS NULL AND "available_at" <= $1{which} '
+            f'ORDER BY "id" LIMIT 1{locking}',
+            now,
+            *([] if event_id is None else [event_id]),
         )
         return (_event(rows[0]), int(rows[0]["attempts"])) if rows else None
 
