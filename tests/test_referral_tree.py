@@ -9,6 +9,7 @@ import random
 from collections import Counter
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
@@ -285,3 +286,55 @@ async def test_concurrent_consumers_count_overlapping_teams_exactly_without_dead
         counted[(row.ancestor_id, row.level, "members")] += row.members
         counted[(row.ancestor_id, row.level, "sales")] += row.sales
     assert +counted == expected
+
+
+async def cache_verdict(
+    http: httpx.AsyncClient, query: str, user: User, settings: Settings
+) -> tuple[str, dict[str, Any]]:
+    response = await http.post(
+        "/graphql", json={"query": query}, headers=factories.bearer(user, settings)
+    )
+    body = response.json()
+    assert "errors" not in body, body
+    return response.headers["x-cache"], body["data"]["me"]
+
+
+SUMMARY_ONLY = "{ me { teamSummary(depth: 3) { level members sales } } }"
+UPLINE_ONLY = "{ me { upline(depth: 3) { id } } }"
+
+
+async def test_a_cached_team_summary_is_purged_when_the_outbox_counts_a_sale_in_the_team(
+    app: Starlette, http: httpx.AsyncClient, gql: GraphQLClient, settings: Settings
+) -> None:
+    owner, buyer = await line(2)
+    consumer = Consumer(outbox_handlers(settings), purge=app.state.runtime.purge)
+    while await consumer.run_once():
+        pass
+    verdicts = [(await cache_verdict(http, SUMMARY_ONLY, owner, settings))[0] for _ in "ab"]
+    assert verdicts == ["MISS", "HIT"]
+
+    item = await factories.offer(solo_price=1000)
+    await buy(gql, factories.bearer(buyer, settings), item.variant_id)
+    while await consumer.run_once():
+        pass
+    verdict, after = await cache_verdict(http, SUMMARY_ONLY, owner, settings)
+
+    assert verdict == "MISS"
+    assert summary(after) == [(1, 1000), (0, 0), (0, 0)]
+
+
+async def test_a_cached_upline_is_purged_when_someone_on_it_is_rebound(
+    app: Starlette, http: httpx.AsyncClient, gql: GraphQLClient, settings: Settings
+) -> None:
+    a, b, c = await line(3)
+    elsewhere = await member()
+    await consume()
+    first, (second, before) = [await cache_verdict(http, UPLINE_ONLY, c, settings) for _ in "ab"]
+    assert (first[0], second, upline(before)) == ("MISS", "HIT", [gid(b), gid(a)])
+    admin = factories.bearer(await factories.user(admin=True), settings)
+
+    assert (await rebind(gql, admin, b, elsewhere))["userErrors"] == []
+    verdict, after = await cache_verdict(http, UPLINE_ONLY, c, settings)
+
+    assert verdict == "MISS"
+    assert upline(after) == [gid(b), gid(elsewhere)]

@@ -12,6 +12,12 @@ Counters move with a subtree: when a user is bound elsewhere, what they and
 their first two levels contribute to each old ancestor is taken off and put on
 the new ones, so a counter always equals the sum over the current team.
 
+Cached answers built from a user's counters carry ``team_tag``, those built from a
+chain carry the ``inviter_tag`` of each user on it; every change here records the
+tags it moves, so the request or outbox delivery making it purges those answers
+once it commits. ``backfill`` runs outside both: what it recounts shows once the
+cached answers' ages run out.
+
 ``backfill`` repairs what the events never told: users from before the tree have
 no node, and orders from before the outbox were never counted. It makes the
 missing nodes and recounts every counter from the truth.
@@ -29,9 +35,10 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from pintuan.accounts.models import User
-from pintuan.core import outbox, sql, validation
+from pintuan.core import cache_tags, outbox, sql, validation
 from pintuan.core.clock import now_utc
 from pintuan.core.errors import DomainError, ErrorCode
+from pintuan.core.ids import NodeType
 from pintuan.groupbuys.events import ORDER_PAID, ORDER_REFUNDED
 from pintuan.groupbuys.order_models import OrderStatus
 from pintuan.referrals.models import TREE_DEPTH, BindSource, Rebind, ReferralNode, TeamCounter
@@ -42,6 +49,17 @@ TREE_LOCK = 0x70696E74  # the advisory lock key every tree change shares
 MAX_REASON = 500
 
 Chain = list[int | None]  # ancestor ids, nearest first, TREE_DEPTH long
+
+
+def team_tag(user_id: int) -> str:
+    """Tags answers read from the user's team counters."""
+    return cache_tags.listing(NodeType.USER, f"team-{user_id}")
+
+
+def inviter_tag(user_id: int) -> str:
+    """Tags answers that depend on who invited the user: their upline, and the
+    uplines of everyone below them within the depth cap."""
+    return cache_tags.listing(NodeType.USER, f"inviter-{user_id}")
 
 
 def check_depth(depth: int) -> int:
@@ -154,6 +172,7 @@ async def _add(counts: Iterable[tuple[int | None, int, int, int]]) -> None:
             totals[(ancestor, level)][1] += sales
     if not totals:
         return
+    cache_tags.wrote(*{team_tag(ancestor) for ancestor, _ in totals})
     values: list[object] = []
     rows = []
     for n, ((ancestor, level), (members, sales)) in enumerate(sorted(totals.items())):
@@ -284,6 +303,7 @@ async def _bind(user_id: int, inviter_id: int, source: BindSource, record: _Reco
         new_chain = [inviter_id, *(await chain(inviter_id))[: TREE_DEPTH - 1]]
         branch = await _subtree_counts(user_id)
         now = now_utc()
+        cache_tags.wrote(inviter_tag(user_id))
         await User.filter(id=user_id).update(inviter_id=inviter_id)
         await ReferralNode.filter(user_id=user_id).update(
             ancestor_1_id=new_chain[0],

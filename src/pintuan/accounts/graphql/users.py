@@ -62,12 +62,13 @@ class Role(StrEnum):
     ADMIN = "ADMIN"
 
 
-# Fields only the user themself (or an admin) sees are private. The referral fields
-# and money are moved by the outbox consumer (binds, team counts, link counts, the
-# ledger), where no request runs to purge a cached answer: they are never cached.
+# Fields only the user themself (or an admin) sees are private. The upline and the
+# team summary carry the tags of the chain and counters they read, which binds and
+# the outbox's counts purge. The other referral fields and money, moved by outbox
+# deliveries that record no tags for them, are never cached.
 _PRIVATE = Hint(scope=CacheScope.PRIVATE)
 _UNCACHED = Hint(max_age=0, scope=CacheScope.PRIVATE)
-_REFERRALS = ("inviter", "upline", "team", "team_summary", "share_links", "tier")
+_REFERRALS = ("inviter", "team", "share_links", "tier")
 _MONEY = ("commissions", "balance", "withdrawals")
 
 
@@ -76,7 +77,16 @@ _MONEY = ("commissions", "balance", "withdrawals")
     fields={
         **{
             name: _PRIVATE
-            for name in ("email", "invite_code", "roles", "orders", "groups", "viewer_follows")
+            for name in (
+                "email",
+                "invite_code",
+                "roles",
+                "orders",
+                "groups",
+                "viewer_follows",
+                "upline",
+                "team_summary",
+            )
         },
         **{name: _UNCACHED for name in (*_REFERRALS, *_MONEY)},
     },

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.accounts.graphql.users import User
 from pintuan.accounts.models import User as UserRow
+from pintuan.core import cache_tags
 from pintuan.core.errors import DomainError
 from pintuan.core.pagination import SortKey, parse_int
 from pintuan.graphql import provided
@@ -78,7 +79,12 @@ async def inviter(info: Info, row: UserRow) -> User | None:
 
 @provided.provide("User.upline")
 async def upline(info: Info, user_id: int, depth: int) -> list[User]:
-    return [User.of(row) for row in await tree.upline(user_id, _depth(depth))]
+    levels = _depth(depth)
+    found = await tree.upline(user_id, levels)
+    # The chain to ``levels`` is who invited the user, and who invited each of them.
+    for pk in [user_id, *(row.id for row in found)][:levels]:
+        cache_tags.read(tree.inviter_tag(pk))
+    return [User.of(row) for row in found]
 
 
 @provided.provide("User.team")
@@ -96,6 +102,7 @@ async def team(
 @provided.provide("User.teamSummary")
 async def team_summary(info: Info, user_id: int, depth: int) -> list[TeamLevel]:
     levels = await tree.team_summary(user_id, _depth(depth))
+    cache_tags.read(tree.team_tag(user_id))
     return [TeamLevel(level=t.level, members=t.members, sales=t.sales) for t in levels]
 
 
