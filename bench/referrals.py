@@ -46,6 +46,7 @@ DEPTH = 3
 BATCH = 50_000
 LAG_POLL_SECONDS = 0.02
 LAG_GOAL_SECONDS = 1.0
+TREE_GOAL_RATIO = 2.0
 DRAIN_SECONDS = 30.0
 
 
@@ -334,7 +335,7 @@ def lag_report(args: argparse.Namespace, result: LagResult) -> str:
 
 def bench(
     args: argparse.Namespace, workdir: Path
-) -> tuple[list[tuple[harness.Row, harness.Row]], LagResult | None]:
+) -> tuple[list[tuple[str, list[tuple[harness.Row, harness.Row]]]], LagResult | None]:
     harness.run(harness.fresh_database(args.database_url, args.redis_url))
     parents, deepest = harness.run(seed(args.database_url, args.users, args.seed))
     top = largest_teams(parents, 20)
@@ -344,7 +345,11 @@ def bench(
         f"{direct[top[0] - 1]} direct invitees"
     )
     try:
-        rows = tree_reads(args, workdir, parents, top) if not args.lag_only else []
+        rows = (
+            []
+            if args.lag_only
+            else [(cache, tree_reads(args, workdir, parents, top, cache)) for cache in args.cache]
+        )
         lag = measure_lag(args, workdir) if args.join_duration > 0 else None
         return rows, lag
     finally:
@@ -353,10 +358,11 @@ def bench(
 
 
 def tree_reads(
-    args: argparse.Namespace, workdir: Path, parents: list[int], top: list[int]
+    args: argparse.Namespace, workdir: Path, parents: list[int], top: list[int], cache: str
 ) -> list[tuple[harness.Row, harness.Row]]:
     env = harness.server_env(args.database_url, args.redis_url, scheduler=False)
     env["PINTUAN_RUN_OUTBOX_CONSUMER"] = "false"
+    env["PINTUAN_RESPONSE_CACHE"] = "true" if cache == "on" else "false"
     key = env["PINTUAN_SECRET_KEY"]
     owners = harness.bearer_headers(key, top)
     leaf_headers = harness.bearer_headers(key, leaves(parents, 200, args.seed))
@@ -386,6 +392,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--cache",
+        nargs="+",
+        choices=["off", "on"],
+        default=["off", "on"],
+        help="the response cache of the server reading the tree (one server each)",
+    )
     lag = parser.add_argument_group("outbox lag under join_contention's load")
     lag.add_argument(
         "--join-duration", type=float, default=10.0, help="measured seconds (0: skip the lag)"
@@ -415,13 +428,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (harness.BenchError, RuntimeError) as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
-    if rows:
+    for cache, table in rows:
         print(
-            f"\nreferrals, postgresql + redis, {args.users} users, 1 worker, concurrency "
-            f"{args.concurrency}, {args.duration:g}s per row after {args.warmup:g}s warm-up; "
-            "ratio: req/s against me { id }"
+            f"\nreferrals, postgresql + redis, response cache {cache}, {args.users} users, "
+            f"1 worker, concurrency {args.concurrency}, {args.duration:g}s per row after "
+            f"{args.warmup:g}s warm-up; ratio: req/s against me {{ id }}"
         )
-        print(harness.table(rows))
+        print(harness.table(table))
+        reference = harness.ms(table[0][0].load.latencies, 0.99)
+        for row, _ in table[1:]:
+            p99 = harness.ms(row.load.latencies, 0.99)
+            verdict = "met" if p99 <= TREE_GOAL_RATIO * reference else "NOT met"
+            print(f"  {row.name}: p99 = {p99 / reference:.2f}x me's; goal 2x {verdict}")
     if lag_result is not None:
         print(lag_report(args, lag_result))
     return 0
