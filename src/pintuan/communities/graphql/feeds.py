@@ -115,10 +115,9 @@ async def _hot_page(info: Info, user_id: int, size: int, after: str | None) -> C
     as_of, key = _hot_key(decode_cursor(after, HOME_HOT))
     moment = as_of or now_utc()
     found = await home_feed.hot_candidates(user_id, moment, ranking.MAX_AGE)
-    posts = {candidate.post_id: post for candidate, post in found}
-    ranked = ranking.rank([candidate for candidate, _ in found], moment)
+    ranked = ranking.rank(found.candidates, moment)
     chosen = ranking.page_after(ranked, key, size)
-    shown = [(item, posts[item.candidate.post_id]) for item in chosen[:size]]
+    shown = [(item, found.post(item.candidate.post_id)) for item in chosen[:size]]
     await prime_page(info, [post for _, post in shown])
     page = Page(
         [post for _, post in shown],
