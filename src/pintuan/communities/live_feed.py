@@ -108,6 +108,14 @@ class Gate:
             if not watchers and self._watching.get(community_id) is watchers:
                 del self._watching[community_id]
 
+    async def ask_for_watchers(self, event: FeedEvent) -> None:
+        """Ask for every viewer watching now, once per event and before any of them is
+        given it (``Rooms.seat``'s ``prepare``): each then reads the answer at once."""
+        if event.admitted is None:
+            asked = frozenset(self._watching.get(event.community_id, ()))
+            event.admitted = asyncio.ensure_future(self._ask(event.community_id, asked))
+        await asyncio.shield(event.admitted)
+
     async def admits(self, event: FeedEvent, viewer: Viewer) -> bool:
         """Whether ``viewer`` may receive ``event`` now. The first subscriber to ask
         asks for all of them; one who started watching after that asks alone."""

@@ -223,7 +223,13 @@ class FeedSubscription:
         viewer = user.id if user is not None else None
         live = community_live(info)
         with live.gate.watching(pk, viewer):
-            async with watch(info, live.rooms, live.channel(pk), CommunityFeedEvent.decode) as feed:
+            channel, decode = live.channel(pk), CommunityFeedEvent.decode
+            gate = live.gate
+
+            async def prepare(event: CommunityFeedEvent) -> None:
+                await gate.ask_for_watchers(event.source)
+
+            async with watch(info, live.rooms, channel, decode, prepare) as feed:
                 replayed: set[int] = set()
                 if resume is not None:
                     async for event in replay_after(pk, resume):
