@@ -301,7 +301,7 @@ def bench(args: argparse.Namespace, workdir: Path) -> None:
     try:
         print(harness.run(check_pages(server, viewer[0], community)))
         if "http" in args.parts:
-            http_rows(server, feed_body, viewer, args)
+            http_rows(server, feed_body, viewer, args, env, workdir)
         if "live" in args.parts and args.subscribers and args.live_posts:
             live_row(server, shape, key, args)
     finally:
@@ -313,9 +313,15 @@ def bench(args: argparse.Namespace, workdir: Path) -> None:
 
 
 def http_rows(
-    server: Server, feed_body: str, viewer: list[dict[str, str]], args: argparse.Namespace
+    server: Server,
+    feed_body: str,
+    viewer: list[dict[str, str]],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    workdir: Path,
 ) -> None:
-    """Each request under load in turn, ``me { id }`` first as the run's reference."""
+    """Each request under load in turn, ``me { id }`` first as the run's reference;
+    then the floor, with ``--floor``."""
     me = harness.run(measure("me { id }", server, ME, viewer, args))
     home = harness.run(measure("homeFeed(first: 20)", server, HOME, viewer, args))
     hot = harness.run(measure("homeFeed(first: 20, ranking: HOT)", server, HOT, viewer, args))
@@ -331,6 +337,8 @@ def http_rows(
         p99 = harness.ms(row.load.latencies, 0.99)
         verdict = "met" if p99 <= GOAL_RATIO * reference else "NOT met"
         print(f"  {row.name}: p99 {p99:.1f} ms = {p99 / reference:.2f}x me's; goal 3x {verdict}")
+    if args.floor:
+        print(floor(args, env, workdir, me, feed_body, viewer))
 
 
 def live_row(server: Server, shape: Shape, key: str, args: argparse.Namespace) -> None:
@@ -351,6 +359,39 @@ def live_row(server: Server, shape: Shape, key: str, args: argparse.Namespace) -
     print(f"  CPU during the posts: {cpu}")
 
 
+def floor(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    workdir: Path,
+    me: harness.Row,
+    feed_body: str,
+    viewer: list[dict[str, str]],
+) -> str:
+    """The same documents (HOT aside) on bench.feed_floor, against the real ``me { id }``."""
+    server = harness.uvicorn_app("bench.feed_floor:floor_app", env, args.port + 5, 1, workdir)
+    try:
+        rows = [
+            harness.run(measure(f"floor: {name}", server, body, viewer, args))
+            for name, body in (
+                ("me { id }", ME),
+                ("homeFeed(first: 20)", HOME),
+                ("community.feed(first: 20)", feed_body),
+            )
+        ]
+    finally:
+        server.stop()
+    reference = harness.ms(me.load.latencies, 0.99)
+    lines = [
+        "\nthe floor, bare Strawberry over one statement per page (bench.feed_floor); "
+        "ratio: req/s against the real server's me { id }",
+        harness.table([(row, me) for row in rows]),
+    ]
+    for row in rows[1:]:
+        p99 = harness.ms(row.load.latencies, 0.99)
+        lines.append(f"  {row.name}: p99 {p99:.1f} ms = {p99 / reference:.2f}x the real me's")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.deployment_options(
@@ -369,6 +410,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per row")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure a bare Strawberry schema over one statement per page (feed_floor)",
+    )
     parser.add_argument(
         "--parts",
         nargs="+",

@@ -36,6 +36,7 @@ from pathlib import Path
 import asyncpg
 
 from bench import harness, join_contention
+from pintuan.settings import Settings
 from tests.servers import Server, spawn
 
 ME = '{"query": "{ me { id } }"}'
@@ -284,6 +285,8 @@ def measure_lag(args: argparse.Namespace, workdir: Path) -> LagResult:
     env = harness.server_env(args.database_url, args.redis_url, scheduler=False)
     in_server = args.consumer == "server"
     env["PINTUAN_RUN_OUTBOX_CONSUMER"] = "true" if in_server else "false"
+    if args.outbox_consumers is not None:
+        env["PINTUAN_OUTBOX_CONSUMERS"] = str(args.outbox_consumers)
     workers = args.workers[0]
     server = harness.pintuan(env, args.port + 1, workers, workdir)
     consumer: Server | None = None
@@ -315,7 +318,9 @@ def lag_report(args: argparse.Namespace, result: LagResult) -> str:
     return "\n".join(
         [
             f"\noutbox lag under join_contention's load, {result.workers} server worker(s), "
-            f"consumer in the {args.consumer}, {args.join_concurrency} clients, "
+            f"consumer in the {args.consumer} "
+            f"({args.outbox_consumers or Settings().outbox_consumers} at once), "
+            f"{args.join_concurrency} clients, "
             f"{args.join_duration:g}s after "
             f"{args.warmup:g}s warm-up: {rate:.1f} paid orders/s",
             f"  outbox lag  p50 {harness.ms(lags, 0.5):8.1f} ms   p99 {p99 * 1000:8.1f} ms"
@@ -395,6 +400,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=["server", "worker"],
         default="server",
         help="run the outbox consumer inside the server, or in a `pintuan worker` of its own",
+    )
+    lag.add_argument(
+        "--outbox-consumers",
+        type=int,
+        default=None,
+        help="deliveries at once in the consuming process (default: the setting's)",
     )
     args = parser.parse_args(argv)
     try:

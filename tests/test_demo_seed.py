@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 
 from pintuan.accounts.models import Merchant, User
@@ -42,6 +43,22 @@ async def test_seed_twice_creates_the_store_once(app: Starlette) -> None:
     assert await Product.filter(title__contains="茶").exists()
     assert await Product.filter(title__contains="Tea").exists()
     assert await User.filter(is_admin=True).count() == 1
+
+
+async def test_seeding_purges_the_cached_lists_the_new_products_belong_in(
+    app: Starlette, http: httpx.AsyncClient
+) -> None:
+    listing = {"query": "{ products(first: 5) { edges { node { title } } } }"}
+    for verdict in ("MISS", "HIT"):
+        response = await http.post("/graphql", json=listing)
+        assert response.headers["x-cache"] == verdict
+    assert response.json()["data"]["products"]["edges"] == []
+
+    await seed_demo(app.state.runtime)
+    response = await http.post("/graphql", json=listing)
+
+    assert response.headers["x-cache"] == "MISS"
+    assert len(response.json()["data"]["products"]["edges"]) == 5
 
 
 async def test_the_demo_has_groups_at_every_stage(app: Starlette) -> None:

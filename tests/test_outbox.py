@@ -118,7 +118,8 @@ async def test_a_failing_handler_is_retried_after_a_delay_until_it_succeeds(
     app: Starlette,
 ) -> None:
     [event_id] = await emit_many(1)
-    failures = [RuntimeError("ledger unavailable")]
+    # Two: the first try fails, and so does its redo, handler by handler, at once.
+    failures = [RuntimeError("ledger unavailable"), RuntimeError("ledger unavailable")]
 
     async def flaky(event: Event) -> None:
         await leave_mark(event)
@@ -144,6 +145,35 @@ async def test_a_failing_handler_is_retried_after_a_delay_until_it_succeeds(
     assert await outbox.lag() == outbox.Lag(0, 0.0)
 
 
+async def test_a_first_try_that_fails_is_redone_at_once_handler_by_handler(
+    app: Starlette,
+) -> None:
+    [event_id] = await emit_many(1)
+    calls: Counter[str] = Counter()
+
+    async def once_unlucky(event: Event) -> None:
+        calls["unlucky"] += 1
+        await leave_mark(event)
+        if calls["unlucky"] == 1:
+            raise RuntimeError("a deadlock, say")
+
+    async def lucky(event: Event) -> None:
+        calls["lucky"] += 1
+        await leave_mark(event)
+
+    handlers = Handlers()
+    handlers.register("lucky", [TOPIC], lucky)
+    handlers.register("unlucky", [TOPIC], once_unlucky)
+
+    assert await Consumer(handlers).run_once() == 1
+
+    delivered = await OutboxEvent.get(id=event_id)
+    assert (delivered.attempts, delivered.delivered_at is not None) == (0, True)
+    assert calls == Counter(lucky=2, unlucky=2)
+    assert await marks() == Counter({f"event-{event_id}": 2})  # the first try's rolled back
+    assert await OutboxReceipt.all().count() == 2
+
+
 async def test_a_handler_failing_part_way_leaves_the_others_deliveries_standing(
     app: Starlette,
 ) -> None:
@@ -153,7 +183,7 @@ async def test_a_handler_failing_part_way_leaves_the_others_deliveries_standing(
 
     async def picky(event: Event) -> None:
         calls[event.id] += 1
-        if event.id == unlucky and calls[event.id] == 1:
+        if event.id == unlucky and calls[event.id] <= 2:  # the first try and its redo
             raise RuntimeError("cannot yet")
 
     handlers = Handlers()
@@ -168,7 +198,7 @@ async def test_a_handler_failing_part_way_leaves_the_others_deliveries_standing(
 
     assert await OutboxEvent.filter(delivered_at=None).count() == 0
     assert await marks() == once_each(event_ids)  # "marks" was not run again on the retry
-    assert calls == Counter(event_ids) + Counter([unlucky])
+    assert calls == Counter(event_ids) + Counter([unlucky, unlucky])
     assert await OutboxReceipt.all().count() == 2 * len(event_ids)
 
 

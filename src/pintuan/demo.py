@@ -11,7 +11,9 @@ from tortoise.transactions import in_transaction
 from pintuan.accounts import users
 from pintuan.accounts.models import Merchant, MerchantStaff, User
 from pintuan.catalog.models import Product, ProductStatus, ProductTag, Variant
+from pintuan.core import cache_tags
 from pintuan.core.clock import now_utc
+from pintuan.core.ids import NodeType
 from pintuan.groupbuys import expiry, offers, orders, purchases
 from pintuan.groupbuys.models import Group, GroupBuy
 from pintuan.groupbuys.order_models import OrderStatus
@@ -300,9 +302,18 @@ async def seed_group_buys(runtime: Runtime) -> int:
 
 
 async def seed_demo(runtime: Runtime) -> str:
-    created = await seed_catalog(200)
-    accounts = await seed_accounts()
-    groups = await seed_group_buys(runtime)
+    """Seed, then purge the cached lists the new rows belong in (a server sharing the
+    database and Redis would otherwise list the old store until the answers' ages)."""
+    async with cache_tags.purging(runtime.purge):
+        created = await seed_catalog(200)
+        accounts = await seed_accounts()
+        groups = await seed_group_buys(runtime)
+        cache_tags.wrote(
+            cache_tags.listing(NodeType.PRODUCT),
+            cache_tags.listing(NodeType.PRODUCT, "search"),
+            cache_tags.listing(NodeType.GROUP_BUY),
+            cache_tags.listing(NodeType.GROUP),
+        )
     return (
         f"Demo store ready: {created} new products ({len(MERCHANTS)} merchants), "
         f"{accounts} new accounts, {groups} new groups."

@@ -27,6 +27,8 @@ def outbox_consumer(settings: Settings, bus: EventBus, purge: Purge | None = Non
     return Consumer(
         outbox_handlers(settings, bus),
         poll_seconds=settings.outbox_poll_milliseconds / 1000,
+        # SQLite runs one transaction at a time: more deliveries would only queue.
+        concurrency=settings.outbox_consumers if settings.is_postgres else 1,
         purge=purge,
     )
 

@@ -77,6 +77,8 @@ class Settings:
     response_cache_max_bytes: int = 64 * 1024 * 1024
     run_outbox_consumer: bool = True
     outbox_poll_milliseconds: int = 200
+    # Outbox deliveries at once per consuming process, on PostgreSQL (SQLite: one).
+    outbox_consumers: int = 4
     # Delivered outbox events (and their receipts) are deleted this long after delivery.
     outbox_retention_seconds: int = 7 * 24 * 3600
     # How long a completed order's commissions stay PENDING (the return window).

@@ -49,7 +49,8 @@ HOT_WINDOW = 300  # candidates a HOT page ranks: the newest posts of the last MA
 
 FeedKey = tuple[datetime, int]
 
-_PULL = """
+# The page of a home feed, by (created_at, id); bench.feed_floor runs it too.
+PULL = """
 WITH mine AS (
   SELECT community_id FROM community_member
   WHERE user_id = $1 AND state = 'ACTIVE' AND (term_ends_at IS NULL OR term_ends_at > $2)
@@ -84,13 +85,13 @@ page AS (
 """
 
 _NEWEST = (
-    _PULL
+    PULL
     + """SELECT community_post.* FROM community_post JOIN page ON page.id = community_post.id
 ORDER BY community_post.created_at DESC, community_post.id DESC"""
 )
 
 _CANDIDATES = (
-    _PULL
+    PULL
     + """SELECT p.*, g.status AS group_status, g.slots_taken AS group_members, g.size AS group_size,
   g.expires_at AS group_expires_at
 FROM community_post p JOIN page ON page.id = p.id

@@ -72,10 +72,8 @@ async def _checked_attachment(author_id: int, attachment: Attachment) -> tuple[i
         link = await attribution.create_link(author_id, ShareTarget.GROUP, group.id)
         return group.id, link.code
     order = await Order.get_or_none(id=attachment.target_id)
-    if order is None:
+    if order is None or order.buyer_id != author_id:  # another's order: as if none existed
         raise DomainError(ErrorCode.NOT_FOUND, "No such order.", field)
-    if order.buyer_id != author_id:
-        raise DomainError(ErrorCode.NOT_THE_BUYER, "Only the buyer may show an order.", field)
     if order.status not in PAID:
         raise DomainError(ErrorCode.ORDER_NOT_PAID, "Show an order once it is paid.", field)
     return order.id, None

@@ -6,12 +6,17 @@ when the change does. A consumer works through a batch of due events one event
 per transaction: it claims the event (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
 so concurrent consumers take different events; SQLite serialises transactions,
 so one consumer at a time holds one anyway) and hands it to every handler of its
-topic that has no receipt for it yet. Each delivery runs in a savepoint that
-first inserts the (handler, event) receipt, then runs the handler: the handler's
-writes and its receipt commit together or not at all, and the receipt's unique
-key stops a second delivery. A handler that raises rolls back its own savepoint
-and the event is retried after a growing delay; the other handlers' deliveries
-stand. A consumer killed mid-event rolls that event back, so the next one redoes it.
+topic that has no receipt for it yet. A handler's writes and its (handler, event)
+receipt commit together or not at all, and the receipt's unique key stops a
+second delivery. A consumer killed mid-event rolls that event back, so the next
+one redoes it.
+
+An event's first try runs every handler on the event's transaction and writes
+their receipts at the end, in one statement: the common case costs no savepoints.
+If any handler raises, that transaction rolls back and the event is delivered
+again at once, each handler in a savepoint of its own, as every retry is: a
+handler that raises there rolls back only its savepoint, the other handlers'
+deliveries stand, and the event is retried after a growing delay.
 
 One event per transaction, not one batch: the rows a handler locks (team
 counters shared by many uplines) are held until the transaction ends, and a
@@ -239,6 +244,14 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+class _FirstTryFailed(Exception):
+    """A handler raised on an event's first try: roll it back, deliver one by one."""
+
+    def __init__(self, event_id: int) -> None:
+        super().__init__(event_id)
+        self.event_id = event_id
+
+
 class Consumer:
     def __init__(
         self,
@@ -246,11 +259,15 @@ class Consumer:
         *,
         batch_size: int = 100,
         poll_seconds: float = 0.2,
+        concurrency: int = 1,
         purge: cache_tags.Purge | None = None,
     ) -> None:
         self.handlers = handlers
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        # Deliveries at once in ``running``: each waits on the database most of its
+        # time, and on PostgreSQL each claims a different event.
+        self.concurrency = concurrency
         self.purge = purge  # of cached answers that read what handlers wrote
 
     async def run_once(self, now: datetime | None = None) -> int:
@@ -259,15 +276,8 @@ class Consumer:
         cache once its transaction commits."""
         moment = now or now_utc()
         for claimed in range(self.batch_size):
-            committed: list[AfterCommit] = []
-            async with cache_tags.purging(self.purge), in_transaction():
-                found = await self._claim(moment)
-                if found is None:
-                    return claimed
-                event, attempts = found
-                done = await _receipts(event.id)
-                await self._deliver(event, attempts, done, moment, committed)
-            await _run_after_commit(committed)
+            if not await self._deliver_next(moment):
+                return claimed
         return self.batch_size
 
     async def run(self) -> None:
@@ -286,32 +296,98 @@ class Consumer:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """``run`` as a task for as long as the block runs."""
-        task = asyncio.create_task(self.run(), name="outbox-consumer")
+        """``run`` as ``concurrency`` tasks for as long as the block runs."""
+        tasks = [
+            asyncio.create_task(self.run(), name=f"outbox-consumer-{n}")
+            for n in range(self.concurrency)
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
 
-    async def _claim(self, now: datetime) -> tuple[Event, int] | None:
-        """The next due event with its attempts so far, locked until this transaction
-        ends; None when none is due (or every due one is another consumer's)."""
+    async def _deliver_next(self, now: datetime) -> bool:
+        """Deliver the next due event; False when none is due."""
+        committed: list[AfterCommit] = []
+        try:
+            async with cache_tags.purging(self.purge), in_transaction():
+                found = await self._claim(now)
+                if found is None:
+                    return False
+                event, attempts = found
+                if attempts == 0:  # never tried, so no handler has a receipt for it
+                    await self._deliver_together(event, now, committed)
+                else:
+                    done = await _receipts(event.id)
+                    await self._deliver_apart(event, attempts, done, now, committed)
+        except _FirstTryFailed as failed:
+            committed = []
+            async with cache_tags.purging(self.purge), in_transaction():
+                found = await self._claim(now, failed.event_id)
+                if found is None:  # another consumer took it meanwhile
+                    return True
+                event, attempts = found
+                done = await _receipts(event.id) if attempts else set()
+                await self._deliver_apart(event, attempts, done, now, committed)
+        await _run_after_commit(committed)
+        return True
+
+    async def _claim(self, now: datetime, event_id: int | None = None) -> tuple[Event, int] | None:
+        """The next due event (or the one named, if still due) with its attempts so far,
+        locked until this transaction ends; None when none is due (or every due one is
+        another consumer's)."""
         locking = (
             " FOR UPDATE SKIP LOCKED"
             if connections.get("default").capabilities.dialect == "postgres"
             else ""
         )
+        which = "" if event_id is None else ' AND "id" = $2'
         rows = await sql.rows(
             'SELECT "id", "topic", "payload", "created_at", "attempts" FROM "outbox_event" '
-            'WHERE "delivered_at" IS NULL AND "available_at" <= $1 '
+            f'WHERE "delivered_at" IS NULL AND "available_at" <= $1{which} '
             f'ORDER BY "id" LIMIT 1{locking}',
             now,
+            *([] if event_id is None else [event_id]),
         )
         return (_event(rows[0]), int(rows[0]["attempts"])) if rows else None
 
-    async def _deliver(
+    async def _deliver_together(
+        self, event: Event, now: datetime, committed: list[AfterCommit]
+    ) -> None:
+        """Every handler on the event's transaction, then all their receipts at once;
+        a handler that raises fails the whole try (``_FirstTryFailed``)."""
+        handlers = self.handlers.of(event.topic)
+        pending: list[AfterCommit] = []
+        token = _after_commit.set(pending)
+        try:
+            for _, handler in handlers:
+                await handler(event)
+        except Exception as exc:
+            log.info(
+                "outbox event %d failed its first try; delivering it handler by handler",
+                event.id,
+                exc_info=True,
+            )
+            raise _FirstTryFailed(event.id) from exc
+        finally:
+            _after_commit.reset(token)
+        if handlers:
+            rows = ", ".join(
+                f"(${3 * n + 1}, ${3 * n + 2}, ${3 * n + 3})" for n in range(len(handlers))
+            )
+            await sql.execute(
+                'INSERT INTO "outbox_receipt" ("handler", "event_id", "delivered_at") '
+                f"VALUES {rows}",
+                *[value for name, _ in handlers for value in (name, event.id, now)],
+            )
+        await _mark_delivered(event.id, now)
+        committed.extend(pending)
+
+    async def _deliver_apart(
         self,
         event: Event,
         attempts: int,
@@ -319,6 +395,8 @@ class Consumer:
         now: datetime,
         committed: list[AfterCommit],
     ) -> None:
+        """Each handler without a receipt in a savepoint of its own, which first
+        inserts the receipt; the event is delivered once none raises."""
         failure: str | None = None
         for name, handler in self.handlers.of(event.topic):
             if name in done:
@@ -343,9 +421,7 @@ class Consumer:
             finally:
                 _after_commit.reset(token)
         if failure is None:
-            await sql.execute(
-                'UPDATE "outbox_event" SET "delivered_at" = $1 WHERE "id" = $2', now, event.id
-            )
+            await _mark_delivered(event.id, now)
             return
         await sql.execute(
             'UPDATE "outbox_event" SET "attempts" = "attempts" + 1, "last_error" = $1, '
@@ -354,6 +430,12 @@ class Consumer:
             now + retry_delay(attempts + 1),
             event.id,
         )
+
+
+async def _mark_delivered(event_id: int, now: datetime) -> None:
+    await sql.execute(
+        'UPDATE "outbox_event" SET "delivered_at" = $1 WHERE "id" = $2', now, event_id
+    )
 
 
 async def _receipts(event_id: int) -> set[str]:

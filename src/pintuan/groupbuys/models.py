@@ -130,6 +130,7 @@ class GroupMember(Model):
     class Meta:
         table = "group_member"
         unique_together = (("group", "user"),)
+        indexes = (("order_id",),)  # a payment marks its member paid by the order
 
 
 class OfferAllowance(Model):

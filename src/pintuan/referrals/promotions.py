@@ -29,6 +29,8 @@ def team_depth(plan: PlanVersion) -> int:
 
 async def promote_due(user_ids: Sequence[int]) -> list[TierPromotion]:
     """Promote each shop owner among ``user_ids`` whose team now meets a higher tier."""
+    if not user_ids:
+        return []
     owners = await PlanMember.filter(user_id__in=list(user_ids), kind=PlanKind.TIERED_OWNER)
     if not owners:
         return []

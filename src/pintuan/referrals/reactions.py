@@ -28,9 +28,9 @@ async def _sold(event: Event) -> None:
     completes (in the same delivery, so a promotion never misses its own count)."""
     buyer_id = int(event.payload["buyer_id"])
     sign = -1 if event.topic == ORDER_REFUNDED else 1
-    await tree.count_sale(buyer_id, sign * int(event.payload["total"]))
+    upline = await tree.count_sale(buyer_id, sign * int(event.payload["total"]))
     if sign > 0:
-        await promotions.promote_above(buyer_id)
+        await promotions.promote_due(upline)
 
 
 def policy_of(settings: Settings) -> attribution.Policy:

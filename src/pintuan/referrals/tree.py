@@ -188,8 +188,9 @@ async def count_registration(user_id: int) -> None:
         await _add((a, level, 1, 0) for level, a in enumerate(ancestors, 1))
 
 
-async def count_sale(buyer_id: int, amount: int) -> None:
-    """A buyer's paid (positive) or refunded (negative) total, on them and their upline."""
+async def count_sale(buyer_id: int, amount: int) -> list[int]:
+    """A buyer's paid (positive) or refunded (negative) total, on them and their upline;
+    returns that upline, nearest first."""
     async with in_transaction():
         await lock_tree(exclusive=False)
         ancestors = await chain(buyer_id)
@@ -197,6 +198,7 @@ async def count_sale(buyer_id: int, amount: int) -> None:
             [(buyer_id, 0, 0, amount)]
             + [(a, level, 0, amount) for level, a in enumerate(ancestors, 1)]
         )
+    return [a for a in ancestors if a is not None]
 
 
 async def _refuse_cycle(user_id: int, inviter_id: int) -> None:
