@@ -297,49 +297,66 @@ def bench(args: argparse.Namespace, workdir: Path) -> None:
     viewer = harness.bearer_headers(key, [VIEWER])
     community = "community-1"
     feed_body = json.dumps({"query": COMMUNITY_FEED, "variables": {"handle": community}})
-    server = harness.pintuan(env, args.port, 1, workdir)
+    server = harness.pintuan(env, args.port, 1, workdir, profile=args.profile_server)
     try:
         print(harness.run(check_pages(server, viewer[0], community)))
-        me = harness.run(measure("me { id }", server, ME, viewer, args))
-        home = harness.run(measure("homeFeed(first: 20)", server, HOME, viewer, args))
-        hot = harness.run(measure("homeFeed(first: 20, ranking: HOT)", server, HOT, viewer, args))
-        feed = harness.run(measure("community.feed(first: 20)", server, feed_body, viewer, args))
-        rows = [(me, me), (home, me), (hot, me), (feed, me)]
-        print(
-            f"\nfeeds over HTTP, 1 worker, concurrency {args.concurrency}, {args.duration:g}s "
-            f"per row after {args.warmup:g}s warm-up; ratio: req/s against me {{ id }}"
-        )
-        print(harness.table(rows))
-        reference = harness.ms(me.load.latencies, 0.99)
-        for row in (home, hot, feed):
-            p99 = harness.ms(row.load.latencies, 0.99)
-            verdict = "met" if p99 <= GOAL_RATIO * reference else "NOT met"
-            print(
-                f"  {row.name}: p99 {p99:.1f} ms = {p99 / reference:.2f}x me's; goal 3x {verdict}"
-            )
-        if args.floor:
-            print(floor(args, env, workdir, me, feed_body, viewer))
-        if args.subscribers and args.live_posts:
-            delays, expected, other, cpu = harness.run(live(args, server, shape, key))
-            figures = "  ".join(
-                f"{label} {harness.ms(delays, f):.1f}"
-                for label, f in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
-            )
-            p99 = harness.ms(delays, 0.99)
-            verdict = "met" if p99 < GOAL_DELIVERY_MS else "NOT met"
-            print(
-                f"\nlive: {args.live_posts} posts {args.interval * 1000:.0f} ms apart to "
-                f"{shape.subscribers} subscribers of one community: {len(delays)} of {expected} "
-                f"deliveries ({other} other messages); ms after commit: {figures}; "
-                f"goal p99 < {GOAL_DELIVERY_MS:.0f} ms {verdict}"
-            )
-            print(f"  CPU during the posts: {cpu}")
+        if "http" in args.parts:
+            http_rows(server, feed_body, viewer, args, env, workdir)
+        if "live" in args.parts and args.subscribers and args.live_posts:
+            live_row(server, shape, key, args)
     finally:
         server.stop()
         for line in harness.log_problems(server)[:8]:
             print(f"server log: {line[:200]}")
         if not args.keep_database:
             harness.run(harness.drop(args.database_url, args.redis_url))
+
+
+def http_rows(
+    server: Server,
+    feed_body: str,
+    viewer: list[dict[str, str]],
+    args: argparse.Namespace,
+    env: dict[str, str],
+    workdir: Path,
+) -> None:
+    """Each request under load in turn, ``me { id }`` first as the run's reference;
+    then the floor, with ``--floor``."""
+    me = harness.run(measure("me { id }", server, ME, viewer, args))
+    home = harness.run(measure("homeFeed(first: 20)", server, HOME, viewer, args))
+    hot = harness.run(measure("homeFeed(first: 20, ranking: HOT)", server, HOT, viewer, args))
+    feed = harness.run(measure("community.feed(first: 20)", server, feed_body, viewer, args))
+    rows = [(me, me), (home, me), (hot, me), (feed, me)]
+    print(
+        f"\nfeeds over HTTP, 1 worker, concurrency {args.concurrency}, {args.duration:g}s "
+        f"per row after {args.warmup:g}s warm-up; ratio: req/s against me {{ id }}"
+    )
+    print(harness.table(rows))
+    reference = harness.ms(me.load.latencies, 0.99)
+    for row in (home, hot, feed):
+        p99 = harness.ms(row.load.latencies, 0.99)
+        verdict = "met" if p99 <= GOAL_RATIO * reference else "NOT met"
+        print(f"  {row.name}: p99 {p99:.1f} ms = {p99 / reference:.2f}x me's; goal 3x {verdict}")
+    if args.floor:
+        print(floor(args, env, workdir, me, feed_body, viewer))
+
+
+def live_row(server: Server, shape: Shape, key: str, args: argparse.Namespace) -> None:
+    """The delivery of new posts to the subscribers of one community."""
+    delays, expected, other, cpu = harness.run(live(args, server, shape, key))
+    figures = "  ".join(
+        f"{label} {harness.ms(delays, f):.1f}"
+        for label, f in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+    )
+    p99 = harness.ms(delays, 0.99)
+    verdict = "met" if p99 < GOAL_DELIVERY_MS else "NOT met"
+    print(
+        f"\nlive: {args.live_posts} posts {args.interval * 1000:.0f} ms apart to "
+        f"{shape.subscribers} subscribers of one community: {len(delays)} of {expected} "
+        f"deliveries ({other} other messages); ms after commit: {figures}; "
+        f"goal p99 < {GOAL_DELIVERY_MS:.0f} ms {verdict}"
+    )
+    print(f"  CPU during the posts: {cpu}")
 
 
 def floor(
@@ -397,6 +414,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--floor",
         action="store_true",
         help="also measure a bare Strawberry schema over one statement per page (feed_floor)",
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("http", "live"),
+        default=["http", "live"],
+        help="the feeds over HTTP, the live delivery, or both",
     )
     args = parser.parse_args(argv)
     try:

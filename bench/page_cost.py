@@ -61,7 +61,9 @@ def instructions() -> int:
     return sum(int(total.replace(",", "")) for total in _THREAD_TOTAL.findall(shown))
 
 
-def post(app: ASGIApp, body: bytes) -> Callable[[], Awaitable[bytes]]:
+def post(
+    app: ASGIApp, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> Callable[[], Awaitable[bytes]]:
     """One POST /graphql of ``body`` to ``app`` as an ASGI server would make it."""
     scope: dict[str, Any] = {
         "type": "http",
@@ -77,6 +79,7 @@ def post(app: ASGIApp, body: bytes) -> Callable[[], Awaitable[bytes]]:
             (b"host", b"bench"),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
+            *headers,
         ],
         "client": ("127.0.0.1", 1),
         "server": ("bench", 80),

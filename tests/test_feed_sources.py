@@ -37,5 +37,8 @@ async def test_sources_are_my_communities_and_followed_authors_in_open_ones(
     assert [r.text for r in rows] == ["b3", "b-friend", "c-friend", "a1"]
     assert rows[0].media_urls == []
     assert [r.text for r in after_second] == ["c-friend", "a1"]
-    assert sorted(p.text for _, p in found) == sorted(r.text for r in rows)
-    assert all(c.post_id == p.id and c.group is None for c, p in found)
+    posts = [found.post(c.post_id) for c in found.candidates]
+    assert sorted(p.text for p in posts) == sorted(r.text for r in rows)
+    assert all(
+        c.post_id == p.id and c.group is None for c, p in zip(found.candidates, posts, strict=True)
+    )

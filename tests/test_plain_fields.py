@@ -3,13 +3,13 @@ graphql-core would, errors included (a small schema run through ``PlainFields``)
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 import strawberry
 
-from pintuan.graphql import plain as plain_module
-from pintuan.graphql.plain import PlainFields
+from pintuan.graphql.plain import PlainFields, plain_resolver
 
 
 @strawberry.type
@@ -79,14 +79,130 @@ async def test_plain_values_are_answered_by_the_compiled_selection(
     """The comparison above holds even if nothing is ever compiled: check it is."""
     ROWS[:] = [item()]
     answered: list[str] = []
-    compiled = plain_module._answer
+    compiled = PlainFields._answer
 
-    def spy(plan: Any, source: Any, type_name: str) -> dict[str, Any]:
+    def spy(self: PlainFields, plan: Any, source: Any, type_name: str) -> dict[str, Any]:
         answered.append(type_name)
-        return compiled(plan, source, type_name)
+        return compiled(self, plan, source, type_name)
 
-    monkeypatch.setattr(plain_module, "_answer", spy)
+    monkeypatch.setattr(PlainFields, "_answer", spy)
     result = await plain.execute(DOCUMENT)
 
     assert result.errors is None
     assert answered == ["Item", "Price"]
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Author(Named):
+    pass
+
+
+@strawberry.type
+class Card:
+    title: str
+
+
+@strawberry.type
+class Share:
+    code: str
+
+
+async def _later(value: Author) -> Author:
+    return value
+
+
+@strawberry.type
+class Note:
+    text: str
+    author_name: strawberry.Private[str | None]
+    attached: strawberry.Private[Card | Share | None]
+    how: strawberry.Private[str]
+
+    @strawberry.field(graphql_type=Author)
+    @plain_resolver
+    def author(self, info: strawberry.Info) -> Author | Awaitable[Author]:
+        found = Author(name=self.author_name) if self.author_name is not None else None
+        if self.how == "raises":
+            raise ValueError("no author")
+        if self.how == "awaits":
+            return _later(Author(name="later"))
+        if self.how == "asks the field name":
+            return Author(name=info.field_name)
+        assert isinstance(info.context, dict)  # the context is there to read
+        return found  # type: ignore[return-value]
+
+    @strawberry.field
+    @plain_resolver
+    def attachment(self) -> Card | Share | None:
+        return self.attached
+
+
+NOTES: list[Note] = []
+
+
+@strawberry.type
+class NoteQuery:
+    @strawberry.field
+    def notes(self) -> list[Note]:
+        return list(NOTES)
+
+
+plain_notes = strawberry.Schema(NoteQuery, execution_context_class=PlainFields)
+reference_notes = strawberry.Schema(NoteQuery)
+NOTE_DOCUMENT = """{ notes { text author { name __typename }
+  attachment { __typename ... on Card { title } ... on Share { code } } } }"""
+
+
+def note(**changes: Any) -> Note:
+    values: dict[str, Any] = {
+        "text": "hello",
+        "author_name": "Ann",
+        "attached": Card(title="a card"),
+        "how": "plainly",
+    }
+    return Note(**(values | changes))
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param([note(), note(attached=Share(code="S1")), note(attached=None)], id="plain"),
+        pytest.param([note(), note(how="raises")], id="a resolver that raises"),
+        pytest.param([note(how="awaits")], id="a resolver that returns an awaitable"),
+        pytest.param([note(how="asks the field name")], id="a resolver reading more of info"),
+        pytest.param([note(author_name=None)], id="a null the type forbids"),
+    ],
+)
+async def test_plain_resolvers_and_unions_answer_as_graphql_core_does(rows: list[Note]) -> None:
+    NOTES[:] = rows
+
+    ours = await plain_notes.execute(NOTE_DOCUMENT, context_value={})
+    theirs = await reference_notes.execute(NOTE_DOCUMENT, context_value={})
+
+    assert ours.data == theirs.data
+    assert [(e.message, e.path) for e in ours.errors or []] == [
+        (e.message, e.path) for e in theirs.errors or []
+    ]
+
+
+async def test_plain_resolvers_unions_and_interface_types_are_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    NOTES[:] = [note(), note(attached=Share(code="S1"))]
+    answered: list[str] = []
+    compiled = PlainFields._answer
+
+    def spy(self: PlainFields, plan: Any, source: Any, type_name: str) -> dict[str, Any]:
+        answered.append(type_name)
+        return compiled(self, plan, source, type_name)
+
+    monkeypatch.setattr(PlainFields, "_answer", spy)
+    result = await plain_notes.execute(NOTE_DOCUMENT, context_value={})
+
+    assert result.errors is None
+    assert answered == ["Note", "Author", "Card", "Note", "Author", "Share"]

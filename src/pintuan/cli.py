@@ -53,6 +53,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         access_log=False,
         proxy_headers=True,
         ws_max_size=settings.max_body_bytes,
+        # Live messages are a few hundred bytes, sent to thousands of sockets at once:
+        # compressing each copy for each socket was a fifth of the CPU of delivering a
+        # post (bench/feeds.py), to save a few bytes, and each socket kept a compressor.
+        ws_per_message_deflate=False,
     )
     return 0
 

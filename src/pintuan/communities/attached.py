@@ -15,9 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
-
-from tortoise.models import Model
 
 from pintuan.accounts.models import User
 from pintuan.catalog.models import Variant
@@ -79,7 +76,7 @@ _PAGE_JOINS = (
 
 @cache
 def _page_statement(count: int) -> str:
-    columns = ", ".join(_columns(model, alias) for alias, model, _ in _PAGE_JOINS)
+    columns = ", ".join(sql.aliased_columns(model, alias) for alias, model, _ in _PAGE_JOINS)
     joins = " ".join(join.format(table=model._meta.db_table) for _, model, join in _PAGE_JOINS)
     marks = ", ".join(f"${n}" for n in range(2, count + 2))
     return (
@@ -92,38 +89,30 @@ def _page_statement(count: int) -> str:
 
 async def page_rows(viewer_id: int | None, posts: Sequence[Post]) -> PageRows:
     """Everything a page of posts names but its products, and the viewer's membership of
-    each post's community and reaction to each post: one statement."""
+    each post's community and reaction to each post: one statement. A row named by
+    several posts (an author, a community) becomes one instance."""
     found = PageRows()
     ids = sorted({post.id for post in posts})
     if not ids:
         return found
+    authors, communities, memberships = found.authors, found.communities, found.memberships
+    groups, orders = found.attached.groups, found.attached.orders
+    built = sql.aliased_instance
     for row in await sql.rows(_page_statement(len(ids)), viewer_id, *ids):
-        part = {alias: _part(row, alias) for alias, _, _ in _PAGE_JOINS}
-        author = sql.instance(User, part["u"])
-        community = sql.instance(Community, part["c"])
-        found.authors[author.id] = author
-        found.communities[community.id] = community
-        member = part["m"]
-        found.memberships[community.id] = (
-            None if member["id"] is None else sql.instance(Member, member)
-        )
-        kind = row["viewer_reaction"]
-        found.reactions[int(row["post_id"])] = None if kind is None else ReactionKind(kind)
-        if part["g"]["id"] is not None:
-            group = sql.instance(Group, part["g"])
-            found.attached.groups[group.id] = (group, sql.instance(GroupBuy, part["o"]))
-        if part["r"]["id"] is not None:
-            order = sql.instance(Order, part["r"])
-            found.attached.orders[order.id] = (order, sql.instance(Variant, part["v"]))
+        found.reactions[row["post_id"]] = _reaction(row["viewer_reaction"])
+        author_id, community_id = row["u__id"], row["c__id"]
+        if author_id not in authors:
+            authors[author_id] = built(User, "u", row)
+        if community_id not in communities:
+            communities[community_id] = built(Community, "c", row)
+            memberships[community_id] = None if row["m__id"] is None else built(Member, "m", row)
+        group_id, order_id = row["g__id"], row["r__id"]
+        if group_id is not None and group_id not in groups:
+            groups[group_id] = (built(Group, "g", row), built(GroupBuy, "o", row))
+        if order_id is not None and order_id not in orders:
+            orders[order_id] = (built(Order, "r", row), built(Variant, "v", row))
     return found
 
 
-@cache
-def _columns(model: type[Model], alias: str) -> str:
-    names = model._meta.fields_db_projection.values()
-    return ", ".join(f'{alias}."{name}" AS "{alias}__{name}"' for name in names)
-
-
-def _part(row: dict[str, Any], alias: str) -> dict[str, Any]:
-    prefix = f"{alias}__"
-    return {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
+def _reaction(kind: str | None) -> ReactionKind | None:
+    return None if kind is None else ReactionKind(kind)

@@ -25,7 +25,7 @@ from pintuan.communities.models import (
     MemberState,
     Visibility,
 )
-from pintuan.core import validation
+from pintuan.core import sql, validation
 from pintuan.core.errors import DomainError, ErrorCode
 
 MAX_NAME = 80
@@ -162,3 +162,23 @@ async def update(community: Community, s: Changes, now: datetime) -> Community:
     community.updated_at = now
     await community.save()
     return community
+
+
+def _by_handle_statement() -> str:
+    return (
+        f"SELECT {sql.aliased_columns(Community, 'c')}, {sql.aliased_columns(Member, 'm')} "
+        f'FROM "{Community._meta.db_table}" c LEFT JOIN "{Member._meta.db_table}" m '
+        "ON m.community_id = c.id AND m.user_id = $2 WHERE c.handle = $1"
+    )
+
+
+async def by_handle(handle: str, user_id: int | None) -> tuple[Community, Member | None] | None:
+    """The community with this handle and the user's membership row there, in whatever
+    state (None for none, or anonymous): one statement, where a lookup by handle is
+    followed by the membership check its visibility needs."""
+    found = await sql.rows(_by_handle_statement(), handle, user_id)
+    if not found:
+        return None
+    [row] = found
+    member = None if row["m__id"] is None else sql.aliased_instance(Member, "m", row)
+    return sql.aliased_instance(Community, "c", row), member

@@ -19,6 +19,8 @@ SQLite (the embedded default, one process, small data) runs the plain form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -114,19 +116,29 @@ async def newest(
     return await query.order_by("-created_at", "-id").limit(limit)
 
 
-async def hot_candidates(
-    user_id: int, as_of: datetime, window: timedelta
-) -> list[tuple[Candidate, Post]]:
+@dataclass(frozen=True, slots=True)
+class HotWindow:
+    """What a HOT page ranks: its candidates, and their posts, of which a page shows
+    a few: those are the only ones built (the rest stay columns of the window's rows)."""
+
+    candidates: list[Candidate]
+    post: Callable[[int], Post]  # by id, a candidate's
+
+
+async def hot_candidates(user_id: int, as_of: datetime, window: timedelta) -> HotWindow:
     """The newest ``HOT_WINDOW`` posts of the feed created in ``window`` before ``as_of``,
     each with its shared group's live state: one statement on PostgreSQL."""
     before = (as_of, MAX_KEY)
     floor = as_of - window
     if _is_postgres():
         found = await sql.rows(_CANDIDATES, user_id, as_of, *before, HOT_WINDOW, floor)
-        return [(_candidate(row), sql.instance(Post, row)) for row in found]
+        rows = {row["id"]: row for row in found}
+        candidates = [_candidate(row) for row in found]
+        return HotWindow(candidates, lambda pk: sql.instance(Post, rows[pk]))
     query = _portable(user_id, as_of, before, floor).filter(created_at__lte=as_of)
     posts = await query.order_by("-created_at", "-id").limit(HOT_WINDOW)
-    return await _with_groups(posts)
+    by_id = {post.id: post for post in posts}
+    return HotWindow(await _with_groups(posts), by_id.__getitem__)
 
 
 def _portable(user_id: int, now: datetime, before: FeedKey, floor: datetime) -> QuerySet[Post]:
@@ -167,7 +179,7 @@ def _candidate(row: dict[str, Any]) -> Candidate:
     )
 
 
-async def _with_groups(posts: list[Post]) -> list[tuple[Candidate, Post]]:
+async def _with_groups(posts: list[Post]) -> list[Candidate]:
     """The posts as candidates, their groups read in one query."""
     shared = {p.id: p.attachment_id for p in posts if p.attachment_kind == AttachmentKind.GROUP}
     groups = {g.id: g for g in await Group.filter(id__in=set(shared.values()))} if shared else {}
@@ -187,5 +199,5 @@ async def _with_groups(posts: list[Post]) -> list[tuple[Candidate, Post]]:
             group.id if group is not None else None,
             signal,
         )
-        candidates.append((candidate, post))
+        candidates.append(candidate)
     return candidates

@@ -15,6 +15,7 @@ process for every viewer that process has watching the community.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -25,11 +26,12 @@ from enum import StrEnum
 from typing import Any
 
 from redis.exceptions import RedisError
+from tortoise import connections
 from tortoise.expressions import Q
 
-from pintuan.accounts.models import User
-from pintuan.communities.models import Community, Member, MemberState, Post
+from pintuan.communities.models import Community, MemberState, Post
 from pintuan.communities.visibility import is_open_to_all
+from pintuan.core import sql
 from pintuan.core.clock import now_utc
 from pintuan.live.bus import Event, EventBus
 from pintuan.live.rooms import Rooms
@@ -106,13 +108,27 @@ class Gate:
             if not watchers and self._watching.get(community_id) is watchers:
                 del self._watching[community_id]
 
-    async def admits(self, event: FeedEvent, viewer: Viewer) -> bool:
-        """Whether ``viewer`` may receive ``event`` now. The first subscriber to ask
-        asks for all of them; one who started watching after that asks alone."""
+    async def ask_for_watchers(self, event: FeedEvent) -> None:
+        """Ask for every viewer watching now, once per event and before any of them is
+        given it (``Rooms.seat``'s ``prepare``): each then reads the answer at once."""
         if event.admitted is None:
             asked = frozenset(self._watching.get(event.community_id, ()))
             event.admitted = asyncio.ensure_future(self._ask(event.community_id, asked))
-        asked, allowed = await asyncio.shield(event.admitted)
+        await asyncio.shield(event.admitted)
+
+    async def admits(self, event: FeedEvent, viewer: Viewer) -> bool:
+        """Whether ``viewer`` may receive ``event`` now. The first subscriber to ask
+        asks for all of them; one who started watching after that asks alone."""
+        admitted = event.admitted
+        if admitted is None:
+            asked = frozenset(self._watching.get(event.community_id, ()))
+            admitted = event.admitted = asyncio.ensure_future(self._ask(event.community_id, asked))
+        # Once answered, the answer is read without a wait; before, each waiter is
+        # shielded so that one cancelled subscriber does not cancel the others' answer.
+        if admitted.done():
+            asked, allowed = admitted.result()
+        else:
+            asked, allowed = await asyncio.shield(admitted)
         if viewer in asked:
             return viewer in allowed
         return viewer in await self._admit(event.community_id, frozenset([viewer]))
@@ -152,25 +168,32 @@ class CommunityLive:
             log.warning("could not publish %s for post %s", kind, post_id, exc_info=True)
 
 
+# Those of a set of users (an array on PostgreSQL, a JSON list on SQLite: one statement
+# text whatever their number) who are active members of the community, or admins.
+_ADMITTED = """SELECT user_id AS id FROM community_member
+WHERE community_id = $1 AND state = $2 AND (term_ends_at IS NULL OR term_ends_at > $3)
+  AND user_id {users}
+UNION SELECT id FROM app_user WHERE is_admin AND id {users}"""
+_USERS = {"postgres": "= ANY($4::int[])", "sqlite": "IN (SELECT value FROM json_each($4))"}
+
+
 async def admit(community_id: int, viewers: frozenset[Viewer]) -> frozenset[Viewer]:
     """Those of ``viewers`` who may see the community now: everyone when it is open to
-    all, else its active members (within their term) and admins. Two queries at most."""
-    community = await Community.get_or_none(id=community_id)
+    all, else its active members (within their term) and admins. Two statements at most,
+    however many viewers: every subscriber of a busy community waits for them."""
+    community = await sql.by_id(Community, community_id)
     if community is None:
         return frozenset()
     if is_open_to_all(community):
         return viewers
-    users = [v for v in viewers if v is not None]
+    users = sorted(v for v in viewers if v is not None)
     if not users:
         return frozenset()
-    now = now_utc()
-    members = Member.filter(
-        community_id=community_id, user_id__in=users, state=MemberState.ACTIVE
-    ).filter(Q(term_ends_at__isnull=True) | Q(term_ends_at__gt=now))
-    admins = User.filter(id__in=users, is_admin=True)
-    allowed: set[Viewer] = {row["user_id"] for row in await members.values("user_id")}
-    allowed.update(row["id"] for row in await admins.values("id"))
-    return frozenset(allowed)
+    dialect = connections.get("default").capabilities.dialect
+    listed: object = users if dialect == "postgres" else json.dumps(users)
+    statement = _ADMITTED.format(users=_USERS.get(dialect, _USERS["sqlite"]))
+    found = await sql.rows(statement, community_id, MemberState.ACTIVE.value, now_utc(), listed)
+    return frozenset(int(row["id"]) for row in found)
 
 
 async def newest_key(community_id: int) -> tuple[datetime, int] | None:

@@ -124,15 +124,27 @@ def _window(
 ) -> QuerySet[M]:
     """The rows after ``after`` in ``sort`` order, one more than a page (to tell whether
     another page follows)."""
-    if after is not None:
-        try:
-            key = sort.parse(after)
-        except ValueError as exc:
-            raise DomainError(
-                ErrorCode.INVALID_CURSOR, f"The cursor is not valid: {exc}.", "after"
-            ) from exc
+    key = after_key(sort, after)
+    if key is not None:
         query = query.filter(sort.after(key))
     return query.order_by(*sort.ordering()).limit(first + 1)
+
+
+def after_key(sort: SortKey, after: Sequence[Any] | None) -> tuple[KeyValue, ...] | None:
+    """A cursor's key parsed for ``sort``; INVALID_CURSOR when it is not one of its keys."""
+    if after is None:
+        return None
+    try:
+        return sort.parse(after)
+    except ValueError as exc:
+        raise DomainError(
+            ErrorCode.INVALID_CURSOR, f"The cursor is not valid: {exc}.", "after"
+        ) from exc
+
+
+def window_page(rows: list[M], sort: SortKey, first: int, after: Sequence[Any] | None) -> Page[M]:
+    """A page of models from a window of up to ``first + 1`` rows read after ``after``."""
+    return _page(rows, first, after, sort.key_of)
 
 
 def _page(

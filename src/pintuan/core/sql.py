@@ -74,3 +74,21 @@ async def insert(model: type[M], values: dict[str, object]) -> M:
     statement = _insert_sql(model._meta.db_table, tuple(values))
     [created] = await instances(model, statement, *values.values())
     return created
+
+
+@cache
+def _aliased(model: type[Model], alias: str) -> tuple[tuple[str, str], ...]:
+    names = model._meta.fields_db_projection.values()
+    return tuple((name, f"{alias}__{name}") for name in names)
+
+
+@cache
+def aliased_columns(model: type[Model], alias: str) -> str:
+    """``model``'s columns from the table aliased ``alias``, each named ``alias__column``,
+    for a statement that joins several tables and reads whole rows of each."""
+    return ", ".join(f'{alias}."{name}" AS "{key}"' for name, key in _aliased(model, alias))
+
+
+def aliased_instance(model: type[M], alias: str, row: dict[str, Any]) -> M:
+    """The instance of ``model`` whose columns ``row`` holds under ``aliased_columns``."""
+    return instance(model, {name: row[key] for name, key in _aliased(model, alias)})

@@ -48,7 +48,7 @@ from pintuan.graphql.errors import is_unexpected
 from pintuan.graphql.loaders import Loaders
 from pintuan.graphql.quota import over_rate_limit
 from pintuan.live.bus import Event
-from pintuan.live.rooms import Delivery, Rendering, Rooms, Seat
+from pintuan.live.rooms import Delivery, Prepare, Rendering, Rooms, Seat
 
 T = TypeVar("T")
 WSOperation = Operation[Context, None]
@@ -203,15 +203,21 @@ class Feed(Generic[T]):
 
 @asynccontextmanager
 async def watch(
-    info: Info, rooms: Rooms, channel: str, decode: Callable[[Event], T]
+    info: Info,
+    rooms: Rooms,
+    channel: str,
+    decode: Callable[[Event], T],
+    prepare: Prepare | None = None,
 ) -> AsyncIterator[Feed[T]]:
-    """Events on ``channel`` of ``rooms`` published from now on, for this subscription."""
+    """Events on ``channel`` of ``rooms`` published from now on, for this subscription;
+    ``prepare`` as ``Rooms.seat`` takes it."""
     operation = current_operation.get()
     socket = info.context.request
     if operation is None:
-        async with rooms.seat(channel, decode) as seat:
+        async with rooms.seat(channel, decode, prepare=prepare) as seat:
             yield Feed(seat, None, socket)
         return
     renderer = Renderer(info, operation)
-    async with rooms.seat(channel, decode, renderer.key, renderer.viewer, renderer.render) as seat:
+    key, viewer = renderer.key, renderer.viewer
+    async with rooms.seat(channel, decode, key, viewer, renderer.render, prepare) as seat:
         yield Feed(seat, operation, socket)

@@ -166,6 +166,22 @@ async def paginate(
     return build_connection(page, ordering, convert, _counter(query))
 
 
+async def paginate_read(
+    info: Info,
+    read: Callable[[int, list[Any] | None], Awaitable[Page[M]]],
+    ordering: str,
+    convert: Callable[[M], T],
+    first: int | None,
+    after: str | None,
+    counted: QuerySet[M],
+) -> Connection[T]:
+    """As ``paginate``, the page read by ``read(size, key after)``, a hand-written
+    statement; ``counted`` is what ``totalCount`` counts."""
+    size, key = page_size(info, first), decode_cursor(after, ordering)
+    page = await _page(info, lambda: read(size, key))
+    return build_connection(page, ordering, convert, _counter(counted))
+
+
 async def paginate_values(
     info: Info,
     query: QuerySet[M],

@@ -30,6 +30,7 @@ class Rendering:
 
 
 Render = Callable[[Any], Awaitable[Rendering]]
+Prepare = Callable[[Any], Awaitable[None]]
 
 SEAT_QUEUE_SIZE = 1000
 
@@ -72,10 +73,17 @@ class Seat(Generic[T]):
 
 
 class Room(Generic[T]):
-    def __init__(self, bus: EventBus, channel: str, decode: Callable[[Event], T]) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        channel: str,
+        decode: Callable[[Event], T],
+        prepare: Prepare | None = None,
+    ) -> None:
         self.bus = bus
         self.channel = channel
         self.decode = decode
+        self.prepare = prepare
         self.seats: list[Seat[T]] = []
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task = asyncio.create_task(self._run(), name=f"pintuan-room-{channel}")
@@ -103,13 +111,15 @@ class Room(Generic[T]):
         except (KeyError, TypeError, ValueError):
             log.warning("live room %s ignored a malformed event %r", self.channel, message)
             return
+        prepared = None if self.prepare is None else asyncio.ensure_future(self.prepare(event))
         # Deliveries are immutable, so seats sharing a rendering share one object.
         bare = Delivery(event, None)
         for_all: dict[Hashable, Delivery[T]] = {}
         for_one: dict[tuple[Hashable, Hashable], Delivery[T]] = {}
+        deliveries: list[tuple[Seat[T], Delivery[T]]] = []
         for seat in list(self.seats):
             if seat.render is None:
-                seat.deliver(bare)
+                deliveries.append((seat, bare))
                 continue
             mine = (seat.key, seat.viewer)
             delivery = for_all.get(seat.key) or for_one.get(mine)
@@ -122,7 +132,17 @@ class Room(Generic[T]):
                     for_all[seat.key] = delivery
                 else:
                     for_one[mine] = delivery
+            deliveries.append((seat, delivery))
+        if prepared is not None:
+            await self._prepared(prepared)
+        for seat, delivery in deliveries:
             seat.deliver(delivery)
+
+    async def _prepared(self, prepared: Awaitable[None]) -> None:
+        try:
+            await prepared
+        except Exception:  # each subscriber then does for itself what it would have done
+            log.exception("live room %s could not prepare an event", self.channel)
 
     async def _render(self, render: Render, event: T) -> Rendering | None:
         try:
@@ -147,17 +167,20 @@ class Rooms:
         key: Hashable | None = None,
         viewer: Hashable | None = None,
         render: Render | None = None,
+        prepare: Prepare | None = None,
     ) -> AsyncIterator[Seat[T]]:
         """A seat that receives every event published after entering returns.
 
         ``render`` renders an event for this seat; its rendering is reused by
         every seat of the same ``key``, or, when personal, of the same ``key``
-        and ``viewer``. Without it, deliveries carry no rendering. ``decode``
-        must be the same for every seat of a channel.
+        and ``viewer``. Without it, deliveries carry no rendering. ``prepare``
+        runs once for each event (beside its renderings) before any seat is
+        given it: work every subscriber would otherwise wait on in turn.
+        ``decode`` and ``prepare`` must do the same for every seat of a channel.
         """
         room = self._rooms.get(channel)
         if room is None or room.task.done():  # none yet, or its bus has closed
-            room = self._rooms[channel] = Room(self.bus, channel, decode)
+            room = self._rooms[channel] = Room(self.bus, channel, decode, prepare)
         seat: Seat[T] = Seat(key, viewer, render)
         room.seats.append(seat)
         try:

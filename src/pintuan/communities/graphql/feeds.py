@@ -115,10 +115,9 @@ async def _hot_page(info: Info, user_id: int, size: int, after: str | None) -> C
     as_of, key = _hot_key(decode_cursor(after, HOME_HOT))
     moment = as_of or now_utc()
     found = await home_feed.hot_candidates(user_id, moment, ranking.MAX_AGE)
-    posts = {candidate.post_id: post for candidate, post in found}
-    ranked = ranking.rank([candidate for candidate, _ in found], moment)
+    ranked = ranking.rank(found.candidates, moment)
     chosen = ranking.page_after(ranked, key, size)
-    shown = [(item, posts[item.candidate.post_id]) for item in chosen[:size]]
+    shown = [(item, found.post(item.candidate.post_id)) for item in chosen[:size]]
     await prime_page(info, [post for _, post in shown])
     page = Page(
         [post for _, post in shown],
@@ -224,7 +223,13 @@ class FeedSubscription:
         viewer = user.id if user is not None else None
         live = community_live(info)
         with live.gate.watching(pk, viewer):
-            async with watch(info, live.rooms, live.channel(pk), CommunityFeedEvent.decode) as feed:
+            channel, decode = live.channel(pk), CommunityFeedEvent.decode
+            gate = live.gate
+
+            async def prepare(event: CommunityFeedEvent) -> None:
+                await gate.ask_for_watchers(event.source)
+
+            async with watch(info, live.rooms, channel, decode, prepare) as feed:
                 replayed: set[int] = set()
                 if resume is not None:
                     async for event in replay_after(pk, resume):

@@ -8,7 +8,9 @@ None carries a cache hint: what a member sees is theirs, never a shared answer.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 import strawberry
@@ -16,9 +18,11 @@ from tortoise.expressions import Q, Subquery
 
 from pintuan.accounts.graphql.loaders import account_loaders
 from pintuan.accounts.graphql.users import User
+from pintuan.accounts.models import User as UserRow
 from pintuan.catalog.graphql.loaders import catalog_loaders
 from pintuan.catalog.graphql.types import Product
 from pintuan.communities import feed, models
+from pintuan.communities.communities import by_handle
 from pintuan.communities.graphql import access
 from pintuan.communities.graphql.comments import Comment, post_comments
 from pintuan.communities.graphql.loaders import community_loaders
@@ -32,9 +36,10 @@ from pintuan.core.pagination import SortKey, check_page_size, parse_int
 from pintuan.core.validation import text as clean_text
 from pintuan.graphql.context import Info
 from pintuan.graphql.errors import from_domain
-from pintuan.graphql.loaders import required
+from pintuan.graphql.loaders import loaded, present, required
 from pintuan.graphql.node import Node, register_node
-from pintuan.graphql.pagination import Connection, paginate
+from pintuan.graphql.pagination import Connection, paginate, paginate_read
+from pintuan.graphql.plain import plain_resolver
 from pintuan.groupbuys.graphql.loaders import groupbuy_loaders
 from pintuan.groupbuys.graphql.types import Group
 from pintuan.groupbuys.graphql.visibility import visible_group
@@ -74,6 +79,10 @@ def _page_cap(first: int | None) -> int | None:
 
 async def _user(info: Info, pk: int) -> User:
     return User.of(await required(account_loaders(info).user, pk, "user"))
+
+
+def _author_of(found: UserRow | None) -> User:
+    return User.of(present(found, "user"))
 
 
 @strawberry.type(description="A community: deals, interest or premium, with its members' posts.")
@@ -141,9 +150,14 @@ class Community(Node):
     async def feed(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Post]:
-        query = feed.community_posts(self.pk)
-        page = await paginate(
-            info, query, feed.PINNED_THEN_NEWEST, "COMMUNITY_FEED", Post.of, _page_cap(first), after
+        page = await paginate_read(
+            info,
+            partial(feed.page, self.pk),
+            "COMMUNITY_FEED",
+            Post.of,
+            _page_cap(first),
+            after,
+            feed.community_posts(self.pk),
         )
         await prime_page(info, [edge.node.row for edge in page.edges])
         return page
@@ -324,9 +338,10 @@ class Post(Node):
             row=p,
         )
 
-    @strawberry.field
-    async def author(self, info: Info) -> User:
-        return await _user(info, self.author_pk)
+    @strawberry.field(graphql_type=User)
+    @plain_resolver
+    def author(self, info: Info) -> User | Awaitable[User]:
+        return loaded(account_loaders(info).user, self.author_pk, _author_of)
 
     @strawberry.field(description="Null once you may no longer see it (you left, say).")
     async def community(self, info: Info) -> Community | None:
@@ -334,6 +349,7 @@ class Post(Node):
         return Community.of(found) if found else None
 
     @strawberry.field
+    @plain_resolver
     def attachment(self) -> PostAttachment | None:
         kind, target = self.row.attachment_kind, self.row.attachment_id
         if kind is None or target is None:
@@ -382,11 +398,16 @@ class Post(Node):
 class CommunityQuery:
     @strawberry.field(description="A community by handle; null if none you may see.")
     async def community(self, info: Info, handle: str) -> Community | None:
-        found = await models.Community.get_or_none(handle=handle.strip().lower())
+        user = info.context.viewer.user
+        found = await by_handle(handle.strip().lower(), None if user is None else user.id)
         if found is None:
             return None
-        community_loaders(info).community.prime(found.id, found)
-        visible = await access.visible_community(info, found.id)
+        community, member = found
+        loaders = community_loaders(info)
+        loaders.community.prime(community.id, community)
+        if user is not None:
+            loaders.membership.prime((user.id, community.id), member)
+        visible = await access.visible_community(info, community.id)
         return Community.of(visible) if visible else None
 
     @strawberry.field(description="Communities you may see whose name or handle holds `search`.")
