@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -164,6 +165,7 @@ async def update(community: Community, s: Changes, now: datetime) -> Community:
     return community
 
 
+@cache
 def _by_handle_statement() -> str:
     return (
         f"SELECT {sql.aliased_columns(Community, 'c')}, {sql.aliased_columns(Member, 'm')} "

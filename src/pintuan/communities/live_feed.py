@@ -111,27 +111,27 @@ class Gate:
     async def ask_for_watchers(self, event: FeedEvent) -> None:
         """Ask for every viewer watching now, once per event and before any of them is
         given it (``Rooms.seat``'s ``prepare``): each then reads the answer at once."""
-        if event.admitted is None:
-            asked = frozenset(self._watching.get(event.community_id, ()))
-            event.admitted = asyncio.ensure_future(self._ask(event.community_id, asked))
-        await asyncio.shield(event.admitted)
+        await asyncio.shield(self._answer(event))
 
     async def admits(self, event: FeedEvent, viewer: Viewer) -> bool:
         """Whether ``viewer`` may receive ``event`` now. The first subscriber to ask
         asks for all of them; one who started watching after that asks alone."""
-        admitted = event.admitted
-        if admitted is None:
-            asked = frozenset(self._watching.get(event.community_id, ()))
-            admitted = event.admitted = asyncio.ensure_future(self._ask(event.community_id, asked))
+        answer = self._answer(event)
         # Once answered, the answer is read without a wait; before, each waiter is
         # shielded so that one cancelled subscriber does not cancel the others' answer.
-        if admitted.done():
-            asked, allowed = admitted.result()
-        else:
-            asked, allowed = await asyncio.shield(admitted)
+        asked, allowed = answer.result() if answer.done() else await asyncio.shield(answer)
         if viewer in asked:
             return viewer in allowed
         return viewer in await self._admit(event.community_id, frozenset([viewer]))
+
+    def _answer(
+        self, event: FeedEvent
+    ) -> asyncio.Future[tuple[frozenset[Viewer], frozenset[Viewer]]]:
+        """The event's one answer for the viewers watching when it was first asked for."""
+        if event.admitted is None:
+            asked = frozenset(self._watching.get(event.community_id, ()))
+            event.admitted = asyncio.ensure_future(self._ask(event.community_id, asked))
+        return event.admitted
 
     async def _ask(
         self, community_id: int, viewers: frozenset[Viewer]
