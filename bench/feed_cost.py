@@ -22,13 +22,12 @@ import asyncio
 import cProfile
 import json
 import os
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench import harness
 from bench.feeds import COMMUNITY_FEED, HOME, HOT, ME, VIEWER, Shape, seed
-from bench.page_cost import instructions, post, under_callgrind
+from bench.page_cost import per_call, post, under_callgrind
 from pintuan.app import create_app
 from pintuan.settings import Settings
 
@@ -58,34 +57,18 @@ async def measure(args: argparse.Namespace) -> list[tuple[str, float, str]]:
     app = create_app(settings)
     [headers] = harness.bearer_headers(secret, [VIEWER])
     extra = [(b"authorization", headers["authorization"].encode())]
-    rows = []
+    rows: list[tuple[str, float, str]] = []
     async with app.router.lifespan_context(app):
         for name in args.only:
             call = post(app, TARGETS[name].encode(), extra)
-            for _ in range(args.warmup):
-                answer = await call()
-            if b'"errors"' in answer or b'"data"' not in answer:
-                raise harness.BenchError(f"{name} failed: {answer[:300]!r}")
-            if under_callgrind():
-                before = instructions()
-                for _ in range(args.calls):
-                    await call()
-                rows.append((name, (instructions() - before) / args.calls / 1e6, "M instr"))
-                continue
-            if args.profile is not None:
+            rows.append((name, *await per_call(call, args, name)))
+            if args.profile is not None and not under_callgrind():
                 profile = cProfile.Profile()
                 profile.enable()
                 for _ in range(args.calls * args.batches):
                     await call()
                 profile.disable()
                 profile.dump_stats(f"{args.profile}.{name}")
-            batches = []
-            for _ in range(args.batches):
-                started = time.process_time()
-                for _ in range(args.calls):
-                    await call()
-                batches.append((time.process_time() - started) / args.calls * 1000)
-            rows.append((name, min(batches), "ms CPU"))
     return rows
 
 

@@ -17,18 +17,13 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any
 
-import orjson
 import strawberry
 from starlette.applications import Starlette
-from starlette.routing import Route
-from strawberry.asgi import GraphQL
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
-from bench import catalog
+from bench import catalog, floor
 from pintuan.communities.home_feed import END_OF_TIME, MAX_KEY, PULL
 
-CACHED_DOCUMENTS = 1024
 VIEWER = 1  # bench.feeds' viewer: the floor checks no token
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 COLUMNS = """p.id, p.text, p.created_at, p.reaction_count, p.comment_count, u.display_name,
@@ -182,18 +177,6 @@ class Query:
         return Community(handle=handle)
 
 
-class FloorGraphQL(GraphQL[Any, None]):
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
-
-
 def floor_app() -> Starlette:
     """uvicorn factory; configured by the same PINTUAN_* variables as the real server."""
-    schema = strawberry.Schema(
-        Query,
-        extensions=[
-            lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
-            lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
-        ],
-    )
-    return catalog.served(lambda _: [Route("/graphql", FloorGraphQL(schema))])
+    return floor.served(Query)

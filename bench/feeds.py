@@ -332,11 +332,7 @@ def http_rows(
         f"per row after {args.warmup:g}s warm-up; ratio: req/s against me {{ id }}"
     )
     print(harness.table(rows))
-    reference = harness.ms(me.load.latencies, 0.99)
-    for row in (home, hot, feed):
-        p99 = harness.ms(row.load.latencies, 0.99)
-        verdict = "met" if p99 <= GOAL_RATIO * reference else "NOT met"
-        print(f"  {row.name}: p99 {p99:.1f} ms = {p99 / reference:.2f}x me's; goal 3x {verdict}")
+    print(harness.p99_against((home, hot, feed), me, GOAL_RATIO))
     if args.floor:
         print(floor(args, env, workdir, me, feed_body, viewer))
 
@@ -380,16 +376,14 @@ def floor(
         ]
     finally:
         server.stop()
-    reference = harness.ms(me.load.latencies, 0.99)
-    lines = [
-        "\nthe floor, bare Strawberry over one statement per page (bench.feed_floor); "
-        "ratio: req/s against the real server's me { id }",
-        harness.table([(row, me) for row in rows]),
-    ]
-    for row in rows[1:]:
-        p99 = harness.ms(row.load.latencies, 0.99)
-        lines.append(f"  {row.name}: p99 {p99:.1f} ms = {p99 / reference:.2f}x the real me's")
-    return "\n".join(lines)
+    return "\n".join(
+        [
+            "\nthe floor, bare Strawberry over one statement per page (bench.feed_floor); "
+            "ratio and p99 against the real server's me { id }",
+            harness.table([(row, me) for row in rows]),
+            harness.p99_against(rows[1:], me, GOAL_RATIO),
+        ]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

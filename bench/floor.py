@@ -173,14 +173,20 @@ class FloorGraphQL(GraphQL[Any, None]):
         return orjson.dumps(data)
 
 
-def floor_app() -> Starlette:
-    """uvicorn factory; configured by the same PINTUAN_* variables as the real server."""
+def served(query: type, mutation: type | None = None) -> Starlette:
+    """A bare Strawberry schema over ``catalog.served``'s store, with the parser and
+    validation caches and orjson any tuned server would have, and nothing else."""
     schema = strawberry.Schema(
-        Query,
-        Mutation,
+        query,
+        mutation,
         extensions=[
             lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
             lambda: ValidationCache(maxsize=CACHED_DOCUMENTS),
         ],
     )
     return catalog.served(lambda _: [Route("/graphql", FloorGraphQL(schema))])
+
+
+def floor_app() -> Starlette:
+    """uvicorn factory; configured by the same PINTUAN_* variables as the real server."""
+    return served(Query, Mutation)

@@ -551,6 +551,21 @@ HEADINGS = ["target", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "server CPU", "
 HEADINGS += ["failures", "ratio"]
 
 
+def p99_against(rows: Iterable[Row], reference: Row, goal: float) -> str:
+    """A line per row: its p99 as a multiple of ``reference``'s, and whether it is
+    within ``goal`` times it."""
+    base = ms(reference.load.latencies, 0.99)
+    lines = []
+    for row in rows:
+        p99 = ms(row.load.latencies, 0.99)
+        verdict = "met" if p99 <= goal * base else "NOT met"
+        lines.append(
+            f"  {row.name}: p99 {p99:.1f} ms = {p99 / base:.2f}x {reference.name}'s; "
+            f"goal {goal:g}x {verdict}"
+        )
+    return "\n".join(lines)
+
+
 def table(rows: Sequence[tuple[Row, Row | None]]) -> str:
     """Each row with its ratio of req/s to its reference row (measured in the same run)."""
     cells = [HEADINGS] + [row.cells(reference) for row, reference in rows]

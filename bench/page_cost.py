@@ -108,24 +108,32 @@ def post(
 async def cost(
     app: Any, call: Callable[[], Awaitable[bytes]], args: argparse.Namespace
 ) -> tuple[float, str]:
-    """CPU per call (ms, the best of several batches) or instructions per call (M)."""
+    """``per_call`` within the app's lifespan."""
     async with app.router.lifespan_context(app):
-        for _ in range(args.warmup):
-            answer = await call()
-        if b'"errors"' in answer or b'"data"' not in answer:
-            raise harness.BenchError(f"the page failed: {answer[:300]!r}")
-        if under_callgrind():
-            before = instructions()
-            for _ in range(args.calls):
-                await call()
-            return (instructions() - before) / args.calls / 1e6, "M instructions"
-        batches = []
-        for _ in range(args.batches):
-            started = time.process_time()
-            for _ in range(args.calls):
-                await call()
-            batches.append((time.process_time() - started) / args.calls * 1000)
-        return min(batches), "ms CPU"
+        return await per_call(call, args)
+
+
+async def per_call(
+    call: Callable[[], Awaitable[bytes]], args: argparse.Namespace, what: str = "the page"
+) -> tuple[float, str]:
+    """CPU per call once warm (ms, the best of ``args.batches`` batches of ``args.calls``)
+    or, under callgrind, instructions per call (M)."""
+    for _ in range(args.warmup):
+        answer = await call()
+    if b'"errors"' in answer or b'"data"' not in answer:
+        raise harness.BenchError(f"{what} failed: {answer[:300]!r}")
+    if under_callgrind():
+        before = instructions()
+        for _ in range(args.calls):
+            await call()
+        return (instructions() - before) / args.calls / 1e6, "M instructions"
+    batches = []
+    for _ in range(args.batches):
+        started = time.process_time()
+        for _ in range(args.calls):
+            await call()
+        batches.append((time.process_time() - started) / args.calls * 1000)
+    return min(batches), "ms CPU"
 
 
 async def measure(database_url: str, args: argparse.Namespace) -> list[tuple[str, float, str]]:

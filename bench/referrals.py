@@ -435,11 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{args.warmup:g}s warm-up; ratio: req/s against me {{ id }}"
         )
         print(harness.table(table))
-        reference = harness.ms(table[0][0].load.latencies, 0.99)
-        for row, _ in table[1:]:
-            p99 = harness.ms(row.load.latencies, 0.99)
-            verdict = "met" if p99 <= TREE_GOAL_RATIO * reference else "NOT met"
-            print(f"  {row.name}: p99 = {p99 / reference:.2f}x me's; goal 2x {verdict}")
+        me = table[0][0]
+        print(harness.p99_against([row for row, _ in table[1:]], me, TREE_GOAL_RATIO))
     if lag_result is not None:
         print(lag_report(args, lag_result))
     return 0
