@@ -51,6 +51,36 @@ def item(**changes: Any) -> Item:
     return Item(**(values | changes))
 
 
+async def assert_answered_alike(
+    ours: strawberry.Schema, theirs: strawberry.Schema, document: str
+) -> None:
+    """The same data and the same errors (message and path) from both schemas."""
+    mine = await ours.execute(document, context_value={})
+    reference_result = await theirs.execute(document, context_value={})
+
+    assert mine.data == reference_result.data
+    assert [(e.message, e.path) for e in mine.errors or []] == [
+        (e.message, e.path) for e in reference_result.errors or []
+    ]
+
+
+async def compiled_types(
+    monkeypatch: pytest.MonkeyPatch, schema: strawberry.Schema, document: str
+) -> list[str]:
+    """The types whose selections the compiled path answered, in order."""
+    answered: list[str] = []
+    compiled = PlainFields._answer
+
+    def spy(self: PlainFields, plan: Any, source: Any, type_name: str) -> dict[str, Any]:
+        answered.append(type_name)
+        return compiled(self, plan, source, type_name)
+
+    monkeypatch.setattr(PlainFields, "_answer", spy)
+    result = await schema.execute(document, context_value={})
+    assert result.errors is None
+    return answered
+
+
 @pytest.mark.parametrize(
     "rows",
     [
@@ -64,13 +94,7 @@ def item(**changes: Any) -> Item:
 async def test_a_compiled_selection_answers_as_graphql_core_does(rows: list[Item]) -> None:
     ROWS[:] = rows
 
-    ours = await plain.execute(DOCUMENT)
-    theirs = await reference.execute(DOCUMENT)
-
-    assert ours.data == theirs.data
-    assert [(e.message, e.path) for e in ours.errors or []] == [
-        (e.message, e.path) for e in theirs.errors or []
-    ]
+    await assert_answered_alike(plain, reference, DOCUMENT)
 
 
 async def test_plain_values_are_answered_by_the_compiled_selection(
@@ -78,18 +102,8 @@ async def test_plain_values_are_answered_by_the_compiled_selection(
 ) -> None:
     """The comparison above holds even if nothing is ever compiled: check it is."""
     ROWS[:] = [item()]
-    answered: list[str] = []
-    compiled = PlainFields._answer
 
-    def spy(self: PlainFields, plan: Any, source: Any, type_name: str) -> dict[str, Any]:
-        answered.append(type_name)
-        return compiled(self, plan, source, type_name)
-
-    monkeypatch.setattr(PlainFields, "_answer", spy)
-    result = await plain.execute(DOCUMENT)
-
-    assert result.errors is None
-    assert answered == ["Item", "Price"]
+    assert await compiled_types(monkeypatch, plain, DOCUMENT) == ["Item", "Price"]
 
 
 @strawberry.interface
@@ -181,28 +195,13 @@ def note(**changes: Any) -> Note:
 async def test_plain_resolvers_and_unions_answer_as_graphql_core_does(rows: list[Note]) -> None:
     NOTES[:] = rows
 
-    ours = await plain_notes.execute(NOTE_DOCUMENT, context_value={})
-    theirs = await reference_notes.execute(NOTE_DOCUMENT, context_value={})
-
-    assert ours.data == theirs.data
-    assert [(e.message, e.path) for e in ours.errors or []] == [
-        (e.message, e.path) for e in theirs.errors or []
-    ]
+    await assert_answered_alike(plain_notes, reference_notes, NOTE_DOCUMENT)
 
 
 async def test_plain_resolvers_unions_and_interface_types_are_compiled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     NOTES[:] = [note(), note(attached=Share(code="S1"))]
-    answered: list[str] = []
-    compiled = PlainFields._answer
 
-    def spy(self: PlainFields, plan: Any, source: Any, type_name: str) -> dict[str, Any]:
-        answered.append(type_name)
-        return compiled(self, plan, source, type_name)
-
-    monkeypatch.setattr(PlainFields, "_answer", spy)
-    result = await plain_notes.execute(NOTE_DOCUMENT, context_value={})
-
-    assert result.errors is None
+    answered = await compiled_types(monkeypatch, plain_notes, NOTE_DOCUMENT)
     assert answered == ["Note", "Author", "Card", "Note", "Author", "Share"]
